@@ -1,0 +1,67 @@
+"""Worker entry point: `python -m snakepit_bridge --adapter SPEC --worker-id ID`.
+
+The protocol runs on the inherited stdin/stdout pipes. Before any user code runs, those are
+moved to private descriptors: fd 1 then points at stderr (so print() becomes a host log line)
+and fd 0 at /dev/null. End of input on the protocol pipe means the host is gone: we exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+
+
+def _take_protocol_fds() -> "tuple[int, int]":
+    proto_in = os.dup(0)
+    proto_out = os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(2, 1)
+    return proto_in, proto_out
+
+
+def main(argv: "list[str] | None" = None) -> int:
+    parser = argparse.ArgumentParser(prog="snakepit_bridge")
+    parser.add_argument("--adapter", required=True, help="FILE.py[:Class] or module[:Class]")
+    parser.add_argument("--worker-id", default="w0")
+    parser.add_argument("--run-id", default="", help="the host run this worker belongs to")
+    parser.add_argument("--capacity", type=int, default=1)
+    parser.add_argument("--log-level", default=os.environ.get("SNAKEPIT_LOG_LEVEL", "warning"))
+    args = parser.parse_args(argv)
+
+    proto_in, proto_out = _take_protocol_fds()
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=getattr(logging, args.log_level.upper(), logging.WARNING),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the host decides when we stop
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+    from .adapter import discover_tools, load_adapter
+    from .framing import FrameReader, FrameWriter
+    from .worker import Worker
+
+    target = load_adapter(args.adapter)
+    setup = getattr(target, "setup", None)
+    if callable(setup):
+        setup()
+    tools = discover_tools(target)
+    worker = Worker(
+        target,
+        tools,
+        worker_id=args.worker_id,
+        capacity=args.capacity,
+        reader=FrameReader(proto_in),
+        writer=FrameWriter(proto_out),
+    )
+    worker.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

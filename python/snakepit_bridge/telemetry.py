@@ -1,0 +1,159 @@
+"""Telemetry from Python to the host: `emit()` and `span()`, through a bounded queue.
+
+Emitting never blocks a tool: when the queue is full the event is dropped and counted, and the
+count reaches the host with the next batch. Names are namespaced ("python." is added to names
+without a dot) and validated; sampling and allow/deny globs are set by the host at run time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import random
+import re
+import threading
+import time
+from collections import deque
+from typing import Any, Deque, Dict, Iterator, List, Optional
+
+__all__ = ["emit", "span", "configure", "flush", "stats"]
+
+MAX_QUEUE = 10_000
+BATCH = 256
+FLUSH_INTERVAL_S = 0.05
+MAX_LABELS = 16
+_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
+
+_lock = threading.Lock()
+_queue: Deque[Dict[str, Any]] = deque()
+_dropped = 0
+_worker: Any = None
+_wake = threading.Event()
+_control: Dict[str, Any] = {"enabled": True, "samplingRate": 1.0, "allow": [], "deny": [], "sampling": {}}
+
+
+def configure(control: Dict[str, Any]) -> None:
+    """Apply a TelemetryControl message from the host."""
+    global _control
+    _control = {
+        "enabled": bool(control.get("enabled", True)),
+        "samplingRate": float(control.get("samplingRate", 1.0) if control.get("samplingRate") is not None else 1.0),
+        "allow": list(control.get("allow") or []),
+        "deny": list(control.get("deny") or []),
+        "sampling": dict(control.get("sampling") or {}),
+    }
+
+
+def _admit(name: str) -> bool:
+    c = _control
+    if not c["enabled"]:
+        return False
+    if any(fnmatch.fnmatchcase(name, p) for p in c["deny"]):
+        return False
+    if c["allow"] and not any(fnmatch.fnmatchcase(name, p) for p in c["allow"]):
+        return False
+    rate = c["samplingRate"]
+    for pattern, r in c["sampling"].items():
+        if fnmatch.fnmatchcase(name, pattern):
+            rate = r
+            break
+    return rate >= 1.0 or random.random() < rate
+
+
+def emit(
+    name: str,
+    measurements: Optional[Dict[str, Any]] = None,
+    metadata: Optional[Dict[str, Any]] = None,
+    *,
+    correlation_id: str = "",
+    traceparent: str = "",
+) -> bool:
+    """Queue one event; returns False when it was filtered, sampled out or dropped."""
+    global _dropped
+    if "." not in name:
+        name = "python." + name
+    if not _NAME.match(name):
+        raise ValueError(
+            f"telemetry event name {name!r} is invalid: use dotted lower_snake_case like 'python.my_event'"
+        )
+    if not _admit(name):
+        return False
+    labels = {str(k): str(v) for k, v in list((metadata or {}).items())[:MAX_LABELS]}
+    event = {
+        "name": name,
+        "measurements": {k: v for k, v in (measurements or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
+        "metadata": labels,
+        "timestampUs": int(time.time() * 1e6),
+    }
+    if correlation_id:
+        event["correlationId"] = correlation_id
+    if traceparent:
+        event["traceparent"] = traceparent
+    with _lock:
+        if len(_queue) >= MAX_QUEUE:
+            _dropped += 1
+            return False
+        _queue.append(event)
+    _wake.set()
+    return True
+
+
+@contextlib.contextmanager
+def span(name: str, metadata: Optional[Dict[str, Any]] = None, **kw: Any) -> Iterator[None]:
+    """Emit `<name>.start`, then `<name>.stop` (with duration) or `<name>.exception`."""
+    emit(name + ".start", {"system_time": time.time()}, metadata, **kw)
+    started = time.perf_counter()
+    try:
+        yield
+    except BaseException as exc:
+        meta = dict(metadata or {})
+        meta["kind"] = type(exc).__name__
+        emit(name + ".exception", {"duration_us": (time.perf_counter() - started) * 1e6}, meta, **kw)
+        raise
+    emit(name + ".stop", {"duration_us": (time.perf_counter() - started) * 1e6}, metadata, **kw)
+
+
+def _take() -> Optional[Dict[str, Any]]:
+    global _dropped
+    with _lock:
+        if not _queue and not _dropped:
+            return None
+        events: List[Dict[str, Any]] = []
+        while _queue and len(events) < BATCH:
+            events.append(_queue.popleft())
+        dropped, _dropped = _dropped, 0
+    return {"events": events, "dropped": dropped}
+
+
+def flush() -> None:
+    worker = _worker
+    if worker is None:
+        return
+    while True:
+        batch = _take()
+        if batch is None:
+            return
+        worker.notify_host("StreamTelemetry", batch)
+
+
+def _run() -> None:
+    while True:
+        _wake.wait(1.0)
+        _wake.clear()
+        time.sleep(FLUSH_INTERVAL_S)  # batch what arrives together
+        try:
+            flush()
+        except Exception:  # noqa: BLE001 - telemetry never takes the worker down
+            pass
+
+
+def attach(worker: Any) -> None:
+    """Start sending to the host through this worker's channel."""
+    global _worker
+    _worker = worker
+    threading.Thread(target=_run, name="snakepit-telemetry", daemon=True).start()
+
+
+def stats() -> Dict[str, int]:
+    with _lock:
+        return {"queued": len(_queue), "dropped": _dropped}

@@ -1,0 +1,54 @@
+"""Packet kinds and error encoding shared by both directions of the channel."""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any, Dict
+
+from .errors import BridgeError
+
+__all__ = ["REQUEST", "STREAM_REQUEST", "MESSAGE", "END", "CANCEL", "CREDIT", "error_payload", "CONNECT_CODES"]
+
+REQUEST = 1  # unary request
+STREAM_REQUEST = 2  # server-streaming request
+MESSAGE = 3  # one stream message
+END = 4  # end of a call: unary response ("msg") or stream end, either may carry "error"
+CANCEL = 5  # the caller gives up on a call
+CREDIT = 6  # the stream consumer grants n more messages
+
+# snakepit code -> Connect code
+CONNECT_CODES: Dict[str, str] = {
+    "invalid_argument": "invalid_argument",
+    "tool_not_found": "not_found",
+    "session_not_found": "not_found",
+    "aborted": "canceled",
+    "deadline_exceeded": "deadline_exceeded",
+    "python_exception": "unknown",
+    "internal": "internal",
+    "worker_unavailable": "unavailable",
+}
+
+
+def error_payload(exc: BaseException, *, include_traceback: bool = True) -> Dict[str, Any]:
+    """A Connect end-stream error with a snakepit ErrorInfo detail."""
+    if isinstance(exc, BridgeError):
+        code = exc.code
+        field = exc.field
+        context = exc.context
+    else:
+        code = "python_exception"
+        field = ""
+        context = {}
+    info: Dict[str, Any] = {"code": code, "pythonType": type(exc).__name__}
+    if field:
+        info["field"] = field
+    if context:
+        info["context"] = context
+    if include_traceback and not isinstance(exc, BridgeError):
+        info["traceback"] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    message = str(exc) if isinstance(exc, BridgeError) else f"{type(exc).__name__}: {exc}"
+    return {
+        "code": CONNECT_CODES.get(code, "unknown"),
+        "message": message,
+        "details": [{"type": "snakepit.bridge.v1.ErrorInfo", "debug": info}],
+    }

@@ -1,0 +1,437 @@
+"""The worker's server loop: reads calls from the host, runs tools, writes results.
+
+The main thread reads packets (so heartbeats, cancels and host-tool replies are never stuck
+behind a long call); `capacity` call threads run tools; async tools share one event loop thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+from typing import Any, Callable, Dict, Iterator, List, Optional
+
+from . import codec, telemetry
+from .adapter import Tool
+from .context import CallState, ToolContext
+from .errors import BridgeError, Cancelled, DeadlineExceeded, HostToolError, ToolNotFound
+from .framing import FLAG_TYPED, FrameReader, FrameWriter
+from .wire import CANCEL, CREDIT, END, MESSAGE, REQUEST, STREAM_REQUEST, error_payload
+
+__all__ = ["Worker", "PROTOCOL_VERSION"]
+
+PROTOCOL_VERSION = 1
+STREAM_WINDOW = 256
+
+
+class _Pending:
+    """A Python->host call waiting for its reply."""
+
+    __slots__ = ("event", "msg", "error", "parent", "chunks")
+
+    def __init__(self, parent: int, streaming: bool) -> None:
+        self.event = threading.Event()
+        self.msg: Any = None
+        self.error: Optional[Dict[str, Any]] = None
+        self.parent = parent
+        self.chunks: Optional["queue.SimpleQueue[Any]"] = queue.SimpleQueue() if streaming else None
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class Worker:
+    def __init__(
+        self,
+        target: Any,
+        tools: Dict[str, Tool],
+        *,
+        worker_id: str,
+        capacity: int,
+        reader: FrameReader,
+        writer: FrameWriter,
+    ) -> None:
+        self.target = target
+        self.tools = tools
+        self.worker_id = worker_id
+        self.capacity = max(1, capacity)
+        self._reader = reader
+        self._writer = writer
+        self._calls: Dict[int, CallState] = {}
+        self._pending: Dict[int, _Pending] = {}
+        self._ids = itertools.count(1)
+        self._queue: "queue.SimpleQueue[Optional[CallState]]" = queue.SimpleQueue()
+        self._sessions: Dict[str, Dict[str, Any]] = {}
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._loop_lock = threading.Lock()
+        self._stopping = False
+
+    # ---- sending -------------------------------------------------------------------------
+    def send(self, packet: Dict[str, Any]) -> None:
+        payload, attachments, typed = codec.dumps(packet)
+        self._writer.write_packet(payload, attachments, typed)
+
+    # ---- main loop -----------------------------------------------------------------------
+    def serve(self) -> None:
+        for i in range(self.capacity):
+            threading.Thread(target=self._call_loop, name=f"snakepit-call-{i}", daemon=True).start()
+        telemetry.attach(self)
+        self._request_host("Ready", {
+            "workerId": self.worker_id,
+            "pid": os.getpid(),
+            "protocolVersion": PROTOCOL_VERSION,
+            "pythonVersion": sys.version.split()[0],
+            "tools": [t.spec() for t in self.tools.values()],
+            "capacity": self.capacity,
+            "features": [f for f, ok in (("orjson", codec._fast_loads is not codec.json.loads), ("numpy", codec._np is not None)) if ok],
+        }, parent=0, wait=False)
+        read = self._reader.read_packet
+        while True:
+            packet = read()
+            if packet is None:
+                self._host_gone()
+                return
+            flags, payload, attachments = packet
+            msg = codec.loads(payload)
+            if flags & FLAG_TYPED:
+                msg = codec.revive(msg, attachments)
+            self._dispatch(msg)
+
+    def _dispatch(self, packet: Dict[str, Any]) -> None:
+        kind = packet["k"]
+        call_id = packet["id"]
+        if kind == REQUEST or kind == STREAM_REQUEST:
+            method = packet.get("m", "")
+            body = packet.get("msg") or {}
+            if method == "ExecuteTool" or method == "ExecuteStreamingTool":
+                timeout_ms = packet.get("t")
+                deadline = time.monotonic() + timeout_ms / 1000 if timeout_ms else None
+                call = CallState(call_id, method, body, deadline)
+                if kind == STREAM_REQUEST:
+                    call.credits = int(packet.get("n") or STREAM_WINDOW)
+                    call.credit_cond = threading.Condition()
+                self._calls[call_id] = call
+                if self._stopping:
+                    self._finish(call, error=BridgeError("worker is shutting down"))
+                    return
+                self._queue.put(call)
+                return
+            self._control(call_id, method, body)
+        elif kind == CANCEL:
+            call = self._calls.get(call_id)
+            if call is not None:
+                call.cancelled.set()
+                self._wake(call)
+                for pending in list(self._pending.values()):
+                    if pending.parent == call_id:
+                        pending.error = {"code": "canceled", "message": "enclosing call was cancelled"}
+                        pending.event.set()
+                        if pending.chunks is not None:
+                            pending.chunks.put(None)
+        elif kind == CREDIT:
+            call = self._calls.get(call_id)
+            if call is not None and call.credit_cond is not None:
+                with call.credit_cond:
+                    call.credits += int(packet.get("n") or 0)
+                    call.credit_cond.notify()
+        elif kind == MESSAGE:
+            pending = self._pending.get(call_id)
+            if pending is not None and pending.chunks is not None:
+                pending.chunks.put(packet.get("msg") or {})
+        elif kind == END:
+            pending = self._pending.pop(call_id, None)
+            if pending is not None:
+                pending.msg = packet.get("msg")
+                pending.error = packet.get("error")
+                pending.event.set()
+                if pending.chunks is not None:
+                    pending.chunks.put(None)
+
+    @staticmethod
+    def _wake(call: CallState) -> None:
+        if call.credit_cond is not None:
+            with call.credit_cond:
+                call.credit_cond.notify()
+
+    # ---- control RPCs, answered on the reader thread --------------------------------------
+    def _control(self, call_id: int, method: str, body: Dict[str, Any]) -> None:
+        try:
+            reply = self._control_reply(method, body)
+            self.send({"k": END, "id": call_id, "msg": reply})
+        except BaseException as exc:  # noqa: BLE001 - every request gets an answer
+            self.send({"k": END, "id": call_id, "error": error_payload(exc)})
+
+    def _control_reply(self, method: str, body: Dict[str, Any]) -> Dict[str, Any]:
+        if method == "Heartbeat":
+            return {"seq": body.get("seq", 0), "inFlight": len(self._calls), "rssBytes": _rss_bytes()}
+        if method == "Ping":
+            return {"message": body.get("message", "pong"), "pid": os.getpid(), "workerId": self.worker_id}
+        if method == "ListTools":
+            return {"tools": [t.spec() for t in self.tools.values()]}
+        if method == "InitializeSession":
+            sid = body.get("sessionId", "")
+            existed = sid in self._sessions
+            self._sessions.setdefault(sid, {})
+            return {"existed": existed}
+        if method == "CleanupSession":
+            state = self._sessions.pop(body.get("sessionId", ""), None)
+            if state is not None:
+                for value in state.values():
+                    close = getattr(value, "close", None)
+                    if callable(close):
+                        try:
+                            close()
+                        except Exception:  # noqa: BLE001 - best effort
+                            pass
+            return {"existed": state is not None}
+        if method == "ConfigureTelemetry":
+            telemetry.configure(body)
+            return {}
+        if method == "Shutdown":
+            self._stopping = True
+            grace_ms = int(body.get("graceMs") or 2000)
+            threading.Thread(target=self._drain_and_exit, args=(grace_ms,), daemon=True).start()
+            return {}
+        raise BridgeError(f"unknown method {method!r}")
+
+    def session_state(self, session_id: str) -> Dict[str, Any]:
+        state = self._sessions.get(session_id)
+        if state is None:
+            state = self._sessions[session_id] = {}
+        return state
+
+    def session_count(self) -> int:
+        return len(self._sessions)
+
+    # ---- running tools -------------------------------------------------------------------
+    def _call_loop(self) -> None:
+        get = self._queue.get
+        while True:
+            call = get()
+            if call is None:
+                return
+            self._run(call)
+
+    def _run(self, call: CallState) -> None:
+        started = time.perf_counter()
+        try:
+            body = call.msg
+            name = body.get("toolName", "")
+            tool = self.tools.get(name)
+            if tool is None:
+                available = ", ".join(sorted(self.tools)) or "none"
+                raise ToolNotFound(f"tool '{name}' not found (available: {available})", field="tool")
+            args = body.get("args") or {}
+            tool.validate(args)
+            if tool.wants_ctx:
+                args = dict(args)
+                args["ctx"] = ToolContext(self, call, body.get("sessionId", ""), body.get("metadata") or {})
+            if call.cancelled.is_set():
+                raise Cancelled(f"call {call.id} was cancelled before it started")
+            if call.method == "ExecuteStreamingTool":
+                self._run_stream(call, tool, args)
+                self._finish(call)
+                return
+            result = self._invoke(call, tool, args)
+            if tool.streaming:
+                result = list(self._iterate(call, tool, result))
+            duration_us = int((time.perf_counter() - started) * 1e6)
+            self._finish(call, result={"result": result, "durationUs": duration_us})
+        except BaseException as exc:  # noqa: BLE001 - the host always gets an answer
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                self._finish(call, error=exc)
+                raise
+            self._finish(call, error=exc)
+
+    def _finish(self, call: CallState, result: Optional[Dict[str, Any]] = None, error: Optional[BaseException] = None) -> None:
+        self._calls.pop(call.id, None)
+        if error is None:
+            try:
+                self.send({"k": END, "id": call.id, "msg": result or {}})
+                return
+            except Exception as exc:  # noqa: BLE001 - e.g. a circular result
+                error = BridgeError(f"result of call {call.id} cannot be encoded: {type(exc).__name__}: {exc}")
+        self.send({"k": END, "id": call.id, "error": error_payload(error)})
+
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        with self._loop_lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="snakepit-asyncio", daemon=True).start()
+                self._loop = loop
+            return self._loop
+
+    def _await(self, call: CallState, coro: Any) -> Any:
+        future = asyncio.run_coroutine_threadsafe(coro, self._event_loop())
+        while True:
+            try:
+                return future.result(timeout=0.05 if not call.cancelled.is_set() else 0.5)
+            except TimeoutError:
+                if call.cancelled.is_set():
+                    future.cancel()
+                    raise Cancelled(f"call {call.id} was cancelled by the host") from None
+            except Exception as exc:  # concurrent.futures.TimeoutError on 3.9/3.10
+                if type(exc).__name__ == "TimeoutError":
+                    if call.cancelled.is_set():
+                        future.cancel()
+                        raise Cancelled(f"call {call.id} was cancelled by the host") from None
+                    continue
+                if type(exc).__name__ == "CancelledError":
+                    raise Cancelled(f"call {call.id} was cancelled by the host") from None
+                raise
+
+    def _invoke(self, call: CallState, tool: Tool, args: Dict[str, Any]) -> Any:
+        if tool.is_async:
+            return self._await(call, tool.fn(**args))
+        return tool.fn(**args)
+
+    def _iterate(self, call: CallState, tool: Tool, gen: Any) -> Iterator[Any]:
+        """Yield a tool's chunks; closes the generator when the call is cancelled."""
+        if tool.is_async_gen or hasattr(gen, "__anext__"):
+            try:
+                while True:
+                    if call.cancelled.is_set():
+                        raise Cancelled(f"call {call.id} was cancelled by the host")
+                    try:
+                        item = self._await(call, gen.__anext__())
+                    except StopAsyncIteration:
+                        return
+                    yield item
+            finally:
+                try:
+                    asyncio.run_coroutine_threadsafe(gen.aclose(), self._event_loop()).result(timeout=2)
+                except Exception:  # noqa: BLE001 - closing is best effort
+                    pass
+        else:
+            try:
+                for item in gen:
+                    yield item
+                    if call.cancelled.is_set():
+                        raise Cancelled(f"call {call.id} was cancelled by the host")
+            finally:
+                close = getattr(gen, "close", None)
+                if close is not None:
+                    close()
+
+    def _run_stream(self, call: CallState, tool: Tool, args: Dict[str, Any]) -> None:
+        result = self._invoke(call, tool, args)
+        if not (tool.streaming or hasattr(result, "__iter__") and not isinstance(result, (dict, str, bytes, list))):
+            self.send({"k": MESSAGE, "id": call.id, "msg": {"data": result, "seq": 0}})
+            return
+        cond = call.credit_cond
+        seq = 0
+        for item in self._iterate(call, tool, result):
+            if cond is not None:
+                with cond:
+                    while call.credits <= 0 and not call.cancelled.is_set():
+                        cond.wait()
+                    call.credits -= 1
+            if call.cancelled.is_set():
+                raise Cancelled(f"call {call.id} was cancelled by the host")
+            self.send({"k": MESSAGE, "id": call.id, "msg": {"data": item, "seq": seq}})
+            seq += 1
+
+    # ---- Python -> host calls ------------------------------------------------------------
+    def _request_host(self, method: str, msg: Dict[str, Any], *, parent: int, wait: bool = True,
+                      streaming: bool = False, deadline: Optional[float] = None) -> Any:
+        call_id = next(self._ids)
+        pending = _Pending(parent, streaming)
+        self._pending[call_id] = pending
+        packet: Dict[str, Any] = {"k": STREAM_REQUEST if streaming else REQUEST, "id": call_id, "m": method, "msg": msg}
+        if deadline is not None:
+            packet["t"] = max(1, int((deadline - time.monotonic()) * 1000))
+        if streaming:
+            packet["n"] = STREAM_WINDOW
+        self.send(packet)
+        if not wait:
+            return None
+        if streaming:
+            return call_id, pending
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not pending.event.wait(remaining):
+            self._pending.pop(call_id, None)
+            self.send({"k": CANCEL, "id": call_id})
+            raise DeadlineExceeded(f"host call {method} passed the enclosing call's deadline")
+        return pending
+
+    def call_host_tool(self, ctx: ToolContext, name: str, args: Dict[str, Any]) -> Any:
+        call = ctx._call
+        ctx.check_cancelled()
+        msg = {"toolName": name, "args": args, "sessionId": ctx.session_id, "parentCallId": str(call.id)}
+        if ctx.traceparent:
+            msg["traceparent"] = ctx.traceparent
+        pending = self._request_host("CallHostTool", msg, parent=call.id, deadline=call.deadline)
+        if pending.error is not None:
+            raise _host_error(pending.error, name)
+        return (pending.msg or {}).get("result")
+
+    def stream_host_tool(self, ctx: ToolContext, name: str, args: Dict[str, Any]) -> Iterator[Any]:
+        call = ctx._call
+        ctx.check_cancelled()
+        msg = {"toolName": name, "args": args, "sessionId": ctx.session_id, "parentCallId": str(call.id)}
+        call_id, pending = self._request_host("StreamHostTool", msg, parent=call.id, streaming=True, deadline=call.deadline)
+        consumed = 0
+        done = False
+        try:
+            while True:
+                chunk = pending.chunks.get()
+                if chunk is None:
+                    done = True
+                    if pending.error is not None:
+                        raise _host_error(pending.error, name)
+                    return
+                consumed += 1
+                if consumed % (STREAM_WINDOW // 2) == 0:
+                    self.send({"k": CREDIT, "id": call_id, "n": STREAM_WINDOW // 2})
+                yield chunk.get("data")
+        finally:
+            if not done:
+                self._pending.pop(call_id, None)
+                self.send({"k": CANCEL, "id": call_id})
+
+    def notify_host(self, method: str, msg: Dict[str, Any]) -> None:
+        """Fire-and-forget request (telemetry, logs): the reply is ignored."""
+        self._request_host(method, msg, parent=0, wait=False)
+
+    # ---- stopping ------------------------------------------------------------------------
+    def _drain_and_exit(self, grace_ms: int) -> None:
+        deadline = time.monotonic() + grace_ms / 1000
+        while self._calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        telemetry.flush()
+        teardown = getattr(self.target, "teardown", None)
+        if callable(teardown):
+            try:
+                teardown()
+            except Exception:  # noqa: BLE001
+                pass
+        os._exit(0)
+
+    def _host_gone(self) -> None:
+        """Our stdin closed: the host is gone. Take our own process group down with us."""
+        try:
+            if os.getpgrp() == os.getpid():
+                os.killpg(os.getpid(), signal.SIGKILL)
+        finally:
+            os._exit(0)
+
+
+def _host_error(error: Dict[str, Any], name: str) -> HostToolError:
+    code = error.get("code", "unknown")
+    for detail in error.get("details") or []:
+        debug = detail.get("debug") or {}
+        if debug.get("code"):
+            code = debug["code"]
+    return HostToolError(code, error.get("message", f"host tool {name} failed"), details=error)

@@ -1,0 +1,224 @@
+/**
+ * A multiplexed RPC channel over one pipe pair: requests, stream messages, ends, cancels and
+ * stream credits in both directions, each tagged with a call id. Host-initiated and
+ * worker-initiated calls have separate id spaces (the packet kind says which side asked).
+ */
+
+import { SnakepitError } from "../errors.ts";
+import { encodeValue, reviveValue } from "./codec.ts";
+import { encodePacket, FLAG_TYPED, type RawPacket } from "./frames.ts";
+import { errorFromWire, errorToWire, type WireError } from "./wire-errors.ts";
+
+/** Packet kinds. */
+export const K = { REQUEST: 1, STREAM_REQUEST: 2, MESSAGE: 3, END: 4, CANCEL: 5, CREDIT: 6 } as const;
+
+/** Messages a streaming caller lets the peer send before it grants more. */
+export const STREAM_WINDOW = 256;
+
+/** A decoded packet. */
+export interface Packet {
+  k: number;
+  id: number;
+  /** Method name (requests). */
+  m?: string;
+  msg?: unknown;
+  error?: WireError;
+  /** Timeout in ms (requests). */
+  t?: number;
+  /** Credit: initial window (stream requests) or grant (CREDIT). */
+  n?: number;
+}
+
+/** Receiver of one outgoing call's replies. */
+export interface CallSink {
+  message?(msg: unknown): void;
+  end(msg: unknown, error: SnakepitError | undefined): void;
+}
+
+/** Context given to handlers of worker-initiated requests. */
+export interface InboundContext {
+  signal: AbortSignal;
+  timeoutMs: number | undefined;
+}
+
+/** How the host answers requests a worker sends. */
+export interface InboundHandlers {
+  unary(method: string, msg: Record<string, unknown>, ctx: InboundContext): Promise<unknown> | unknown;
+  stream(method: string, msg: Record<string, unknown>, ctx: InboundContext): AsyncIterable<unknown>;
+}
+
+interface Inbound {
+  abort: AbortController;
+  credits: number;
+  wake: (() => void) | undefined;
+}
+
+/** Options of one outgoing request. */
+export interface RequestOptions {
+  streaming?: boolean;
+  timeoutMs?: number | undefined;
+}
+
+export class Channel {
+  readonly #write: (bytes: Uint8Array) => void;
+  readonly #handlers: InboundHandlers;
+  readonly #out = new Map<number, CallSink>();
+  readonly #in = new Map<number, Inbound>();
+  #nextId = 1;
+  #closed: SnakepitError | undefined;
+
+  constructor(write: (bytes: Uint8Array) => void, handlers: InboundHandlers) {
+    this.#write = write;
+    this.#handlers = handlers;
+  }
+
+  /** Outgoing calls still waiting for their end. */
+  get pending(): number {
+    return this.#out.size;
+  }
+
+  #send(packet: Packet): void {
+    if (this.#closed) return;
+    if (packet.msg === undefined) {
+      this.#write(encodePacket(JSON.stringify(packet)));
+      return;
+    }
+    const enc = encodeValue(packet.msg);
+    if (enc.typed) packet.msg = enc.value;
+    this.#write(encodePacket(JSON.stringify(packet), enc.attachments, enc.typed));
+  }
+
+  /** Send a request; replies go to `sink`. Returns the call id. */
+  request(method: string, msg: unknown, sink: CallSink, options: RequestOptions = {}): number {
+    if (this.#closed) throw this.#closed;
+    const id = this.#nextId++;
+    this.#out.set(id, sink);
+    const packet: Packet = { k: options.streaming ? K.STREAM_REQUEST : K.REQUEST, id, m: method, msg };
+    if (options.timeoutMs !== undefined && options.timeoutMs > 0 && Number.isFinite(options.timeoutMs)) {
+      packet.t = Math.max(1, Math.floor(options.timeoutMs));
+    }
+    if (options.streaming) packet.n = STREAM_WINDOW;
+    this.#send(packet);
+    return id;
+  }
+
+  /** Unary request as a promise (control calls: ping, heartbeat, sessions). */
+  call(method: string, msg: unknown, timeoutMs?: number): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const id = this.request(method, msg, {
+        end: (m, err) => {
+          if (timer) clearTimeout(timer);
+          if (err) reject(err);
+          else resolve((m ?? {}) as Record<string, unknown>);
+        },
+      }, { timeoutMs });
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          this.#out.delete(id);
+          this.cancel(id);
+          reject(new SnakepitError("deadline_exceeded", `${method} got no answer within ${timeoutMs} ms`));
+        }, timeoutMs);
+      }
+    });
+  }
+
+  /** Ask the peer to stop a call; its end still arrives and settles the sink. */
+  cancel(id: number): void {
+    if (this.#out.has(id)) this.#send({ k: K.CANCEL, id });
+  }
+
+  /** Grant a stream `n` more messages. */
+  credit(id: number, n: number): void {
+    if (this.#out.has(id)) this.#send({ k: K.CREDIT, id, n });
+  }
+
+  /** Forget a call whose end we no longer wait for (the worker is being replaced). */
+  forget(id: number): void {
+    this.#out.delete(id);
+  }
+
+  /** Feed one packet read from the worker. */
+  receive(raw: RawPacket): void {
+    const packet = JSON.parse(raw.json) as Packet;
+    if (raw.flags & FLAG_TYPED && packet.msg !== undefined) {
+      packet.msg = reviveValue(packet.msg, raw.attachments);
+    }
+    switch (packet.k) {
+      case K.END: {
+        const sink = this.#out.get(packet.id);
+        if (!sink) return;
+        this.#out.delete(packet.id);
+        sink.end(packet.msg, packet.error ? errorFromWire(packet.error) : undefined);
+        return;
+      }
+      case K.MESSAGE:
+        this.#out.get(packet.id)?.message?.(packet.msg);
+        return;
+      case K.REQUEST:
+      case K.STREAM_REQUEST:
+        this.#serve(packet);
+        return;
+      case K.CANCEL:
+        this.#in.get(packet.id)?.abort.abort(new SnakepitError("aborted", "the worker cancelled the call"));
+        return;
+      case K.CREDIT: {
+        const inbound = this.#in.get(packet.id);
+        if (inbound) {
+          inbound.credits += packet.n ?? 0;
+          inbound.wake?.();
+        }
+        return;
+      }
+      default:
+        throw new SnakepitError("internal", `unknown packet kind ${String(packet.k)}`);
+    }
+  }
+
+  #serve(packet: Packet): void {
+    const inbound: Inbound = { abort: new AbortController(), credits: packet.n ?? STREAM_WINDOW, wake: undefined };
+    this.#in.set(packet.id, inbound);
+    const signal = packet.t
+      ? AbortSignal.any([inbound.abort.signal, AbortSignal.timeout(packet.t)])
+      : inbound.abort.signal;
+    const ctx: InboundContext = { signal, timeoutMs: packet.t };
+    const msg = (packet.msg ?? {}) as Record<string, unknown>;
+    const method = packet.m ?? "";
+    const done = packet.k === K.STREAM_REQUEST
+      ? this.#serveStream(packet.id, method, msg, ctx, inbound)
+      : Promise.resolve()
+          .then(() => this.#handlers.unary(method, msg, ctx))
+          .then((reply) => this.#send({ k: K.END, id: packet.id, msg: reply ?? {} }));
+    done
+      .catch((err: unknown) => this.#send({ k: K.END, id: packet.id, error: errorToWire(err) }))
+      .finally(() => this.#in.delete(packet.id));
+  }
+
+  async #serveStream(id: number, method: string, msg: Record<string, unknown>, ctx: InboundContext, inbound: Inbound): Promise<void> {
+    let seq = 0;
+    for await (const data of this.#handlers.stream(method, msg, ctx)) {
+      while (inbound.credits <= 0 && !ctx.signal.aborted) {
+        await new Promise<void>((resolve) => {
+          inbound.wake = resolve;
+          ctx.signal.addEventListener("abort", () => resolve(), { once: true });
+        });
+        inbound.wake = undefined;
+      }
+      ctx.signal.throwIfAborted();
+      inbound.credits--;
+      this.#send({ k: K.MESSAGE, id, msg: { data, seq: seq++ } });
+    }
+    this.#send({ k: K.END, id });
+  }
+
+  /** The pipe is gone: fail every call still waiting, stop every inbound handler. */
+  close(reason: SnakepitError): void {
+    if (this.#closed) return;
+    this.#closed = reason;
+    const sinks = [...this.#out.values()];
+    this.#out.clear();
+    for (const sink of sinks) sink.end(undefined, reason);
+    for (const inbound of this.#in.values()) inbound.abort.abort(reason);
+    this.#in.clear();
+  }
+}

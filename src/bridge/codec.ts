@@ -1,0 +1,163 @@
+/**
+ * Values across the wire: plain JSON, plus typed values for what JSON cannot hold.
+ *
+ * Host -> Python: `Uint8Array` (and ArrayBuffer, DataView) become bytes; typed arrays and
+ * `NDArray` become numpy arrays (or `array.array` without numpy); bigint, NaN and ±Infinity are
+ * spelled out. The same tags come back from Python, so types survive the round trip. Raw bytes
+ * travel as attachments after the packet, never as base64 JSON.
+ */
+
+const TAG = "__snakepit__";
+
+/** Numeric element types an NDArray can have. */
+export type DType =
+  | "int8" | "uint8" | "int16" | "uint16" | "int32" | "uint32"
+  | "int64" | "uint64" | "float32" | "float64";
+
+/** An n-dimensional array: numpy's `ndarray` on the host, data in row-major order. */
+export interface NDArray {
+  dtype: DType;
+  shape: number[];
+  data:
+    | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array
+    | BigInt64Array | BigUint64Array | Float32Array | Float64Array;
+}
+
+const CTORS = {
+  int8: Int8Array, uint8: Uint8Array, int16: Int16Array, uint16: Uint16Array,
+  int32: Int32Array, uint32: Uint32Array, int64: BigInt64Array, uint64: BigUint64Array,
+  float32: Float32Array, float64: Float64Array,
+} as const;
+
+function dtypeOf(view: ArrayBufferView): DType | undefined {
+  for (const [name, ctor] of Object.entries(CTORS)) {
+    if (view.constructor === ctor) return name as DType;
+  }
+  return undefined;
+}
+
+/** True for the `{ dtype, shape, data }` envelope. */
+export function isNDArray(value: unknown): value is NDArray {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Partial<NDArray>;
+  return typeof v.dtype === "string" && Array.isArray(v.shape) && ArrayBuffer.isView(v.data);
+}
+
+/** Result of encoding: the JSON-safe value, its attachments, and whether any tag was used. */
+export interface Encoded {
+  value: unknown;
+  attachments: Uint8Array[];
+  typed: boolean;
+}
+
+class EncodeState {
+  attachments: Uint8Array[] = [];
+  typed = false;
+
+  attach(bytes: Uint8Array): number {
+    this.typed = true;
+    this.attachments.push(bytes);
+    return this.attachments.length - 1;
+  }
+}
+
+function bytesOf(view: ArrayBufferView): Uint8Array {
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+}
+
+function encodeObject(v: object, st: EncodeState): unknown {
+  if (v instanceof Uint8Array && v.constructor === Uint8Array) {
+    return { [TAG]: "bytes", ref: st.attach(v) };
+  }
+  if (ArrayBuffer.isView(v)) {
+    const dtype = dtypeOf(v);
+    if (!dtype) return { [TAG]: "bytes", ref: st.attach(bytesOf(v)) };
+    const length = (v as { length: number }).length;
+    return { [TAG]: "ndarray", dtype, shape: [length], ref: st.attach(bytesOf(v)) };
+  }
+  if (v instanceof ArrayBuffer) return { [TAG]: "bytes", ref: st.attach(new Uint8Array(v)) };
+  if (isNDArray(v)) {
+    return { [TAG]: "ndarray", dtype: v.dtype, shape: v.shape, ref: st.attach(bytesOf(v.data)) };
+  }
+  if (v instanceof Date) return v.toISOString();
+  if (v instanceof Map) return encodeValueInto(Object.fromEntries(v), st);
+  if (v instanceof Set) return encodeValueInto([...v], st);
+  if (Array.isArray(v)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const item: unknown = v[i];
+      const out = encodeValueInto(item, st);
+      if (out !== item) (copy ??= v.slice())[i] = out;
+    }
+    return copy ?? v;
+  }
+  let copy: Record<string, unknown> | undefined;
+  const rec = v as Record<string, unknown>;
+  for (const key in rec) {
+    const item = rec[key];
+    const out = encodeValueInto(item, st);
+    if (out !== item) (copy ??= { ...rec })[key] = out;
+  }
+  return copy ?? v;
+}
+
+function encodeValueInto(v: unknown, st: EncodeState): unknown {
+  switch (typeof v) {
+    case "number":
+      if (Number.isFinite(v)) return v;
+      st.typed = true;
+      return { [TAG]: "float", value: Number.isNaN(v) ? "nan" : v > 0 ? "inf" : "-inf" };
+    case "bigint":
+      st.typed = true;
+      return { [TAG]: "int", value: v.toString() };
+    case "object":
+      return v === null ? v : encodeObject(v, st);
+    default:
+      return v;
+  }
+}
+
+/** Make a value wire-safe; copies only the parts that change. */
+export function encodeValue(value: unknown): Encoded {
+  const st = new EncodeState();
+  const out = encodeValueInto(value, st);
+  return { value: out, attachments: st.attachments, typed: st.typed };
+}
+
+function reviveTag(v: Record<string, unknown>, attachments: readonly Uint8Array[]): unknown {
+  switch (v[TAG]) {
+    case "bytes":
+      return attachments[v.ref as number] ?? new Uint8Array(0);
+    case "float": {
+      const s = v.value as string;
+      return s === "nan" ? Number.NaN : s === "-inf" ? -Infinity : s === "inf" ? Infinity : Number(s);
+    }
+    case "int": {
+      const big = BigInt(v.value as string);
+      return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
+    }
+    case "ndarray": {
+      const dtype = v.dtype as DType;
+      const ctor = CTORS[dtype];
+      let raw = attachments[v.ref as number] ?? new Uint8Array(0);
+      if (raw.byteOffset % ctor.BYTES_PER_ELEMENT !== 0) raw = raw.slice();
+      const data = new ctor(raw.buffer, raw.byteOffset, raw.byteLength / ctor.BYTES_PER_ELEMENT);
+      return { dtype, shape: v.shape as number[], data } satisfies NDArray;
+    }
+    default:
+      return v;
+  }
+}
+
+/** Turn typed values from the wire back into host values. */
+export function reviveValue(value: unknown, attachments: readonly Uint8Array[]): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = reviveValue(value[i], attachments);
+    return value;
+  }
+  const rec = value as Record<string, unknown>;
+  if (TAG in rec) return reviveTag(rec, attachments);
+  for (const key in rec) rec[key] = reviveValue(rec[key], attachments);
+  return rec;
+}

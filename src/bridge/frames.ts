@@ -1,0 +1,118 @@
+/**
+ * Connect-style envelopes over a byte stream: 1 flag byte, 4-byte big-endian length, payload.
+ * Attachment envelopes (raw bytes) precede the JSON packet that refers to them.
+ */
+
+export const FLAG_JSON = 0x00;
+/** The packet's JSON holds typed values ("__snakepit__" objects) that need reviving. */
+export const FLAG_TYPED = 0x10;
+export const FLAG_ATTACHMENT = 0x80;
+const MAX_FRAME = 2 ** 31;
+
+/** One decoded JSON packet with the attachments sent before it. */
+export interface RawPacket {
+  flags: number;
+  json: string;
+  attachments: Uint8Array[];
+}
+
+const encoder = new TextEncoder();
+
+function header(flags: number, length: number): Uint8Array {
+  const out = new Uint8Array(5);
+  out[0] = flags;
+  new DataView(out.buffer).setUint32(1, length);
+  return out;
+}
+
+/** Encode a JSON packet and its attachments into one buffer, ready for a single write. */
+export function encodePacket(json: string, attachments: readonly Uint8Array[] = [], typed = false): Uint8Array {
+  if (attachments.length === 0) {
+    // Most packets are small ASCII-ish JSON: encode straight behind a reserved header.
+    const out = new Uint8Array(5 + json.length * 3);
+    const { written } = encoder.encodeInto(json, out.subarray(5));
+    out[0] = typed ? FLAG_TYPED : FLAG_JSON;
+    new DataView(out.buffer).setUint32(1, written);
+    return out.subarray(0, 5 + written);
+  }
+  const body = encoder.encode(json);
+  let size = 5 + body.length;
+  for (const a of attachments) size += 5 + a.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const a of attachments) {
+    out.set(header(FLAG_ATTACHMENT, a.length), at);
+    out.set(a, at + 5);
+    at += 5 + a.length;
+  }
+  out.set(header(typed ? FLAG_TYPED : FLAG_JSON, body.length), at);
+  out.set(body, at + 5);
+  return out;
+}
+
+/** Incremental decoder: feed chunks, get whole packets. Large frames fill one buffer in place. */
+export class FrameDecoder {
+  #rest: Uint8Array = new Uint8Array(0);
+  #big: Uint8Array | undefined;
+  #bigFill = 0;
+  #attachments: Uint8Array[] = [];
+  readonly #text = new TextDecoder();
+
+  /** Append a chunk and return every packet completed by it. */
+  push(chunk: Uint8Array): RawPacket[] {
+    const out: RawPacket[] = [];
+    if (this.#big) {
+      const take = Math.min(this.#big.length - this.#bigFill, chunk.length);
+      this.#big.set(chunk.subarray(0, take), this.#bigFill);
+      this.#bigFill += take;
+      if (this.#bigFill < this.#big.length) return out;
+      const frame = this.#big;
+      this.#big = undefined;
+      this.#emit(frame[0]!, frame.subarray(5), out, true);
+      chunk = chunk.subarray(take);
+      if (chunk.length === 0) return out;
+    }
+    let buf: Uint8Array;
+    if (this.#rest.length === 0) {
+      buf = chunk;
+    } else {
+      buf = new Uint8Array(this.#rest.length + chunk.length);
+      buf.set(this.#rest);
+      buf.set(chunk, this.#rest.length);
+    }
+    let at = 0;
+    while (buf.length - at >= 5) {
+      const flags = buf[at]!;
+      const length = buf[at + 1]! * 0x1000000 + (buf[at + 2]! << 16) + (buf[at + 3]! << 8) + buf[at + 4]!;
+      if (length > MAX_FRAME) throw new Error(`frame of ${length} bytes is over the limit`);
+      if (buf.length - at - 5 < length) {
+        if (length > 1 << 16) {
+          this.#big = new Uint8Array(5 + length);
+          this.#big.set(buf.subarray(at));
+          this.#bigFill = buf.length - at;
+          at = buf.length;
+        }
+        break;
+      }
+      this.#emit(flags, buf.subarray(at + 5, at + 5 + length), out, false);
+      at += 5 + length;
+    }
+    this.#rest = at === buf.length ? new Uint8Array(0) : buf.slice(at);
+    return out;
+  }
+
+  #emit(flags: number, payload: Uint8Array, out: RawPacket[], owned: boolean): void {
+    if (flags & FLAG_ATTACHMENT) {
+      // Copy unless we own the bytes: the reader may reuse its chunk buffers.
+      this.#attachments.push(owned ? payload : payload.slice());
+      return;
+    }
+    out.push({ flags, json: this.#text.decode(payload), attachments: this.#attachments });
+    if (this.#attachments.length) this.#attachments = [];
+  }
+
+  /** Bytes received but not yet forming a packet. */
+  get pendingBytes(): number {
+    return this.#rest.length + (this.#big ? this.#bigFill : 0);
+  }
+}

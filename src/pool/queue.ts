@@ -1,0 +1,71 @@
+/** A FIFO of calls waiting for a worker, with removal by identity (aborts, timeouts). */
+
+/** A call waiting for a free worker. */
+export interface Waiter<W> {
+  /** Start the call on `worker`; must take the slot synchronously. */
+  run(worker: W): void;
+  /** Can this waiter use `worker`? (strict affinity narrows the choice) */
+  accepts?(worker: W): boolean;
+  fail(reason: unknown): void;
+  enqueuedAt: number;
+}
+
+/** Doubly linked FIFO: O(1) push, shift and removal. */
+export class WaitQueue<W> {
+  #head: Node<W> | undefined;
+  #tail: Node<W> | undefined;
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Add at the end; returns a function that removes it again (no-op once taken). */
+  push(waiter: Waiter<W>): () => boolean {
+    const node: Node<W> = { waiter, prev: this.#tail, next: undefined, linked: true };
+    if (this.#tail) this.#tail.next = node;
+    else this.#head = node;
+    this.#tail = node;
+    this.#size++;
+    return () => this.#unlink(node);
+  }
+
+  /** Take the first waiter that accepts `worker`. */
+  takeFor(worker: W): Waiter<W> | undefined {
+    for (let node = this.#head; node; node = node.next) {
+      if (!node.waiter.accepts || node.waiter.accepts(worker)) {
+        this.#unlink(node);
+        return node.waiter;
+      }
+    }
+    return undefined;
+  }
+
+  /** Remove and return everything. */
+  drain(): Waiter<W>[] {
+    const out: Waiter<W>[] = [];
+    for (let node = this.#head; node; node = node.next) out.push(node.waiter);
+    for (let node = this.#head; node; node = node.next) node.linked = false;
+    this.#head = this.#tail = undefined;
+    this.#size = 0;
+    return out;
+  }
+
+  #unlink(node: Node<W>): boolean {
+    if (!node.linked) return false;
+    node.linked = false;
+    if (node.prev) node.prev.next = node.next;
+    else this.#head = node.next;
+    if (node.next) node.next.prev = node.prev;
+    else this.#tail = node.prev;
+    this.#size--;
+    return true;
+  }
+}
+
+interface Node<W> {
+  waiter: Waiter<W>;
+  prev: Node<W> | undefined;
+  next: Node<W> | undefined;
+  linked: boolean;
+}

@@ -1,0 +1,178 @@
+/**
+ * The one module that knows which runtime it runs on (Bun or Deno), the way Hono keeps runtimes
+ * in `adapter/`: spawning a child with pipes, signalling its process group, and a few host facts.
+ */
+
+/** How a child process ended. */
+export interface ExitStatus {
+  exitCode: number | null;
+  signal: string | null;
+}
+
+/** A child with piped stdio, in its own process group. */
+export interface ChildProcess {
+  readonly pid: number;
+  /** Queue bytes for the child's stdin; never blocks. */
+  write(bytes: Uint8Array): void;
+  closeStdin(): void;
+  readonly stdout: ReadableStream<Uint8Array>;
+  readonly stderr: ReadableStream<Uint8Array>;
+  readonly exited: Promise<ExitStatus>;
+  /** Signal the child's whole process group (it is spawned detached, as group leader). */
+  kill(signal: "SIGTERM" | "SIGKILL" | "SIGSTOP" | "SIGCONT" | "SIGINT"): void;
+}
+
+/** Options for `spawnChild`. */
+export interface SpawnOptions {
+  env: Record<string, string>;
+  cwd?: string | undefined;
+}
+
+/** Which runtime is running us. */
+export const runtimeName: "bun" | "deno" | "node" =
+  "Bun" in globalThis ? "bun" : "Deno" in globalThis ? "deno" : "node";
+
+// deno-lint-ignore no-explicit-any
+const G = globalThis as any;
+
+function killGroup(pid: number, signal: string): void {
+  for (const target of [-pid, pid]) {
+    try {
+      if (runtimeName === "deno") G.Deno.kill(target, signal);
+      else process.kill(target, signal);
+    } catch {
+      // Already gone, or the group does not exist yet.
+    }
+  }
+}
+
+function spawnBun(cmd: string[], options: SpawnOptions): ChildProcess {
+  const proc = G.Bun.spawn(cmd, {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: options.env,
+    cwd: options.cwd,
+    detached: true,
+  });
+  let open = true;
+  let flushQueued = false;
+  // Writes in one tick go out in one flush (one syscall) instead of one each.
+  const flush = () => {
+    flushQueued = false;
+    if (!open) return;
+    try {
+      proc.stdin.flush();
+    } catch {
+      open = false;
+    }
+  };
+  const exited: Promise<ExitStatus> = proc.exited.then(() => ({
+    exitCode: proc.signalCode ? null : proc.exitCode,
+    signal: proc.signalCode ?? null,
+  }));
+  return {
+    pid: proc.pid,
+    write(bytes) {
+      if (!open) return;
+      try {
+        proc.stdin.write(bytes);
+      } catch {
+        open = false;
+        return;
+      }
+      if (!flushQueued) {
+        flushQueued = true;
+        queueMicrotask(flush);
+      }
+    },
+    closeStdin() {
+      if (!open) return;
+      open = false;
+      try {
+        proc.stdin.end();
+      } catch {
+        // The pipe is already closed.
+      }
+    },
+    stdout: proc.stdout,
+    stderr: proc.stderr,
+    exited,
+    kill: (signal) => killGroup(proc.pid, signal),
+  };
+}
+
+function spawnDeno(cmd: string[], options: SpawnOptions): ChildProcess {
+  const [program, ...args] = cmd;
+  const child = new G.Deno.Command(program, {
+    args,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: options.env,
+    clearEnv: true,
+    cwd: options.cwd,
+    detached: true,
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  let open = true;
+  const exited: Promise<ExitStatus> = child.status.then((s: { code: number; signal: string | null }) => ({
+    exitCode: s.signal ? null : s.code,
+    signal: s.signal ?? null,
+  }));
+  return {
+    pid: child.pid,
+    write(bytes) {
+      if (!open) return;
+      writer.write(bytes).catch(() => {
+        open = false;
+      });
+    },
+    closeStdin() {
+      if (!open) return;
+      open = false;
+      writer.close().catch(() => {});
+    },
+    stdout: child.stdout,
+    stderr: child.stderr,
+    exited,
+    kill: (signal) => killGroup(child.pid, signal),
+  };
+}
+
+/** Spawn `cmd` with piped stdio in a new process group. */
+export function spawnChild(cmd: string[], options: SpawnOptions): ChildProcess {
+  if (runtimeName === "bun") return spawnBun(cmd, options);
+  if (runtimeName === "deno") return spawnDeno(cmd, options);
+  throw new Error("snakepit runs on Bun or Deno; Node.js is not supported");
+}
+
+/** The environment of this process. */
+export function hostEnv(): Record<string, string> {
+  if (runtimeName === "deno") return G.Deno.env.toObject();
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+/** Read a whole text file, or undefined when it cannot be read. */
+export async function readTextFile(path: string): Promise<string | undefined> {
+  try {
+    if (runtimeName === "deno") return await G.Deno.readTextFile(path);
+    return await G.Bun.file(path).text();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Run a command to completion and capture its output (setup and diagnostics, not hot paths). */
+export async function runCommand(cmd: string[], options: Partial<SpawnOptions> = {}): Promise<ExitStatus & { stdout: string; stderr: string }> {
+  const child = spawnChild(cmd, { env: options.env ?? hostEnv(), cwd: options.cwd });
+  child.closeStdin();
+  const [stdout, stderr, status] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
+  return { ...status, stdout, stderr };
+}

@@ -1,0 +1,49 @@
+/** A small typed event bus: `on(name, handler)` and `emit(name, data)`; handlers never throw out. */
+
+/** Events and their payloads. */
+export interface SnakepitEvents {
+  "pool.ready": { pool: string; workers: number; durationMs: number };
+  "pool.closed": { pool: string };
+  "worker.started": { pool: string; worker: string; pid: number; durationMs: number };
+  "worker.exited": { pool: string; worker: string; pid: number; exitCode: number | null; signal: string | null; expected: boolean };
+  "worker.restart_failed": { pool: string; worker: string; error: string; attempt: number };
+  "worker.log": { pool: string; worker: string; line: string };
+  "call.stop": { pool: string; worker: string; tool: string; durationMs: number; queueMs: number };
+  "call.exception": { pool: string; worker: string | undefined; tool: string; code: string; durationMs: number };
+  "python.event": { pool: string; worker: string; name: string; measurements: Record<string, number>; metadata: Record<string, string>; timestampUs: number };
+  "python.dropped": { pool: string; worker: string; dropped: number };
+}
+
+/** Name of an event. */
+export type EventName = keyof SnakepitEvents;
+
+type Handler<K extends EventName> = (data: SnakepitEvents[K]) => void;
+
+export class EventBus {
+  readonly #handlers = new Map<EventName, Set<Handler<EventName>>>();
+
+  /** Subscribe; returns the unsubscribe function. */
+  on<K extends EventName>(name: K, handler: Handler<K>): () => void {
+    let set = this.#handlers.get(name);
+    if (!set) this.#handlers.set(name, (set = new Set()));
+    set.add(handler as Handler<EventName>);
+    return () => set.delete(handler as Handler<EventName>);
+  }
+
+  /** True when someone listens (lets hot paths skip building payloads). */
+  has(name: EventName): boolean {
+    return (this.#handlers.get(name)?.size ?? 0) > 0;
+  }
+
+  emit<K extends EventName>(name: K, data: SnakepitEvents[K]): void {
+    const set = this.#handlers.get(name);
+    if (!set) return;
+    for (const handler of set) {
+      try {
+        handler(data);
+      } catch (err) {
+        console.error(`snakepit: a "${name}" handler threw:`, err);
+      }
+    }
+  }
+}

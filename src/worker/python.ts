@@ -1,0 +1,58 @@
+/** Finding the Python interpreter and the bridge package, once per process. */
+
+import { SnakepitError } from "../errors.ts";
+import { hostEnv, runCommand } from "../runtime/process.ts";
+
+const resolved = new Map<string, Promise<string>>();
+
+/**
+ * Resolve an interpreter to its real executable (`sys.executable`), so shims such as pyenv's
+ * are paid for once, not at every worker start. Cached per requested name.
+ */
+export function resolvePython(requested?: string): Promise<string> {
+  const name = requested ?? hostEnv().SNAKEPIT_PYTHON ?? "python3";
+  let found = resolved.get(name);
+  if (!found) {
+    found = probe(name);
+    resolved.set(name, found);
+    found.catch(() => resolved.delete(name));
+  }
+  return found;
+}
+
+async function probe(name: string): Promise<string> {
+  let out;
+  try {
+    out = await runCommand([name, "-c", "import sys; print(sys.executable); print('%d.%d' % sys.version_info[:2])"]);
+  } catch (cause) {
+    throw new SnakepitError("worker_spawn_failed", `Cannot run Python interpreter "${name}": ${String((cause as Error).message ?? cause)}`, {
+      cause,
+      details: { python: name },
+    });
+  }
+  const [exe, version] = out.stdout.trim().split("\n");
+  if (out.exitCode !== 0 || !exe) {
+    throw new SnakepitError("worker_spawn_failed", `Python interpreter "${name}" failed: ${out.stderr.trim() || `exit code ${out.exitCode}`}`, {
+      details: { python: name },
+    });
+  }
+  const [major, minor] = (version ?? "0.0").split(".").map(Number);
+  if (major !== 3 || (minor ?? 0) < 9) {
+    throw new SnakepitError("worker_spawn_failed", `Python ${version} at ${exe} is too old: snakepit needs Python 3.9 or newer`, {
+      details: { python: exe, version },
+    });
+  }
+  return exe;
+}
+
+let bridgeDir: string | undefined;
+
+/** Use `dir` (which contains `snakepit_bridge/`) instead of the repository's `python/`. */
+export function setBridgeDir(dir: string): void {
+  bridgeDir = dir;
+}
+
+/** The directory to put on PYTHONPATH so that `import snakepit_bridge` works. */
+export function getBridgeDir(): string {
+  return bridgeDir ?? new URL("../../python", import.meta.url).pathname;
+}

@@ -1,0 +1,413 @@
+/**
+ * One Python worker process: spawn, readiness handshake, calls over the channel, stop in stages.
+ */
+
+import { Channel, type InboundHandlers, STREAM_WINDOW } from "../bridge/channel.ts";
+import { FrameDecoder } from "../bridge/frames.ts";
+import { SnakepitError } from "../errors.ts";
+import { type ChildProcess, type ExitStatus, spawnChild } from "../runtime/process.ts";
+import { OutputTail, pump } from "./output.ts";
+
+/** A tool as the worker describes it. */
+export interface ToolSpec {
+  name: string;
+  description: string;
+  parameters: Record<string, unknown>;
+  streaming: boolean;
+  origin: "python" | "host";
+}
+
+/** Lifecycle states of a worker. */
+export type WorkerState = "starting" | "ready" | "draining" | "stopping" | "stopped" | "crashed";
+
+/** How to start one worker. */
+export interface WorkerSpec {
+  id: string;
+  python: string;
+  adapter: string;
+  bridgeDir: string;
+  env: Record<string, string>;
+  cwd?: string | undefined;
+  /** Extra interpreter arguments, before `-m snakepit_bridge`. */
+  pythonArgs?: string[];
+  /** Concurrent calls the worker runs. @default 1 */
+  capacity?: number;
+  runId: string;
+  startupTimeoutMs: number;
+  /** Time a cancelled call gets to stop before the worker is recycled. @default 2000 */
+  cancelGraceMs?: number;
+  logLevel?: string;
+}
+
+/** Callbacks from a worker to its owner. */
+export interface WorkerHooks {
+  /** The process ended (for any reason, including a requested stop). */
+  onExit(worker: Worker, status: ExitStatus, expected: boolean): void;
+  /** A line the worker wrote to stdout/stderr. */
+  onLog(worker: Worker, line: string): void;
+  /** A slot freed (a call ended). */
+  onIdle(worker: Worker): void;
+  /** Requests the worker sends to the host (host tools, telemetry), besides Ready. */
+  inbound: InboundHandlers;
+}
+
+/** Options of a single call on a worker. */
+export interface CallOptions {
+  signal?: AbortSignal | undefined;
+  /** Budget for this call on the worker, ms. */
+  timeoutMs?: number | undefined;
+  /** Budget passed on to Python (smaller, so Python's error wins the race). */
+  innerTimeoutMs?: number | undefined;
+  sessionId?: string | undefined;
+  metadata?: Record<string, string> | undefined;
+  traceparent?: string | undefined;
+  correlationId?: string | undefined;
+}
+
+/** Result of a tool call with its timing. */
+export interface CallResult {
+  result: unknown;
+  durationUs: number;
+}
+
+export class Worker {
+  readonly id: string;
+  readonly spec: WorkerSpec;
+  readonly capacity: number;
+  state: WorkerState = "starting";
+  tools: ToolSpec[] = [];
+  pid = 0;
+  inFlight = 0;
+  requests = 0;
+  readonly startedAt = Date.now();
+  pythonVersion = "";
+  features: string[] = [];
+  /** Slots held by cancelled calls that Python has not yet ended. */
+  #zombies = 0;
+  #child: ChildProcess | undefined;
+  #channel: Channel | undefined;
+  readonly #hooks: WorkerHooks;
+  readonly #tail = new OutputTail();
+  #exit: Promise<ExitStatus> | undefined;
+  #stopRequested = false;
+
+  constructor(spec: WorkerSpec, hooks: WorkerHooks) {
+    this.id = spec.id;
+    this.spec = spec;
+    this.capacity = spec.capacity ?? 1;
+    this.#hooks = hooks;
+  }
+
+  /** Moving average of how long calls take here, send to end, ms. */
+  serviceMs = 0;
+
+  /** True when the worker has an idle slot now. */
+  get hasCapacity(): boolean {
+    return this.state === "ready" && this.inFlight < this.capacity;
+  }
+
+  /**
+   * True when the worker may take a call to hold in its pipe behind the running ones: only for
+   * workers whose calls are short, so a queued call never waits behind a long one for long.
+   */
+  canPrefetch(depth: number, maxServiceMs: number): boolean {
+    return this.state === "ready" && this.inFlight < this.capacity + depth && this.serviceMs < maxServiceMs;
+  }
+
+  /** The last lines the process printed. */
+  lastOutput(lines = 20): string {
+    return this.#tail.text(lines);
+  }
+
+  /** Spawn the process and wait for its Ready handshake. */
+  async start(signal?: AbortSignal): Promise<void> {
+    const spec = this.spec;
+    const cmd = [
+      spec.python,
+      ...(spec.pythonArgs ?? []),
+      "-m",
+      "snakepit_bridge",
+      "--adapter",
+      spec.adapter,
+      "--worker-id",
+      spec.id,
+      "--run-id",
+      spec.runId,
+      "--capacity",
+      String(this.capacity),
+    ];
+    if (spec.logLevel) cmd.push("--log-level", spec.logLevel);
+    const pythonPath = [spec.bridgeDir, spec.env.PYTHONPATH].filter(Boolean).join(":");
+    let child: ChildProcess;
+    try {
+      child = spawnChild(cmd, { env: { ...spec.env, PYTHONPATH: pythonPath }, cwd: spec.cwd });
+    } catch (cause) {
+      throw new SnakepitError("worker_spawn_failed", `Cannot start worker "${this.id}": ${(cause as Error).message}`, {
+        cause,
+        details: { worker: this.id, python: spec.python },
+      });
+    }
+    this.#child = child;
+    this.pid = child.pid;
+    let onReady!: () => void;
+    const ready = new Promise<void>((resolve) => (onReady = resolve));
+    const channel = new Channel((bytes) => child.write(bytes), {
+      unary: (method, msg, ctx) => {
+        if (method === "Ready") {
+          this.tools = (msg.tools as ToolSpec[] | undefined) ?? [];
+          this.pythonVersion = String(msg.pythonVersion ?? "");
+          this.features = (msg.features as string[] | undefined) ?? [];
+          onReady();
+          return {};
+        }
+        return this.#hooks.inbound.unary(method, msg, ctx);
+      },
+      stream: (method, msg, ctx) => this.#hooks.inbound.stream(method, msg, ctx),
+    });
+    this.#channel = channel;
+    const decoder = new FrameDecoder();
+    const stdoutDone = pump(child.stdout, (chunk) => {
+      for (const packet of decoder.push(chunk)) channel.receive(packet);
+    });
+    const text = new TextDecoder();
+    const stderrDone = pump(child.stderr, (chunk) => {
+      for (const line of this.#tail.push(text.decode(chunk, { stream: true }))) this.#hooks.onLog(this, line);
+    });
+    this.#exit = Promise.all([child.exited, stdoutDone, stderrDone]).then(([status]) => {
+      this.#onExit(status);
+      return status;
+    });
+
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const failed = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new SnakepitError(
+          "worker_spawn_failed",
+          `Cannot start worker "${this.id}": not ready within ${spec.startupTimeoutMs} ms${this.#outputSuffix()}`,
+          { details: { worker: this.id, timeoutMs: spec.startupTimeoutMs, lastOutput: this.lastOutput() } },
+        ));
+      }, spec.startupTimeoutMs);
+      this.#exit!.then((status) => {
+        reject(new SnakepitError(
+          "worker_spawn_failed",
+          `Cannot start worker "${this.id}": python ${describeExit(status)} before it was ready${this.#outputSuffix()}`,
+          { details: { worker: this.id, ...status, lastOutput: this.lastOutput() } },
+        ));
+      });
+      signal?.addEventListener("abort", () => reject(SnakepitError.from(signal.reason)), { once: true });
+    });
+    try {
+      await Promise.race([ready, failed]);
+      this.state = "ready";
+    } catch (err) {
+      this.#stopRequested = true;
+      child.kill("SIGKILL");
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #outputSuffix(): string {
+    const out = this.lastOutput(12);
+    return out ? `; last output:\n${out}` : "";
+  }
+
+  #onExit(status: ExitStatus): void {
+    const expected = this.#stopRequested;
+    const wasReady = this.state !== "starting";
+    this.state = expected ? "stopped" : "crashed";
+    const err = expected
+      ? new SnakepitError("worker_unavailable", `Worker "${this.id}" stopped`, { details: { worker: this.id } })
+      : new SnakepitError(
+          "worker_crashed",
+          `Worker "${this.id}" (pid ${this.pid}) ${describeExit(status)}${this.#outputSuffix()}`,
+          { details: { worker: this.id, pid: this.pid, ...status, lastOutput: this.lastOutput() } },
+        );
+    this.#channel?.close(err);
+    if (wasReady) this.#hooks.onExit(this, status, expected);
+  }
+
+  #release(): void {
+    this.inFlight--;
+    if (this.state === "ready") this.#hooks.onIdle(this);
+  }
+
+  /**
+   * Run a call. The caller's promise settles at once on abort or timeout; the worker's slot is
+   * freed only when Python ends the call, or the worker is recycled after the cancel grace.
+   */
+  #start(method: "ExecuteTool" | "ExecuteStreamingTool", tool: string, args: Record<string, unknown>, options: CallOptions, onMessage?: (msg: unknown) => void): {
+    id: number;
+    done: Promise<unknown>;
+    cancel: (reason: SnakepitError) => void;
+  } {
+    const channel = this.#channel;
+    if (!channel || this.state !== "ready") {
+      throw new SnakepitError("worker_unavailable", `Worker "${this.id}" is ${this.state}`, { details: { worker: this.id } });
+    }
+    this.inFlight++;
+    this.requests++;
+    let settle!: (err: SnakepitError | undefined, msg?: unknown) => void;
+    let settled = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let graceTimer: ReturnType<typeof setTimeout> | undefined;
+    let cancelled = false;
+    const done = new Promise<unknown>((resolve, reject) => {
+      settle = (err, msg) => {
+        if (settled) return;
+        settled = true;
+        if (timer) clearTimeout(timer);
+        options.signal?.removeEventListener("abort", onAbort);
+        if (err) reject(err);
+        else resolve(msg);
+      };
+    });
+    const msg: Record<string, unknown> = { toolName: tool, args };
+    if (options.sessionId) msg.sessionId = options.sessionId;
+    if (options.metadata) msg.metadata = options.metadata;
+    if (options.traceparent) msg.traceparent = options.traceparent;
+    if (options.correlationId) msg.correlationId = options.correlationId;
+    const sentAt = performance.now();
+    const id = channel.request(method, msg, {
+      message: onMessage,
+      end: (reply, err) => {
+        this.serviceMs += (performance.now() - sentAt - this.serviceMs) * 0.2;
+        if (graceTimer) clearTimeout(graceTimer);
+        if (cancelled) this.#zombies--;
+        this.#release();
+        if (err) {
+          err.details.worker ??= this.id;
+          err.details.tool ??= tool;
+        }
+        settle(err, reply);
+      },
+    }, { streaming: method === "ExecuteStreamingTool", timeoutMs: options.innerTimeoutMs ?? options.timeoutMs });
+
+    const cancel = (reason: SnakepitError) => {
+      if (settled || cancelled) return;
+      cancelled = true;
+      this.#zombies++;
+      settle(reason);
+      channel.cancel(id);
+      graceTimer = setTimeout(() => {
+        this.#hooks.onLog(this, `call ${id} did not stop within ${this.spec.cancelGraceMs ?? 2000} ms of its cancel; recycling worker`);
+        void this.kill();
+      }, this.spec.cancelGraceMs ?? 2000);
+    };
+    const onAbort = () => cancel(SnakepitError.from(options.signal!.reason));
+    if (options.signal) {
+      if (options.signal.aborted) onAbort();
+      else options.signal.addEventListener("abort", onAbort, { once: true });
+    }
+    if (options.timeoutMs !== undefined && Number.isFinite(options.timeoutMs)) {
+      timer = setTimeout(() => {
+        cancel(new SnakepitError("deadline_exceeded", `Tool "${tool}" did not finish within ${Math.round(options.timeoutMs!)} ms`, {
+          details: { tool, worker: this.id, timeoutMs: options.timeoutMs },
+        }));
+      }, Math.max(0, options.timeoutMs));
+    }
+    return { id, done, cancel };
+  }
+
+  /** Execute a tool and return its result. */
+  async execute(tool: string, args: Record<string, unknown>, options: CallOptions = {}): Promise<CallResult> {
+    const reply = (await this.#start("ExecuteTool", tool, args, options).done) as { result?: unknown; durationUs?: number } | undefined;
+    return { result: reply?.result ?? null, durationUs: Number(reply?.durationUs ?? 0) };
+  }
+
+  /**
+   * Stream a tool's chunks; breaking out of the loop cancels the call in Python. The call starts
+   * (and takes its slot) now, not at the first `next()`.
+   */
+  stream(tool: string, args: Record<string, unknown>, options: CallOptions = {}): AsyncGenerator<unknown, void, undefined> {
+    const chunks: unknown[] = [];
+    let wake: (() => void) | undefined;
+    const call = this.#start("ExecuteStreamingTool", tool, args, options, (msg) => {
+      chunks.push((msg as { data?: unknown }).data ?? null);
+      wake?.();
+    });
+    let finished = false;
+    let failure: unknown;
+    call.done.then(
+      () => (finished = true),
+      (err) => {
+        finished = true;
+        failure = err;
+      },
+    ).finally(() => wake?.());
+    const channel = this.#channel;
+    return (async function* () {
+      let consumed = 0;
+      try {
+        for (;;) {
+          if (chunks.length > 0) {
+            yield chunks.shift();
+            if (++consumed % (STREAM_WINDOW / 2) === 0) channel?.credit(call.id, STREAM_WINDOW / 2);
+            continue;
+          }
+          if (finished) {
+            if (failure) throw failure;
+            return;
+          }
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+        }
+      } finally {
+        if (!finished) call.cancel(new SnakepitError("aborted", `Stream of "${tool}" was closed by the consumer`));
+      }
+    })();
+  }
+
+  /** Send a control RPC (ping, heartbeat, sessions, telemetry control). */
+  control(method: string, msg: Record<string, unknown>, timeoutMs = 5_000): Promise<Record<string, unknown>> {
+    if (!this.#channel) return Promise.reject(new SnakepitError("worker_unavailable", `Worker "${this.id}" is not started`));
+    return this.#channel.call(method, msg, timeoutMs);
+  }
+
+  /** Stop: polite Shutdown RPC, then SIGTERM, then SIGKILL, each after `graceMs`. */
+  async stop(graceMs = 2_000): Promise<ExitStatus | undefined> {
+    const child = this.#child;
+    if (!child || !this.#exit) return undefined;
+    this.#stopRequested = true;
+    if (this.state === "ready" || this.state === "draining") this.state = "stopping";
+    const exited = this.#exit;
+    const within = (ms: number) =>
+      Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
+    this.#channel?.call("Shutdown", { graceMs }, graceMs).catch(() => {});
+    if (await within(graceMs + 200)) return exited;
+    child.kill("SIGTERM");
+    if (await within(1_000)) return exited;
+    child.kill("SIGKILL");
+    child.closeStdin();
+    return exited;
+  }
+
+  /** Kill at once (crash recovery, cancel grace ran out). Counts as unexpected for the pool. */
+  async kill(): Promise<void> {
+    this.#child?.kill("SIGKILL");
+    this.#child?.closeStdin();
+    await this.#exit;
+  }
+
+  /** Send a signal to the worker's process group (tests, chaos). */
+  signal(sig: "SIGTERM" | "SIGKILL" | "SIGSTOP" | "SIGCONT"): void {
+    this.#child?.kill(sig);
+  }
+
+  /** Resolves when the process has exited and its pipes are drained. */
+  get exited(): Promise<ExitStatus> | undefined {
+    return this.#exit;
+  }
+
+  /** Cancelled calls still running in Python. */
+  get zombieCalls(): number {
+    return this.#zombies;
+  }
+}
+
+/** "exited with code 1" / "was killed by SIGKILL". */
+export function describeExit(status: ExitStatus): string {
+  if (status.signal) return `was killed by ${status.signal}`;
+  return `exited with code ${status.exitCode}`;
+}
