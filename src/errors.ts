@@ -79,6 +79,20 @@ export class SnakepitError extends Error {
   }
 }
 
+/**
+ * The error for a call whose signal fired: the reason itself when it is a SnakepitError,
+ * deadline_exceeded for `AbortSignal.timeout()`, else aborted (the reason kept as the cause).
+ */
+export function abortError(signal: AbortSignal): SnakepitError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof SnakepitError) return reason;
+  if (reason instanceof Error && reason.name === "TimeoutError") {
+    return new SnakepitError("deadline_exceeded", reason.message, { cause: reason });
+  }
+  const message = reason instanceof Error ? reason.message : reason === undefined ? "The operation was aborted" : String(reason);
+  return new SnakepitError("aborted", message, { cause: reason });
+}
+
 /** True when `value` is one of the closed set of codes. */
 export function isErrorCode(value: unknown): value is SnakepitErrorCode {
   return typeof value === "string" && (ERROR_CODES as readonly string[]).includes(value);

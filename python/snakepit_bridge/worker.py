@@ -257,6 +257,8 @@ class Worker:
 
     def _finish(self, call: CallState, result: Optional[Dict[str, Any]] = None, error: Optional[BaseException] = None) -> None:
         self._calls.pop(call.id, None)
+        if error is None and call.cancelled.is_set():
+            error = Cancelled(f"call {call.id} was cancelled by the host")
         if error is None:
             try:
                 self.send({"k": END, "id": call.id, "msg": result or {}})
@@ -417,15 +419,21 @@ class Worker:
                 teardown()
             except Exception:  # noqa: BLE001
                 pass
-        os._exit(0)
+        self._exit_group()
 
-    def _host_gone(self) -> None:
-        """Our stdin closed: the host is gone. Take our own process group down with us."""
+    @staticmethod
+    def _exit_group() -> None:
+        """Exit, taking the subprocesses our tools started (our process group) with us."""
         try:
+            sys.stderr.flush()
             if os.getpgrp() == os.getpid():
                 os.killpg(os.getpid(), signal.SIGKILL)
         finally:
             os._exit(0)
+
+    def _host_gone(self) -> None:
+        """Our stdin closed: the host is gone. Take our own process group down with us."""
+        self._exit_group()
 
 
 def _host_error(error: Dict[str, Any], name: str) -> HostToolError:

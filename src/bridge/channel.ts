@@ -31,7 +31,7 @@ export interface Packet {
 
 /** Receiver of one outgoing call's replies. */
 export interface CallSink {
-  message?(msg: unknown): void;
+  message?: ((msg: unknown) => void) | undefined;
   end(msg: unknown, error: SnakepitError | undefined): void;
 }
 

@@ -72,7 +72,7 @@ function encodeObject(v: object, st: EncodeState): unknown {
   if (ArrayBuffer.isView(v)) {
     const dtype = dtypeOf(v);
     if (!dtype) return { [TAG]: "bytes", ref: st.attach(bytesOf(v)) };
-    const length = (v as { length: number }).length;
+    const length = (v as unknown as { length: number }).length;
     return { [TAG]: "ndarray", dtype, shape: [length], ref: st.attach(bytesOf(v)) };
   }
   if (v instanceof ArrayBuffer) return { [TAG]: "bytes", ref: st.attach(new Uint8Array(v)) };
@@ -141,7 +141,7 @@ function reviveTag(v: Record<string, unknown>, attachments: readonly Uint8Array[
       const ctor = CTORS[dtype];
       let raw = attachments[v.ref as number] ?? new Uint8Array(0);
       if (raw.byteOffset % ctor.BYTES_PER_ELEMENT !== 0) raw = raw.slice();
-      const data = new ctor(raw.buffer, raw.byteOffset, raw.byteLength / ctor.BYTES_PER_ELEMENT);
+      const data = new ctor(raw.buffer as ArrayBuffer, raw.byteOffset, raw.byteLength / ctor.BYTES_PER_ELEMENT);
       return { dtype, shape: v.shape as number[], data } satisfies NDArray;
     }
     default:

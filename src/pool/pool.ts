@@ -6,7 +6,7 @@
 import type { InboundHandlers } from "../bridge/channel.ts";
 import type { PoolConfig } from "../config/schema.ts";
 import { innerTimeoutMs, TIMEOUT_PROFILES, type TimeoutProfile } from "../config/profiles.ts";
-import { SnakepitError } from "../errors.ts";
+import { abortError, SnakepitError } from "../errors.ts";
 import type { EventBus } from "../telemetry/bus.ts";
 import { type CallOptions, type CallResult, type ToolSpec, Worker } from "../worker/worker.ts";
 import { WaitQueue, type Waiter } from "./queue.ts";
@@ -213,7 +213,7 @@ export class Pool {
    */
   #dispatch<T>(budgetMs: number, signal: AbortSignal | undefined, start: (worker: Worker, queueMs: number) => T, prefetch = true): Promise<T> {
     if (this.#closed) return Promise.reject(new SnakepitError("pool_closed", `Pool "${this.name}" is closed`));
-    if (signal?.aborted) return Promise.reject(SnakepitError.from(signal.reason));
+    if (signal?.aborted) return Promise.reject(abortError(signal));
     const free = this.#pick(prefetch);
     if (free) return Promise.resolve(start(free, 0));
     if (this.#queue.size >= this.config.maxQueue) {
@@ -249,7 +249,7 @@ export class Pool {
       };
       const remove = this.#queue.push(waiter);
       const onAbort = () => {
-        if (remove()) waiter.fail(SnakepitError.from(signal!.reason));
+        if (remove()) waiter.fail(abortError(signal!));
       };
       signal?.addEventListener("abort", onAbort, { once: true });
       if (Number.isFinite(queueTimeout)) {

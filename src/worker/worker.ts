@@ -4,7 +4,7 @@
 
 import { Channel, type InboundHandlers, STREAM_WINDOW } from "../bridge/channel.ts";
 import { FrameDecoder } from "../bridge/frames.ts";
-import { SnakepitError } from "../errors.ts";
+import { abortError, SnakepitError } from "../errors.ts";
 import { type ChildProcess, type ExitStatus, spawnChild } from "../runtime/process.ts";
 import { OutputTail, pump } from "./output.ts";
 
@@ -173,7 +173,11 @@ export class Worker {
     const stderrDone = pump(child.stderr, (chunk) => {
       for (const line of this.#tail.push(text.decode(chunk, { stream: true }))) this.#hooks.onLog(this, line);
     });
-    this.#exit = Promise.all([child.exited, stdoutDone, stderrDone]).then(([status]) => {
+    this.#exit = child.exited.then(async (status) => {
+      // Take down anything the worker left in its process group (tool subprocesses), then give
+      // the pipes a moment to drain: a straggler holding stderr must not hold up the exit.
+      child.kill("SIGKILL");
+      await Promise.race([Promise.all([stdoutDone, stderrDone]), new Promise((r) => setTimeout(r, 200))]);
       this.#onExit(status);
       return status;
     });
@@ -190,11 +194,11 @@ export class Worker {
       this.#exit!.then((status) => {
         reject(new SnakepitError(
           "worker_spawn_failed",
-          `Cannot start worker "${this.id}": python ${describeExit(status)} before it was ready${this.#outputSuffix()}`,
+          `Cannot start worker "${this.id}": python ${describeExit(status)} before it was ready${this.#outputSuffix(30)}`,
           { details: { worker: this.id, ...status, lastOutput: this.lastOutput() } },
         ));
       });
-      signal?.addEventListener("abort", () => reject(SnakepitError.from(signal.reason)), { once: true });
+      signal?.addEventListener("abort", () => reject(abortError(signal)), { once: true });
     });
     try {
       await Promise.race([ready, failed]);
@@ -208,8 +212,8 @@ export class Worker {
     }
   }
 
-  #outputSuffix(): string {
-    const out = this.lastOutput(12);
+  #outputSuffix(lines = 12): string {
+    const out = this.lastOutput(lines);
     return out ? `; last output:\n${out}` : "";
   }
 
@@ -295,7 +299,7 @@ export class Worker {
         void this.kill();
       }, this.spec.cancelGraceMs ?? 2000);
     };
-    const onAbort = () => cancel(SnakepitError.from(options.signal!.reason));
+    const onAbort = () => cancel(abortError(options.signal!));
     if (options.signal) {
       if (options.signal.aborted) onAbort();
       else options.signal.addEventListener("abort", onAbort, { once: true });
