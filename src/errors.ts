@@ -22,6 +22,8 @@ export const ERROR_CODES = [
   "session_limit",
   "circuit_open",
   "unauthenticated",
+  "not_found",
+  "payload_too_large",
   "internal",
 ] as const;
 

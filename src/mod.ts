@@ -10,7 +10,7 @@
  * @module
  */
 
-export { Snakepit, type CallOptions, type SnakepitStats } from "./snakepit.ts";
+export { Snakepit, type CallOptions, type SnakepitStats, type StartHooks } from "./snakepit.ts";
 export { SnakepitError, ERROR_CODES, type SnakepitErrorCode, type PythonErrorInfo } from "./errors.ts";
 export { type SnakepitOptions, parseConfig } from "./config/parse.ts";
 export { type PoolConfig, PoolConfigSchema } from "./config/schema.ts";

@@ -16,6 +16,11 @@ export interface CallOptions extends ExecuteOptions {
   pool?: string;
 }
 
+/** Listeners attached before the pools start (to see start-up events). */
+export interface StartHooks {
+  on?: { [K in EventName]?: (data: SnakepitEvents[K]) => void };
+}
+
 /** Figures of every pool. */
 export interface SnakepitStats {
   pools: Record<string, PoolStatsSnapshot>;
@@ -54,9 +59,12 @@ export class Snakepit implements AsyncDisposable {
   }
 
   /** Validate the config, start every pool's workers, and resolve once all are ready. */
-  static async start(options: SnakepitOptions): Promise<Snakepit> {
+  static async start(options: SnakepitOptions, hooks: StartHooks = {}): Promise<Snakepit> {
     const configs = parseConfig(options);
     const pit = new Snakepit(newRunId(), new EventBus());
+    for (const [name, handler] of Object.entries(hooks.on ?? {})) {
+      pit.#bus.on(name as EventName, handler as (data: unknown) => void);
+    }
     const env = hostEnv();
     const bridgeDir = getBridgeDir();
     try {
@@ -176,6 +184,16 @@ export class Snakepit implements AsyncDisposable {
   /** Every worker of every pool. */
   listWorkers(): WorkerInfo[] {
     return [...this.#pools.values()].flatMap((p) => p.listWorkers());
+  }
+
+  /** Replace a worker without failing a call (drain, stop, start anew); returns the new worker's id. */
+  recycleWorker(workerId: string): Promise<string> {
+    for (const pool of this.#pools.values()) {
+      if (pool.workers.some((w) => w.id === workerId)) return pool.recycle(workerId);
+    }
+    return Promise.reject(new SnakepitError("not_found", `No worker "${workerId}" (workers: ${this.listWorkers().map((w) => w.id).join(", ")})`, {
+      details: { worker: workerId },
+    }));
   }
 
   /** Figures of every pool, and their sums. */

@@ -69,3 +69,50 @@ export async function failure(promise: Promise<unknown>): Promise<any> {
   }
   throw new Error("expected the promise to reject, but it resolved");
 }
+
+/** The repo root. */
+export const ROOT = new URL("..", import.meta.url).pathname;
+
+/** Run the CLI from source (`bun src/cli/main.ts ...`) to completion. */
+export async function cli(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const proc = Bun.spawn([process.execPath, `${ROOT}src/cli/main.ts`, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: { ...process.env, SNAKEPIT_PYTHON: PYTHON, ...options.env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
+}
+
+/** A long-running server process, with the URL it printed. */
+export interface Server {
+  url: string;
+  proc: ReturnType<typeof Bun.spawn>;
+  output(): string;
+}
+
+/** Start `cmd` (a `serve` command line) and wait for its "listening on URL" line. */
+export async function startServer(cmd: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<Server> {
+  const proc = Bun.spawn(cmd, { cwd, env: { ...process.env, SNAKEPIT_PYTHON: PYTHON, ...env }, stdout: "pipe", stderr: "pipe" });
+  let out = "";
+  const decoder = new TextDecoder();
+  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+  const errText = new Response(proc.stderr as ReadableStream<Uint8Array>).text();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error(`server exited before listening:\n${out}\n${await errText}`);
+    out += decoder.decode(value);
+    const m = /listening on (http:\/\/\S+)/.exec(out);
+    if (m) {
+      void (async () => {
+        for (;;) {
+          const r = await reader.read().catch(() => ({ done: true, value: undefined }));
+          if (r.done) return;
+          out += decoder.decode(r.value);
+        }
+      })();
+      return { url: m[1]!, proc, output: () => out };
+    }
+  }
+}

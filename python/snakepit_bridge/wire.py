@@ -39,7 +39,9 @@ def error_payload(exc: BaseException, *, include_traceback: bool = True) -> Dict
         code = "python_exception"
         field = ""
         context = {}
-    info: Dict[str, Any] = {"code": code, "pythonType": type(exc).__name__}
+    info: Dict[str, Any] = {"code": code}
+    if not isinstance(exc, BridgeError):
+        info["pythonType"] = type(exc).__name__
     if field:
         info["field"] = field
     if context:

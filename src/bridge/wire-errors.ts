@@ -51,6 +51,8 @@ export const CONNECT_CODE: Record<SnakepitErrorCode, Code> = {
   session_limit: Code.ResourceExhausted,
   circuit_open: Code.Unavailable,
   unauthenticated: Code.Unauthenticated,
+  not_found: Code.NotFound,
+  payload_too_large: Code.ResourceExhausted,
   internal: Code.Internal,
 };
 

@@ -9,19 +9,25 @@ export type SnakepitOptions = Partial<PoolConfigInput> & {
   pools?: Array<Partial<PoolConfigInput> & { name: string }>;
 };
 
-function describe(error: z.ZodError, source: string, prefix: string): string {
+/** Names where a field's value came from: a file, an env var, a flag. */
+export type SourceOf = (field: string) => string;
+
+function describe(error: z.ZodError, sourceOf: SourceOf, prefix: string): string {
   return error.issues
     .map((issue) => {
-      const path = [prefix, ...issue.path.map(String)].filter(Boolean).join(".");
-      return `${source}: ${path || "(root)"}: ${issue.message}`;
+      const keys = issue.code === "unrecognized_keys" ? issue.keys : [];
+      const path = [prefix, ...issue.path.map(String), ...keys.slice(0, 1)].filter(Boolean).join(".");
+      const field = prefix ? "pools" : String(issue.path[0] ?? keys[0] ?? "");
+      return `${sourceOf(field)}: ${path || "(root)"}: ${issue.message}`;
     })
     .join("; ");
 }
 
 /** Validate options into one config per pool. Throws `config_invalid` naming each bad field. */
-export function parseConfig(input: SnakepitOptions, source = "config"): PoolConfig[] {
+export function parseConfig(input: SnakepitOptions, source: string | SourceOf = "config"): PoolConfig[] {
+  const sourceOf: SourceOf = typeof source === "string" ? () => source : source;
   if (typeof input !== "object" || input === null) {
-    throw new SnakepitError("config_invalid", `${source}: expected an object`);
+    throw new SnakepitError("config_invalid", `${sourceOf("")}: expected an object`);
   }
   const { pools, ...defaults } = input;
   const entries = pools && pools.length > 0
@@ -32,14 +38,14 @@ export function parseConfig(input: SnakepitOptions, source = "config"): PoolConf
   for (const { raw, prefix } of entries) {
     const parsed = PoolConfigSchema.safeParse(raw);
     if (parsed.success) out.push(parsed.data);
-    else problems.push(describe(parsed.error, source, prefix));
+    else problems.push(describe(parsed.error, sourceOf, prefix));
   }
   if (problems.length) {
-    throw new SnakepitError("config_invalid", `Invalid configuration: ${problems.join("; ")}`, { details: { source } });
+    throw new SnakepitError("config_invalid", `Invalid configuration: ${problems.join("; ")}`);
   }
   const names = new Set<string>();
   for (const pool of out) {
-    if (names.has(pool.name)) throw new SnakepitError("config_invalid", `${source}: two pools are named "${pool.name}"`);
+    if (names.has(pool.name)) throw new SnakepitError("config_invalid", `${sourceOf("pools")}: two pools are named "${pool.name}"`);
     names.add(pool.name);
   }
   return out;

@@ -1,4 +1,7 @@
-/** Configuration schemas (zod): parsed once, at the edge; every field documents its default. */
+/**
+ * Configuration schemas (zod): parsed once, at the edge. Every field carries its description
+ * and default here, and docs/configuration.md is generated from these schemas.
+ */
 
 import { z } from "zod";
 import { TIMEOUT_PROFILES } from "./profiles.ts";
@@ -9,56 +12,46 @@ const msOrInfinite = z.union([ms, z.literal(Infinity)]);
 
 /** One pool of workers running one adapter. */
 export const PoolConfigSchema = z.object({
-  /** Pool name, used in `execute(..., { pool })`. */
-  name: z.string().regex(/^[A-Za-z0-9_.-]+$/, "use letters, digits, _ . -").default("default"),
-  /** Adapter: `path/to/file.py[:Class]` or `package.module[:Class]`. */
-  adapter: z.string().min(1, "name a Python file or module"),
-  /** Number of worker processes. */
-  poolSize: z.number().int().min(1).max(150).default(2),
-  /** Interpreter; resolved once to its real executable. Default: $SNAKEPIT_PYTHON, else python3. */
-  python: z.string().min(1).optional(),
-  /** Extra interpreter arguments (before `-m snakepit_bridge`). */
-  pythonArgs: z.array(z.string()).default([]),
-  /** Extra environment for the workers. */
-  env: z.record(z.string(), z.string()).default({}),
-  /** Working directory of the workers. */
-  cwd: z.string().optional(),
-  /** "process": one call at a time per worker; "thread": `threadsPerWorker` concurrent calls. */
-  workerProfile: z.enum(["process", "thread"]).default("process"),
-  /** Concurrent calls per worker under the thread profile. */
-  threadsPerWorker: z.number().int().min(1).max(256).default(10),
-  /** Workers started together; the next batch waits `startupBatchDelayMs`. */
-  startupBatchSize: z.number().int().min(1).default(10),
-  startupBatchDelayMs: ms.default(500),
-  /** Time a worker has to import the adapter, run `setup()` and say it is ready. */
-  startupTimeoutMs: ms.min(1).default(30_000),
-  /** Calls waiting for a worker before `pool_saturated`. */
-  maxQueue: z.number().int().nonnegative().default(1_000),
-  /** Named timeout profile; the three timeouts below override it. */
-  timeoutProfile: z.enum(profileNames).default("balanced"),
-  executeTimeoutMs: msOrInfinite.optional(),
-  streamTimeoutMs: msOrInfinite.optional(),
-  queueTimeoutMs: msOrInfinite.optional(),
-  /**
-   * Extra calls a busy worker may hold in its pipe when every worker is busy, so short calls
-   * flow without a round trip between them. Only workers whose recent calls average under
-   * `prefetchMaxServiceMs` get them; 0 turns prefetching off.
-   */
-  prefetch: z.number().int().min(0).max(1_024).default(16),
-  prefetchMaxServiceMs: z.number().nonnegative().default(1),
-  /** Time a cancelled call has to stop before its worker is recycled. */
-  cancelGraceMs: ms.default(2_000),
-  /** Time workers get to finish in-flight calls at shutdown, before SIGTERM then SIGKILL. */
-  shutdownGraceMs: ms.default(6_000),
-  /** Python log level for the bridge's own logger. */
-  logLevel: z.enum(["debug", "info", "warning", "error"]).default("warning"),
+  name: z.string().regex(/^[A-Za-z0-9_.-]+$/, "use letters, digits, _ . -").default("default")
+    .describe("Pool name, used as `pool` in calls"),
+  adapter: z.string().min(1, "name a Python file or module")
+    .describe("Adapter: `path/to/file.py[:Class]` or `package.module[:Class]`"),
+  poolSize: z.number().int().min(1).max(150).default(2).describe("Number of worker processes"),
+  python: z.string().min(1).optional()
+    .describe("Python interpreter, resolved once to its real executable (default: $SNAKEPIT_PYTHON, else python3)"),
+  pythonArgs: z.array(z.string()).default([]).describe("Extra interpreter arguments, before `-m snakepit_bridge`"),
+  env: z.record(z.string(), z.string()).default({}).describe("Extra environment variables for the workers"),
+  cwd: z.string().optional().describe("Working directory of the workers (default: the host's)"),
+  workerProfile: z.enum(["process", "thread"]).default("process")
+    .describe("`process`: one call at a time per worker; `thread`: `threadsPerWorker` concurrent calls"),
+  threadsPerWorker: z.number().int().min(1).max(256).default(10).describe("Concurrent calls per worker under the thread profile"),
+  startupBatchSize: z.number().int().min(1).default(10).describe("Workers started together"),
+  startupBatchDelayMs: ms.default(500).describe("Pause between start-up batches"),
+  startupTimeoutMs: ms.min(1).default(30_000).describe("Time a worker has to import the adapter, run `setup()` and say it is ready"),
+  maxQueue: z.number().int().nonnegative().default(1_000).describe("Calls that may wait for a worker before `pool_saturated`"),
+  prefetch: z.number().int().min(0).max(1_024).default(16)
+    .describe("Extra short calls a busy worker may hold in its pipe when every worker is busy (0 = off)"),
+  prefetchMaxServiceMs: z.number().nonnegative().default(1)
+    .describe("Only workers whose recent calls average under this get prefetched calls"),
+  timeoutProfile: z.enum(profileNames).default("balanced").describe("Named timeout profile (see the table below)"),
+  executeTimeoutMs: msOrInfinite.optional().describe("Budget of `execute` calls (default: from the profile)"),
+  streamTimeoutMs: msOrInfinite.optional().describe("Budget of streams (default: from the profile)"),
+  queueTimeoutMs: msOrInfinite.optional().describe("Longest wait for a free worker (default: from the profile)"),
+  cancelGraceMs: ms.default(2_000).describe("Time a cancelled call has to stop before its worker is recycled"),
+  shutdownGraceMs: ms.default(6_000).describe("Time in-flight calls get at shutdown before SIGTERM, then SIGKILL"),
+  logLevel: z.enum(["debug", "info", "warning", "error"]).default("warning").describe("Level of the Python bridge's own log"),
 }).strict();
 
-/** Top-level configuration: one pool inline, or several under `pools`. */
-export const SnakepitConfigSchema = z.object({
-  /** Several pools; when given, the inline pool fields are defaults for each. */
-  pools: z.array(PoolConfigSchema.partial().extend({ name: z.string().min(1) })).optional(),
-}).catchall(z.unknown());
+/** The HTTP server of `snakepit serve`. */
+export const ServerConfigSchema = z.object({
+  host: z.string().min(1).default("127.0.0.1").describe("Address to bind; anything but loopback needs a token"),
+  port: z.number().int().min(0).max(65_535).default(7117).describe("Port to bind; 0 picks a free one"),
+  token: z.string().min(8, "use at least 8 characters").optional().describe("Bearer token required on every route but health checks"),
+  maxBodyBytes: z.number().int().positive().default(16 * 1024 * 1024).describe("Largest request body accepted"),
+  shutdownGraceMs: ms.default(6_000).describe("On SIGINT/SIGTERM: time in-flight calls get to finish"),
+}).strict();
 
 export type PoolConfig = z.output<typeof PoolConfigSchema>;
 export type PoolConfigInput = z.input<typeof PoolConfigSchema>;
+export type ServerConfig = z.output<typeof ServerConfigSchema>;
+export type ServerConfigInput = z.input<typeof ServerConfigSchema>;

@@ -318,6 +318,33 @@ export class Pool {
     }
   }
 
+  /**
+   * Replace a worker without failing a call: a new worker starts first, the old one takes no
+   * new calls, finishes its running ones (up to the shutdown grace), then stops.
+   */
+  async recycle(workerId: string): Promise<string> {
+    const old = this.workers.find((w) => w.id === workerId);
+    if (!old) {
+      throw new SnakepitError("not_found", `Pool "${this.name}" has no worker "${workerId}"`, { details: { worker: workerId } });
+    }
+    if (old.state !== "ready") {
+      throw new SnakepitError("worker_unavailable", `Worker "${workerId}" is ${old.state}`, { details: { worker: workerId } });
+    }
+    old.state = "draining";
+    this.stats.recycles++;
+    let fresh: Worker;
+    try {
+      fresh = await this.#spawn();
+    } catch (err) {
+      if (old.state === "draining") old.state = "ready";
+      this.#drainTo(old);
+      throw err;
+    }
+    await old.drain(this.config.shutdownGraceMs);
+    await old.stop(this.config.cancelGraceMs);
+    return fresh.id;
+  }
+
   /** Workers as plain records. */
   listWorkers(): WorkerInfo[] {
     const now = Date.now();

@@ -15,6 +15,7 @@ export interface PoolStatsSnapshot {
   saturated: number;
   crashes: number;
   restarts: number;
+  recycles: number;
   latencyMs: { p50: number; p99: number };
 }
 
@@ -28,6 +29,7 @@ export class PoolStats {
   saturated = 0;
   crashes = 0;
   restarts = 0;
+  recycles = 0;
   readonly #latencies = new Float64Array(RESERVOIR);
   #filled = 0;
   #next = 0;
@@ -56,6 +58,7 @@ export class PoolStats {
       saturated: this.saturated,
       crashes: this.crashes,
       restarts: this.restarts,
+      recycles: this.recycles,
       latencyMs: { p50: this.#quantile(0.5), p99: this.#quantile(0.99) },
     };
   }

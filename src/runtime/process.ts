@@ -176,3 +176,64 @@ export async function runCommand(cmd: string[], options: Partial<SpawnOptions> =
   ]);
   return { ...status, stdout, stderr };
 }
+
+/** A running HTTP server. */
+export interface HttpServer {
+  readonly port: number;
+  readonly hostname: string;
+  /** Stop accepting; resolves when in-flight requests are done (or at once with `force`). */
+  stop(force?: boolean): Promise<void>;
+}
+
+/** Serve `fetch` on hostname:port (port 0 picks a free one). */
+export function serveHttp(fetch: (req: Request) => Response | Promise<Response>, options: { hostname: string; port: number }): HttpServer {
+  if (runtimeName === "bun") {
+    // idleTimeout 0: long streams may be quiet for a while; Python deadlines bound them instead.
+    const server = G.Bun.serve({ fetch, hostname: options.hostname, port: options.port, idleTimeout: 0 });
+    return {
+      port: server.port,
+      hostname: server.hostname,
+      stop: async (force = false) => {
+        await server.stop(force);
+      },
+    };
+  }
+  if (runtimeName === "deno") {
+    const ac = new AbortController();
+    const server = G.Deno.serve({ hostname: options.hostname, port: options.port, signal: ac.signal, onListen() {} }, fetch);
+    return {
+      port: server.addr.port,
+      hostname: server.addr.hostname,
+      stop: async (force = false) => {
+        if (force) ac.abort();
+        else await server.shutdown();
+      },
+    };
+  }
+  throw new Error("snakepit serves HTTP on Bun or Deno");
+}
+
+/** Files embedded in a `bun build --compile` binary (empty elsewhere). */
+export function embeddedFiles(): Array<{ name: string; bytes(): Promise<Uint8Array> }> {
+  if (runtimeName !== "bun") return [];
+  return (G.Bun.embeddedFiles as Array<Blob & { name: string }>).map((f) => ({
+    name: f.name,
+    bytes: async () => new Uint8Array(await f.arrayBuffer()),
+  }));
+}
+
+/** Subscribe to a process signal; returns the unsubscribe function. */
+export function onSignal(signal: "SIGINT" | "SIGTERM", handler: () => void): () => void {
+  if (runtimeName === "deno") {
+    G.Deno.addSignalListener(signal, handler);
+    return () => G.Deno.removeSignalListener(signal, handler);
+  }
+  process.on(signal, handler);
+  return () => process.off(signal, handler);
+}
+
+/** True when stdout is a terminal. */
+export function isTerminal(): boolean {
+  if (runtimeName === "deno") return G.Deno.stdout.isTerminal();
+  return Boolean(process.stdout.isTTY);
+}

@@ -54,5 +54,5 @@ export function setBridgeDir(dir: string): void {
 
 /** The directory to put on PYTHONPATH so that `import snakepit_bridge` works. */
 export function getBridgeDir(): string {
-  return bridgeDir ?? new URL("../../python", import.meta.url).pathname;
+  return bridgeDir ?? hostEnv().SNAKEPIT_BRIDGE_DIR ?? new URL("../../python", import.meta.url).pathname;
 }

@@ -232,9 +232,25 @@ export class Worker {
     if (wasReady) this.#hooks.onExit(this, status, expected);
   }
 
+  #drainWaiters: Array<() => void> = [];
+
   #release(): void {
     this.inFlight--;
     if (this.state === "ready") this.#hooks.onIdle(this);
+    else if (this.inFlight === 0) for (const done of this.#drainWaiters.splice(0)) done();
+  }
+
+  /** Take no new calls; resolves once the running ones have ended (or `timeoutMs` passed). */
+  drain(timeoutMs: number): Promise<void> {
+    if (this.state === "ready") this.state = "draining";
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.#drainWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   /**
@@ -376,8 +392,11 @@ export class Worker {
     this.#stopRequested = true;
     if (this.state === "ready" || this.state === "draining") this.state = "stopping";
     const exited = this.#exit;
-    const within = (ms: number) =>
-      Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
+    const within = (ms: number) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
+      return Promise.race([exited.then(() => true), late]).finally(() => clearTimeout(timer));
+    };
     this.#channel?.call("Shutdown", { graceMs }, graceMs).catch(() => {});
     if (await within(graceMs + 200)) return exited;
     child.kill("SIGTERM");

@@ -1,0 +1,186 @@
+/**
+ * The HTTP control API (Hono): health, execute, stream (SSE or NDJSON), workers, pools, tools,
+ * OpenAPI, and the same operations as a Connect service. `createApp(deps)` returns the app;
+ * tests call `app.request()` with no port.
+ */
+
+import { timingSafeEqual } from "node:crypto";
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import type { z } from "zod";
+import { SnakepitError } from "../errors.ts";
+import type { Snakepit } from "../snakepit.ts";
+import { connectHandlers } from "./connect.ts";
+import { fromHttpJson, toHttpJson } from "./http-json.ts";
+import { openApiDocument } from "./openapi.ts";
+import { ExecuteBody } from "./schemas.ts";
+import { HTTP_STATUS } from "./status.ts";
+import { listPools, listTools } from "./views.ts";
+
+/** What the API needs. */
+export interface AppDeps {
+  pit: Snakepit;
+  /** Bearer token required on every route but /healthz, /readyz and /openapi.json. @default none */
+  token?: string | undefined;
+  /** Largest request body accepted. @default 16 MiB */
+  maxBodyBytes?: number;
+  /** Version shown in /openapi.json and /healthz. */
+  version?: string;
+}
+
+type Env = { Variables: { requestId: string } };
+
+function errorResponse(c: Context<Env>, err: unknown): Response {
+  const e = SnakepitError.from(err);
+  const body = e.toJSON();
+  body.details = { ...body.details, requestId: c.get("requestId") };
+  if (e.code === "internal" && !(err instanceof SnakepitError)) console.error("snakepit api: unexpected error", err);
+  const headers: Record<string, string> = {};
+  if (e.code === "pool_saturated") headers["retry-after"] = "1";
+  if (e.code === "unauthenticated") headers["www-authenticate"] = 'Bearer realm="snakepit"';
+  return c.json(body, HTTP_STATUS[e.code] as 400, headers);
+}
+
+async function readBody<S extends z.ZodType>(c: Context<Env>, schema: S): Promise<z.output<S>> {
+  const type = c.req.header("content-type") ?? "";
+  if (!type.includes("application/json")) {
+    throw new SnakepitError("invalid_argument", `Content-Type must be application/json, got ${type ? `"${type}"` : "none"}`, { details: { field: "content-type" } });
+  }
+  let raw: unknown;
+  try {
+    raw = await c.req.json();
+  } catch (err) {
+    throw new SnakepitError("invalid_argument", `Malformed JSON body: ${(err as Error).message}`, { details: { field: "body" } });
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.map(String).join(".") || (issue.code === "unrecognized_keys" ? issue.keys.join(", ") : "body");
+    throw new SnakepitError("invalid_argument", `Invalid request body: ${field}: ${issue.message}`, {
+      details: { field, issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
+    });
+  }
+  return parsed.data;
+}
+
+function callOptions(body: ExecuteBody, signal: AbortSignal) {
+  return {
+    signal,
+    ...(body.pool !== undefined ? { pool: body.pool } : {}),
+    ...(body.session_id !== undefined ? { sessionId: body.session_id } : {}),
+    ...(body.timeout_ms !== undefined ? { timeoutMs: body.timeout_ms } : {}),
+    ...(body.affinity !== undefined ? { affinity: body.affinity } : {}),
+    ...(body.idempotent !== undefined ? { idempotent: body.idempotent } : {}),
+  };
+}
+
+function sameToken(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Build the API over a running Snakepit. */
+export function createApp(deps: AppDeps): Hono<Env> {
+  const { pit, token } = deps;
+  const maxBody = deps.maxBodyBytes ?? 16 * 1024 * 1024;
+  const version = deps.version ?? "0.0.0";
+  const app = new Hono<Env>();
+  const connect = connectHandlers(pit);
+
+  app.use(requestId());
+  app.onError((err, c) => errorResponse(c, err));
+  app.notFound((c) => errorResponse(c, new SnakepitError("not_found", `No route ${c.req.method} ${c.req.path}; see /openapi.json`, { details: { path: c.req.path } })));
+
+  app.get("/healthz", (c) => c.json({ status: "ok", version }));
+  app.get("/readyz", (c) => {
+    const pools = listPools(pit).map((p) => ({ name: p.name, ready: Number(p.stats.ready) }));
+    const ready = pools.length > 0 && pools.every((p) => p.ready > 0);
+    return c.json({ ready, pools }, ready ? 200 : 503);
+  });
+  app.get("/openapi.json", (c) => c.json(openApiDocument(version)));
+
+  if (token) {
+    app.use("*", async (c, next) => {
+      const header = c.req.header("authorization");
+      if (!header) throw new SnakepitError("unauthenticated", "Missing bearer token: send Authorization: Bearer <token>");
+      const match = /^Bearer\s+(.+)$/i.exec(header);
+      if (!match || !sameToken(match[1]!.trim(), token)) throw new SnakepitError("unauthenticated", "Wrong bearer token");
+      await next();
+    });
+  }
+  app.use("*", bodyLimit({
+    maxSize: maxBody,
+    onError: () => {
+      throw new SnakepitError("payload_too_large", `Request body is larger than ${maxBody} bytes`, { details: { maxBodyBytes: maxBody } });
+    },
+  }));
+
+  app.post("/v1/execute", async (c) => {
+    const body = await readBody(c, ExecuteBody);
+    const args = fromHttpJson(body.args) as Record<string, unknown>;
+    const result = await pit.execute(body.tool, args, callOptions(body, c.req.raw.signal));
+    return c.json({ result: toHttpJson(result) });
+  });
+
+  app.post("/v1/stream", async (c) => {
+    const body = await readBody(c, ExecuteBody);
+    const args = fromHttpJson(body.args) as Record<string, unknown>;
+    const ac = new AbortController();
+    const onClientGone = () => ac.abort(new SnakepitError("aborted", "The client went away"));
+    c.req.raw.signal.addEventListener("abort", onClientGone, { once: true });
+    const chunks = pit.stream(body.tool, args, callOptions(body, ac.signal));
+    // Fail before the 200 when the call cannot start (unknown tool, bad arguments, saturation).
+    const first = await chunks.next();
+    const sse = (c.req.header("accept") ?? "").includes("text/event-stream");
+    const encoder = new TextEncoder();
+    const frame = (kind: "chunk" | "end" | "error", data: unknown) =>
+      encoder.encode(sse
+        ? `event: ${kind}\ndata: ${JSON.stringify(data)}\n\n`
+        : JSON.stringify(kind === "chunk" ? { chunk: data } : kind === "end" ? { end: true } : { error: data }) + "\n");
+    const stream = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        try {
+          if (!first.done) {
+            controller.enqueue(frame("chunk", toHttpJson(first.value)));
+            for await (const chunk of { [Symbol.asyncIterator]: () => chunks }) controller.enqueue(frame("chunk", toHttpJson(chunk)));
+          }
+          controller.enqueue(frame("end", {}));
+        } catch (err) {
+          controller.enqueue(frame("error", SnakepitError.from(err).toJSON()));
+        } finally {
+          c.req.raw.signal.removeEventListener("abort", onClientGone);
+          controller.close();
+        }
+      },
+      cancel() {
+        ac.abort(new SnakepitError("aborted", "The client closed the stream"));
+        void chunks.return(undefined);
+      },
+    });
+    return new Response(stream, {
+      headers: {
+        "content-type": sse ? "text/event-stream" : "application/x-ndjson",
+        "cache-control": "no-store",
+        "x-request-id": c.get("requestId"),
+      },
+    });
+  });
+
+  app.get("/v1/workers", (c) => c.json({ workers: pit.listWorkers() }));
+  app.post("/v1/workers/:id/recycle", async (c) => c.json({ replacedBy: await pit.recycleWorker(c.req.param("id")) }));
+  app.get("/v1/pools", (c) => c.json({ pools: listPools(pit) }));
+  app.get("/v1/tools", (c) => {
+    const pool = c.req.query("pool");
+    return c.json({ tools: listTools(pit, pool) });
+  });
+
+  app.post("/snakepit.api.v1.ControlService/:method", (c) => {
+    const handler = connect.get(c.req.path);
+    if (!handler) throw new SnakepitError("not_found", `No Connect method ${c.req.path}`);
+    return handler(c.req.raw);
+  });
+
+  return app;
+}

@@ -1,0 +1,65 @@
+/** The OpenAPI 3.1 document, generated from the zod schemas. */
+
+import { z } from "zod";
+import { ErrorBody, ExecuteBody, ExecuteResult, PoolInfo, ToolInfo, WorkerInfo } from "./schemas.ts";
+
+const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: "input", unrepresentable: "any" });
+const json = (s: z.ZodType) => ({ "application/json": { schema: schema(s) } });
+const errors = {
+  "4XX": { description: "Bad request, unknown tool, auth, size, saturation", content: json(ErrorBody) },
+  "5XX": { description: "Worker or Python failure, timeout", content: json(ErrorBody) },
+};
+
+/** Build the document for a server at `version`. */
+export function openApiDocument(version: string): Record<string, unknown> {
+  return {
+    openapi: "3.1.0",
+    info: { title: "snakepit", version, description: "Pools of supervised Python workers, callable over HTTP." },
+    components: {
+      securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+    },
+    security: [{ bearer: [] }],
+    paths: {
+      "/healthz": { get: { summary: "Liveness", security: [], responses: { 200: { description: "Alive" } } } },
+      "/readyz": {
+        get: { summary: "Every pool has a ready worker", security: [], responses: { 200: { description: "Ready" }, 503: { description: "Not ready" } } },
+      },
+      "/v1/execute": {
+        post: {
+          summary: "Run a tool",
+          requestBody: { required: true, content: json(ExecuteBody) },
+          responses: { 200: { description: "The tool's result", content: json(ExecuteResult) }, ...errors },
+        },
+      },
+      "/v1/stream": {
+        post: {
+          summary: "Run a streaming tool: SSE (Accept: text/event-stream) or NDJSON (default)",
+          requestBody: { required: true, content: json(ExecuteBody) },
+          responses: {
+            200: {
+              description: "NDJSON lines {chunk} then {end:true} or {error}; SSE events chunk, end, error",
+              content: { "application/x-ndjson": {}, "text/event-stream": {} },
+            },
+            ...errors,
+          },
+        },
+      },
+      "/v1/workers": { get: { summary: "Workers of every pool", responses: { 200: { description: "Workers", content: json(z.object({ workers: z.array(WorkerInfo) })) } } } },
+      "/v1/workers/{id}/recycle": {
+        post: {
+          summary: "Replace a worker without failing a call",
+          parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+          responses: { 200: { description: "The new worker", content: json(z.object({ replacedBy: z.string() })) }, ...errors },
+        },
+      },
+      "/v1/pools": { get: { summary: "Pools with their figures", responses: { 200: { description: "Pools", content: json(z.object({ pools: z.array(PoolInfo) })) } } } },
+      "/v1/tools": {
+        get: {
+          summary: "Tools of every pool (Python) and of the host",
+          parameters: [{ name: "pool", in: "query", required: false, schema: { type: "string" } }],
+          responses: { 200: { description: "Tools", content: json(z.object({ tools: z.array(ToolInfo) })) } },
+        },
+      },
+    },
+  };
+}

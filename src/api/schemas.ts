@@ -1,0 +1,53 @@
+/** Request and response schemas of the HTTP API (also the source of /openapi.json). */
+
+import { z } from "zod";
+
+const typedValueNote = "JSON; bytes, big ints, NaN/Infinity and arrays use `__snakepit__` typed objects (see README)";
+
+export const ExecuteBody = z.object({
+  tool: z.string().min(1).describe("Tool name"),
+  args: z.record(z.string(), z.unknown()).default({}).describe(`Named arguments: ${typedValueNote}`),
+  pool: z.string().min(1).optional().describe("Pool name; default: the first pool"),
+  session_id: z.string().min(1).max(256).optional().describe("Session to run in (worker affinity, session state)"),
+  timeout_ms: z.number().int().positive().optional().describe("Total budget, queue wait included"),
+  affinity: z.enum(["hint", "strict_queue", "strict_fail_fast"]).optional().describe("Override the pool's session affinity"),
+  idempotent: z.boolean().optional().describe("Safe to retry on another worker if this one crashes"),
+}).strict();
+export type ExecuteBody = z.output<typeof ExecuteBody>;
+
+export const ExecuteResult = z.object({
+  result: z.unknown().describe(typedValueNote),
+});
+
+export const ErrorBody = z.object({
+  code: z.string().describe("Stable error code (see SnakepitErrorCode)"),
+  message: z.string(),
+  details: z.record(z.string(), z.unknown()),
+});
+
+export const WorkerInfo = z.object({
+  id: z.string(),
+  pool: z.string(),
+  pid: z.number().int(),
+  state: z.string(),
+  inFlight: z.number().int(),
+  capacity: z.number().int(),
+  requests: z.number().int(),
+  uptimeMs: z.number(),
+});
+
+export const ToolInfo = z.object({
+  name: z.string(),
+  description: z.string(),
+  parameters: z.record(z.string(), z.unknown()).describe("JSON Schema of the arguments"),
+  streaming: z.boolean(),
+  origin: z.enum(["python", "host"]),
+  pool: z.string().optional(),
+});
+
+export const PoolInfo = z.object({
+  name: z.string(),
+  adapter: z.string(),
+  size: z.number().int(),
+  stats: z.record(z.string(), z.unknown()),
+});

@@ -1,0 +1,185 @@
+#!/usr/bin/env bun
+/** The `snakepit` command: serve, exec, status, doctor, setup, new adapter. */
+
+import { parseArgs } from "node:util";
+import { loadConfig, type LoadedConfig } from "../config/load.ts";
+import { SnakepitError } from "../errors.ts";
+import { hostEnv } from "../runtime/process.ts";
+import { setBridgeDir } from "../worker/python.ts";
+import { prepareAssets } from "./assets.ts";
+import { printChecks, runChecks } from "./doctor.ts";
+import { exec, parseArgsJson } from "./exec.ts";
+import { EXIT_CODE } from "./exit-codes.ts";
+import { scaffoldAdapter } from "./scaffold.ts";
+import { serve } from "./serve.ts";
+import { setup } from "./setup.ts";
+import { status } from "./status.ts";
+import pkg from "../../package.json" with { type: "json" };
+
+export const VERSION: string = pkg.version;
+
+const POOL_FLAGS = {
+  config: { type: "string", short: "c" },
+  adapter: { type: "string", short: "a" },
+  "pool-size": { type: "string", short: "n" },
+  python: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+const SERVER_FLAGS = { host: { type: "string" }, port: { type: "string", short: "p" }, token: { type: "string" } } as const;
+
+const HELP: Record<string, string> = {
+  main: `snakepit ${VERSION}: supervised pools of Python workers as fast, callable tools
+
+usage: snakepit <command> [options]
+
+commands:
+  serve              start the pools and serve the HTTP API (default: the built-in example adapter)
+  exec TOOL          start, call TOOL once, print the result as JSON, clean up
+  status             show pools, workers and queues of a running server
+  doctor             check the interpreter, bridge, adapter, folders and port
+  setup              extract the bridge, find Python, write snakepit.toml, run doctor
+  new adapter NAME   write NAME.py and test_NAME.py that pass as generated
+
+options: --help on any command, --version
+config precedence: flags > SNAKEPIT_* environment > --config FILE (TOML or JSON) > defaults`,
+  serve: `usage: snakepit serve [--config FILE] [--adapter FILE[:Class]] [--pool-size N] [--python PATH]
+                      [--host H] [--port P] [--token T] [--demo-call] [--once]
+
+  --host H        address to bind (default 127.0.0.1; anything else needs --token)
+  --port P        port (default 7117; 0 = any free port)
+  --token T       bearer token required on every route but /healthz and /readyz
+  --demo-call     after start, make one real HTTP call and print it
+  --once          exit after start (and the demo call) instead of serving`,
+  exec: `usage: snakepit exec TOOL [--args JSON] [--stream] [--timeout-ms MS] [--adapter FILE[:Class]] [--config FILE]
+
+  prints the result as one JSON line (one line per chunk with --stream); errors go to stderr as
+  JSON { code, message, details } and set the exit code`,
+  status: `usage: snakepit status [--url URL] [--token T] [--watch SECONDS] [--json]
+
+  --url URL       server to ask (default http://127.0.0.1:7117, or SNAKEPIT_URL)`,
+  doctor: `usage: snakepit doctor [--config FILE] [--adapter FILE[:Class]] [--python PATH] [--host H] [--port P]`,
+  setup: `usage: snakepit setup [--python PATH] [--force]
+
+  extracts the bridge (binary), resolves the interpreter, writes ./snakepit.toml (unless it
+  exists; --force overwrites), then runs doctor`,
+  new: `usage: snakepit new adapter NAME [--dir DIR]`,
+};
+
+function intFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new SnakepitError("invalid_argument", `--${name} must be a whole number, got "${value}"`, { details: { field: name } });
+  return n;
+}
+
+async function config(values: Record<string, unknown>, exampleAdapter: string, poolSizeDefault?: number): Promise<LoadedConfig> {
+  const env = hostEnv();
+  const flags: Record<string, unknown> = {
+    adapter: values.adapter,
+    poolSize: intFlag("pool-size", values["pool-size"] as string | undefined) ?? undefined,
+    python: values.python,
+    host: values.host,
+    port: intFlag("port", values.port as string | undefined),
+    token: values.token,
+  };
+  const file = (values.config as string | undefined) ?? env.SNAKEPIT_CONFIG;
+  // No adapter anywhere: serve the built-in example.
+  if (!flags.adapter && !env.SNAKEPIT_ADAPTER && !file) flags.adapter = exampleAdapter;
+  if (poolSizeDefault && flags.poolSize === undefined && !env.SNAKEPIT_POOL_SIZE && !file) flags.poolSize = poolSizeDefault;
+  return loadConfig({ file, env, flags });
+}
+
+/** Run the CLI; resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === "--help" || command === "-h" || command === "help") {
+    console.log(HELP.main);
+    return command ? 0 : 64;
+  }
+  if (command === "--version" || command === "-v") {
+    console.log(VERSION);
+    return 0;
+  }
+  const assets = await prepareAssets();
+  setBridgeDir(assets.bridgeDir);
+  switch (command) {
+    case "serve": {
+      const { values } = parseArgs({ args: rest, options: { ...POOL_FLAGS, ...SERVER_FLAGS, "demo-call": { type: "boolean" }, once: { type: "boolean" } } });
+      if (values.help) return help("serve");
+      return serve(await config(values, assets.exampleAdapter), { version: VERSION, demoCall: values["demo-call"] ?? false, once: values.once ?? false });
+    }
+    case "exec": {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { ...POOL_FLAGS, args: { type: "string" }, stream: { type: "boolean" }, "timeout-ms": { type: "string" } },
+      });
+      if (values.help) return help("exec");
+      const tool = positionals[0];
+      if (!tool) throw new SnakepitError("invalid_argument", "exec needs a tool name: snakepit exec TOOL [--args JSON]", { details: { field: "tool" } });
+      const args = parseArgsJson(values.args);
+      const timeoutMs = intFlag("timeout-ms", values["timeout-ms"]);
+      return exec(await config(values, assets.exampleAdapter, 1), tool, args, { stream: values.stream ?? false, ...(timeoutMs ? { timeoutMs } : {}) });
+    }
+    case "status": {
+      const { values } = parseArgs({ args: rest, options: { url: { type: "string" }, token: { type: "string" }, watch: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
+      if (values.help) return help("status");
+      const env = hostEnv();
+      const watch = intFlag("watch", values.watch);
+      return status(values.url ?? env.SNAKEPIT_URL ?? "http://127.0.0.1:7117", {
+        token: values.token ?? env.SNAKEPIT_TOKEN,
+        watchMs: watch ? watch * 1000 : undefined,
+        json: values.json ?? false,
+      });
+    }
+    case "doctor": {
+      const { values } = parseArgs({ args: rest, options: { ...POOL_FLAGS, ...SERVER_FLAGS } });
+      if (values.help) return help("doctor");
+      let loaded: LoadedConfig;
+      try {
+        loaded = await config(values, assets.exampleAdapter);
+      } catch (err) {
+        printChecks([{ name: "configuration", ok: false, detail: SnakepitError.from(err).message, fix: "correct the field named above" }]);
+        return EXIT_CODE.config_invalid;
+      }
+      return printChecks(await runChecks(loaded.pools, loaded.server, assets.bridgeDir)) ? 0 : 1;
+    }
+    case "setup": {
+      const { values } = parseArgs({ args: rest, options: { python: { type: "string" }, force: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
+      if (values.help) return help("setup");
+      return setup({ python: values.python, force: values.force ?? false, assets });
+    }
+    case "new": {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { dir: { type: "string" }, help: { type: "boolean", short: "h" } } });
+      if (values.help || positionals[0] !== "adapter" || !positionals[1]) {
+        if (!values.help) console.error(HELP.new);
+        return values.help ? help("new") : 64;
+      }
+      for (const path of scaffoldAdapter(positionals[1], values.dir ?? ".")) console.log(`wrote ${path}`);
+      console.log(`next: snakepit serve --adapter ${values.dir ?? "."}/${positionals[1]}.py`);
+      return 0;
+    }
+    default:
+      console.error(`unknown command "${command}"\n\n${HELP.main}`);
+      return 64;
+  }
+}
+
+function help(command: string): number {
+  console.log(HELP[command]);
+  return 0;
+}
+
+if (import.meta.main) {
+  try {
+    process.exitCode = await main(process.argv.slice(2));
+  } catch (err) {
+    const e = err instanceof TypeError && /parseArgs|Unknown option|ERR_PARSE_ARGS/.test(String((err as { code?: string }).code ?? err.message))
+      ? new SnakepitError("invalid_argument", `${err.message} (see --help)`)
+      : SnakepitError.from(err);
+    console.error(`snakepit: ${e.code}: ${e.message}`);
+    process.exitCode = EXIT_CODE[e.code];
+  }
+  // Workers are closed by now; do not wait on stray timers.
+  process.exit(process.exitCode ?? 0);
+}

@@ -1,0 +1,70 @@
+/** `snakepit new adapter NAME`: an adapter file and a unittest for it that pass as generated. */
+
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { SnakepitError } from "../errors.ts";
+
+function className(name: string): string {
+  return name.split(/[_-]/).filter(Boolean).map((p) => p[0]!.toUpperCase() + p.slice(1)).join("") + "Adapter";
+}
+
+/** Write `<dir>/<name>.py` and `<dir>/test_<name>.py`; refuses to overwrite. Returns the paths. */
+export function scaffoldAdapter(name: string, dir: string): string[] {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) {
+    throw new SnakepitError("invalid_argument", `Adapter name "${name}" must be a Python module name: lower_snake_case, e.g. "sentiment"`, { details: { field: "name" } });
+  }
+  const cls = className(name);
+  const adapterPath = join(dir, `${name}.py`);
+  const testPath = join(dir, `test_${name}.py`);
+  for (const p of [adapterPath, testPath]) {
+    if (existsSync(p)) throw new SnakepitError("invalid_argument", `${p} already exists; not overwriting it`, { details: { field: "name" } });
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(adapterPath, `"""${cls}: tools served by snakepit. Run: snakepit serve --adapter ${name}.py:${cls}"""
+
+from snakepit_bridge import Adapter, ToolContext, tool
+
+
+class ${cls}(Adapter):
+    def setup(self) -> None:
+        # Runs once per worker process, before it takes calls: load models here.
+        self.prefix = "hello"
+
+    @tool(description="Greet someone")
+    def greet(self, name: str) -> str:
+        return f"{self.prefix}, {name}"
+
+    @tool(description="Count to n, one chunk at a time", streaming=True)
+    def count(self, n: int, ctx: ToolContext):
+        for i in range(n):
+            ctx.check_cancelled()
+            yield {"i": i}
+`);
+  writeFileSync(testPath, `"""Tests for ${cls}. Run: python3 -m unittest test_${name}.py (needs snakepit_bridge importable)."""
+
+import unittest
+
+from ${name} import ${cls}
+
+
+class ${cls}Test(unittest.TestCase):
+    def setUp(self) -> None:
+        self.adapter = ${cls}()
+        self.adapter.setup()
+
+    def test_greet(self) -> None:
+        self.assertEqual(self.adapter.greet("Ada"), "hello, Ada")
+
+    def test_tools_are_discovered(self) -> None:
+        from snakepit_bridge.adapter import discover_tools
+
+        tools = discover_tools(self.adapter)
+        self.assertEqual(sorted(tools), ["count", "greet"])
+        self.assertTrue(tools["count"].streaming)
+
+
+if __name__ == "__main__":
+    unittest.main()
+`);
+  return [adapterPath, testPath];
+}

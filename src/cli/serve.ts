@@ -1,0 +1,99 @@
+/** `snakepit serve`: start the pools, serve the HTTP API, stop gracefully on SIGINT/SIGTERM. */
+
+import { createApp } from "../api/app.ts";
+import type { LoadedConfig } from "../config/load.ts";
+import { SnakepitError } from "../errors.ts";
+import { type HttpServer, onSignal, serveHttp } from "../runtime/process.ts";
+import { Snakepit } from "../snakepit.ts";
+import { progress } from "./output.ts";
+
+/** Options of `serve` beyond the config. */
+export interface ServeOptions {
+  version: string;
+  /** After start, make one real HTTP call to the example tool and print it. */
+  demoCall?: boolean;
+  /** Exit after the demo call instead of serving on (docs tests, smoke runs). */
+  once?: boolean;
+}
+
+/** Run the server until a signal; resolves with the exit code. */
+export async function serve(config: LoadedConfig, options: ServeOptions): Promise<number> {
+  const t0 = performance.now();
+  const total = config.pools.reduce((n, p) => n + p.poolSize, 0);
+  const bar = progress(total);
+  const pit = await startWithProgress(config, bar);
+  const { server: s } = config;
+  let server: HttpServer;
+  try {
+    server = serveHttp(createApp({ pit, token: s.token, maxBodyBytes: s.maxBodyBytes, version: options.version }).fetch, { hostname: s.host, port: s.port });
+  } catch (err) {
+    await pit.close({ graceMs: 0 });
+    const busy = /EADDRINUSE|in use/i.test(String((err as Error).message));
+    throw new SnakepitError(busy ? "config_invalid" : "internal", busy
+      ? `Port ${s.port} on ${s.host} is in use (another snakepit?): choose another with --port, or --port 0 for any free port`
+      : `Cannot listen on ${s.host}:${s.port}: ${(err as Error).message}`, { cause: err });
+  }
+  const url = `http://${s.host.includes(":") ? `[${s.host}]` : s.host}:${server.port}`;
+  const pools = config.pools.map((p) => `${p.name} ×${p.poolSize} (${p.adapter})`).join(", ");
+  bar.done(`snakepit listening on ${url} — pools: ${pools} — ready in ${Math.round(performance.now() - t0)} ms`);
+  const auth = s.token ? ` -H 'authorization: Bearer ${s.token.slice(0, 2)}…'` : "";
+  console.log(`try: curl -s ${url}/v1/execute${auth} -H 'content-type: application/json' -d '{"tool":"add","args":{"a":1,"b":2}}'`);
+
+  if (options.demoCall) await demoCall(url, s.token, pit);
+
+  const code = await untilStopped(server, pit, s.shutdownGraceMs, options.once ?? false);
+  return code;
+}
+
+/**
+ * Wait for SIGINT/SIGTERM (or stop at once with `once`): stop accepting, let in-flight calls
+ * finish within the grace period, close the pools. A second signal forces an immediate stop.
+ */
+function untilStopped(server: HttpServer, pit: Snakepit, graceMs: number, once: boolean): Promise<number> {
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    let offs: Array<() => void> = [];
+    const finish = (code: number) => {
+      for (const off of offs) off();
+      resolve(code);
+    };
+    const stop = async () => {
+      if (stopping) {
+        console.error("second signal: forcing shutdown");
+        await Promise.allSettled([server.stop(true), pit.close({ graceMs: 0 })]);
+        finish(130);
+        return;
+      }
+      stopping = true;
+      console.log(`shutting down: finishing in-flight calls (up to ${graceMs} ms)`);
+      await Promise.race([server.stop(false), new Promise((r) => setTimeout(r, graceMs))]);
+      await server.stop(true);
+      await pit.close({ graceMs });
+      console.log("stopped");
+      finish(0);
+    };
+    offs = [onSignal("SIGINT", () => void stop()), onSignal("SIGTERM", () => void stop())];
+    if (once) void stop();
+  });
+}
+
+async function startWithProgress(config: LoadedConfig, bar: ReturnType<typeof progress>): Promise<Snakepit> {
+  return await Snakepit.start({ pools: config.pools }, {
+    on: {
+      "worker.started": (e) => bar.step(`worker ${e.worker} ready (pid ${e.pid}, ${Math.round(e.durationMs)} ms)`),
+    },
+  });
+}
+
+async function demoCall(url: string, token: string | undefined, pit: Snakepit): Promise<void> {
+  const tools = pit.tools().map((t) => t.name);
+  const body = tools.includes("add") ? { tool: "add", args: { a: 1, b: 2 } } : { tool: tools[0] ?? "", args: {} };
+  const t0 = performance.now();
+  const res = await fetch(`${url}/v1/execute`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  console.log(`demo call: POST /v1/execute ${JSON.stringify(body)} -> ${res.status} ${text} (${(performance.now() - t0).toFixed(1)} ms)`);
+}

@@ -1,0 +1,33 @@
+/** `snakepit setup`: extract the bridge, resolve Python, write ./snakepit.toml, run doctor. */
+
+import { existsSync, writeFileSync } from "node:fs";
+import { loadConfig } from "../config/load.ts";
+import { hostEnv } from "../runtime/process.ts";
+import { resolvePython } from "../worker/python.ts";
+import type { Assets } from "./assets.ts";
+import { printChecks, runChecks } from "./doctor.ts";
+
+export async function setup(options: { python?: string | undefined; force: boolean; assets: Assets }): Promise<number> {
+  const python = await resolvePython(options.python);
+  console.log(`✓ interpreter: ${python}`);
+  console.log(`✓ bridge: ${options.assets.bridgeDir}${options.assets.compiled ? " (extracted from the binary)" : ""}`);
+  const path = "snakepit.toml";
+  if (existsSync(path) && !options.force) {
+    console.log(`✓ ${path} exists (kept; --force to rewrite)`);
+  } else {
+    writeFileSync(path, `# snakepit configuration: every field and default is in docs/configuration.md.
+# Precedence: command-line flags > SNAKEPIT_* environment > this file > defaults.
+
+adapter = "${options.assets.exampleAdapter}"
+python = "${python}"
+pool_size = 2
+
+[server]
+host = "127.0.0.1"
+port = 7117
+`);
+    console.log(`✓ wrote ${path}`);
+  }
+  const config = await loadConfig({ file: path, env: hostEnv() });
+  return printChecks(await runChecks(config.pools, config.server, options.assets.bridgeDir)) ? 0 : 1;
+}

@@ -1,0 +1,60 @@
+import { beforeAll, describe, expect, test } from "bun:test";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PYTHON, ROOT, startServer } from "../helpers.ts";
+
+let binary = "";
+
+beforeAll(async () => {
+  const out = join(mkdtempSync(join(tmpdir(), "snakepit-build-")), "snakepit");
+  const build = Bun.spawn([process.execPath, `${ROOT}scripts/build.ts`, out], { stdout: "pipe", stderr: "pipe" });
+  if ((await build.exited) !== 0) throw new Error(`build failed: ${await new Response(build.stderr).text()}`);
+  // The binary alone, in an empty folder: nothing from the repo next to it.
+  const dir = mkdtempSync(join(tmpdir(), "snakepit-alone-"));
+  binary = join(dir, "snakepit");
+  copyFileSync(out, binary);
+  Bun.spawnSync(["chmod", "+x", binary]);
+}, 120_000);
+
+describe("the single executable", () => {
+  test("copied alone to an empty folder, serves the example adapter over HTTP", async () => {
+    const cache = mkdtempSync(join(tmpdir(), "snakepit-cache-"));
+    const server = await startServer([binary, "serve", "--port", "0", "--python", PYTHON], { SNAKEPIT_CACHE_DIR: cache }, join(binary, ".."));
+    try {
+      const res = await fetch(`${server.url}/v1/execute`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ tool: "add", args: { a: 20, b: 22 } }),
+      });
+      expect(await res.json()).toEqual({ result: 42 });
+      expect(readdirSync(cache).filter((n) => n.startsWith("assets-"))).toHaveLength(1);
+    } finally {
+      server.proc.kill("SIGTERM");
+    }
+    expect(await server.proc.exited).toBe(0);
+    expect(server.output()).toContain("stopped");
+  });
+
+  test("two instances starting at once share one extraction safely", async () => {
+    const cache = mkdtempSync(join(tmpdir(), "snakepit-cache-"));
+    const run = () => Bun.spawn([binary, "exec", "greet", "--args", '{"name":"twin"}', "--python", PYTHON], {
+      env: { ...process.env, SNAKEPIT_CACHE_DIR: cache }, stdout: "pipe", stderr: "pipe",
+    });
+    const procs = [run(), run(), run()];
+    const outs = await Promise.all(procs.map((p) => new Response(p.stdout).text()));
+    expect(outs).toEqual(Array(3).fill('"Hello, twin!"\n'));
+    const dirs = readdirSync(cache);
+    expect(dirs.filter((n) => n.startsWith("assets-"))).toHaveLength(1);
+    expect(dirs.filter((n) => n.includes(".tmp-"))).toEqual([]);
+  });
+
+  test("--version and doctor work from the binary", async () => {
+    const v = Bun.spawnSync([binary, "--version"]);
+    expect(v.stdout.toString().trim()).toMatch(/^\d+\.\d+\.\d+/);
+    const d = Bun.spawnSync([binary, "doctor", "--python", PYTHON, "--port", "0"], { env: { ...process.env, SNAKEPIT_CACHE_DIR: mkdtempSync(join(tmpdir(), "c-")) } });
+    expect(d.stdout.toString()).toContain("✓ bridge importable");
+    expect(d.exitCode).toBe(0);
+    expect(existsSync(binary)).toBe(true);
+  });
+});
