@@ -6,6 +6,7 @@
 import { copyFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { updateReadme } from "./readme-table.ts";
 import { benchPython, round, saveResults } from "./lib.ts";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -57,3 +58,4 @@ const results = {
 };
 console.log(results.launchToFirstCallMs);
 console.log(median(cold) <= 1000 && median(warm) <= 1000 ? "target met" : "TARGET MISSED", "->", saveResults("startup", results));
+updateReadme();

@@ -1,24 +1,26 @@
-/** The public facade: start pools, call tools, stream, inspect, close. */
+/** The public facade: start pools, call tools, stream, sessions, host tools, inspect, close. */
 
 import { type InboundHandlers } from "./bridge/channel.ts";
-import { parseConfig, type SnakepitOptions } from "./config/parse.ts";
+import { parseConfig, parseSessionConfig, type SnakepitOptions } from "./config/parse.ts";
 import { SnakepitError } from "./errors.ts";
+import { type AffinityMode } from "./pool/affinity.ts";
 import { type ExecuteOptions, Pool, type WorkerInfo } from "./pool/pool.ts";
 import type { PoolStatsSnapshot } from "./pool/stats.ts";
 import { hostEnv } from "./runtime/process.ts";
+import { type CreateSessionOptions, SessionManager } from "./session/sessions.ts";
+import type { Session } from "./session/store.ts";
 import { EventBus, type EventName, type SnakepitEvents } from "./telemetry/bus.ts";
+import { type HostToolDefinition, ToolRegistry } from "./tools/registry.ts";
 import { getBridgeDir, resolvePython } from "./worker/python.ts";
 import type { ToolSpec, Worker } from "./worker/worker.ts";
+import type { z } from "zod";
 
 /** Options of one call through the facade. */
 export interface CallOptions extends ExecuteOptions {
   /** Pool to use. @default the first pool */
-  pool?: string;
-}
-
-/** Listeners attached before the pools start (to see start-up events). */
-export interface StartHooks {
-  on?: { [K in EventName]?: (data: SnakepitEvents[K]) => void };
+  pool?: string | undefined;
+  /** Run in this session: its worker (affinity), its Python state, its host tools. */
+  sessionId?: string | undefined;
 }
 
 /** Figures of every pool. */
@@ -30,6 +32,48 @@ export interface SnakepitStats {
   requests: number;
   completed: number;
   failed: number;
+  sessions: number;
+}
+
+/** What the rehydrate hook gets when a strict-affinity session lost its worker. */
+export interface RehydrateContext {
+  sessionId: string;
+  pool: string;
+  /** The worker that held the state and is gone. */
+  lostWorker: string;
+  /** Calls made through this handle go to the session's new worker. */
+  session: SessionHandle;
+}
+
+/** Listeners and hooks attached before the pools start. */
+export interface StartHooks {
+  on?: { [K in EventName]?: (data: SnakepitEvents[K]) => void };
+  /**
+   * Rebuild a session's state on a new worker after its pinned worker died (strict affinity).
+   * Without it, the session's next call fails with `session_worker_lost`.
+   */
+  rehydrate?: (ctx: RehydrateContext) => Promise<void> | void;
+}
+
+/** A session's view of the pit: every call carries the session id. */
+export interface SessionHandle {
+  readonly id: string;
+  execute<T = unknown>(tool: string, args?: Record<string, unknown>, options?: Omit<CallOptions, "sessionId">): Promise<T>;
+  stream<T = unknown>(tool: string, args?: Record<string, unknown>, options?: Omit<CallOptions, "sessionId">): AsyncGenerator<T, void, undefined>;
+  /** Host tools only this session's Python calls can see. */
+  readonly tools: { register<S extends z.ZodType>(name: string, definition: HostToolDefinition<S>): () => void };
+  /** The session's record (touches it); undefined once it ended. */
+  info(): Session | undefined;
+  /** End the session: its Python state and its host tools are dropped. */
+  close(): boolean;
+}
+
+/** Host tools and the tools of every pool. */
+export interface ToolsApi {
+  /** Register a host tool that Python tools call with `ctx.call(name, **kwargs)`. */
+  register<S extends z.ZodType>(name: string, definition: HostToolDefinition<S>, options?: { sessionId?: string }): () => void;
+  /** Python tools of a pool (default: every pool) and the host tools. */
+  list(options?: { pool?: string; sessionId?: string }): Array<ToolSpec & { pool?: string }>;
 }
 
 function newRunId(): string {
@@ -49,35 +93,51 @@ function newRunId(): string {
  */
 export class Snakepit implements AsyncDisposable {
   readonly runId: string;
+  readonly sessions: SessionManager;
+  readonly tools: ToolsApi;
   readonly #pools = new Map<string, Pool>();
   readonly #bus: EventBus;
+  readonly #registry = new ToolRegistry();
+  readonly #hooks: StartHooks;
   #closing: Promise<void> | undefined;
 
-  private constructor(runId: string, bus: EventBus) {
+  private constructor(runId: string, bus: EventBus, sessions: SessionManager, hooks: StartHooks) {
     this.runId = runId;
     this.#bus = bus;
+    this.sessions = sessions;
+    this.#hooks = hooks;
+    this.tools = {
+      register: (name, definition, options) => this.#registry.register(name, definition, options),
+      list: (options = {}) => {
+        const names = options.pool ? [this.#pool(options.pool).name] : [...this.#pools.keys()];
+        return [
+          ...names.flatMap((pool) => this.#pools.get(pool)!.tools.map((t) => ({ ...t, pool }))),
+          ...this.#registry.list(options.sessionId),
+        ];
+      },
+    };
   }
 
   /** Validate the config, start every pool's workers, and resolve once all are ready. */
   static async start(options: SnakepitOptions, hooks: StartHooks = {}): Promise<Snakepit> {
     const configs = parseConfig(options);
-    const pit = new Snakepit(newRunId(), new EventBus());
-    for (const [name, handler] of Object.entries(hooks.on ?? {})) {
-      pit.#bus.on(name as EventName, handler as (data: unknown) => void);
-    }
+    const sessionConfig = parseSessionConfig(options.sessions);
+    const bus = new EventBus();
+    for (const [name, handler] of Object.entries(hooks.on ?? {})) bus.on(name as EventName, handler as (data: unknown) => void);
+    let pit: Snakepit | undefined;
+    const sessions = new SessionManager(sessionConfig, {
+      bus,
+      onEnd: (session) => {
+        if (pit) pit.#sessionEnded(session);
+      },
+    });
+    pit = new Snakepit(newRunId(), bus, sessions, hooks);
     const env = hostEnv();
     const bridgeDir = getBridgeDir();
     try {
       for (const config of configs) {
         const python = await resolvePython(config.python);
-        const pool = new Pool(config, {
-          runId: pit.runId,
-          python,
-          bridgeDir,
-          env,
-          bus: pit.#bus,
-          inbound: (p, w) => pit.#inbound(p, w),
-        });
+        const pool = new Pool(config, { runId: pit.runId, python, bridgeDir, env, bus, inbound: (p, w) => pit!.#inbound(p, w) });
         pit.#pools.set(config.name, pool);
       }
       await Promise.all([...pit.#pools.values()].map((p) => p.start()));
@@ -96,8 +156,8 @@ export class Snakepit implements AsyncDisposable {
    * const sum = await Snakepit.runScript((pit) => pit.execute("add", { a: 1, b: 2 }), { adapter: "./examples/adapters/demo.py" });
    * ```
    */
-  static async runScript<T>(fn: (pit: Snakepit) => Promise<T> | T, options: SnakepitOptions): Promise<T> {
-    const pit = await Snakepit.start(options);
+  static async runScript<T>(fn: (pit: Snakepit) => Promise<T> | T, options: SnakepitOptions, hooks?: StartHooks): Promise<T> {
+    const pit = await Snakepit.start(options, hooks);
     try {
       return await fn(pit);
     } finally {
@@ -105,34 +165,49 @@ export class Snakepit implements AsyncDisposable {
     }
   }
 
+  #sessionEnded(session: Session): void {
+    this.#registry.dropSession(session.id);
+    for (const [pool, worker] of Object.entries(session.workers)) this.#pools.get(pool)?.dropSession(session.id, worker);
+  }
+
   #inbound(pool: Pool, worker: Worker): InboundHandlers {
     const bus = this.#bus;
+    const registry = this.#registry;
+    const toolContext = (msg: Record<string, unknown>, signal: AbortSignal) => ({
+      sessionId: (msg.sessionId as string | undefined) || undefined,
+      signal,
+      pool: pool.name,
+      worker: worker.id,
+    });
     return {
-      unary: (method, msg) => {
-        if (method === "StreamTelemetry") {
-          const events = (msg.events as Array<SnakepitEvents["python.event"]> | undefined) ?? [];
-          for (const e of events) {
-            bus.emit("python.event", {
-              pool: pool.name,
-              worker: worker.id,
-              name: e.name,
-              measurements: e.measurements ?? {},
-              metadata: e.metadata ?? {},
-              timestampUs: Number(e.timestampUs ?? 0),
-            });
+      unary: (method, msg, ctx) => {
+        switch (method) {
+          case "CallHostTool":
+            return registry.call(String(msg.toolName ?? ""), msg.args ?? {}, toolContext(msg, ctx.signal)).then((result) => ({ result }));
+          case "ListHostTools":
+            return { tools: registry.list((msg.sessionId as string | undefined) || undefined) };
+          case "StreamTelemetry": {
+            const events = (msg.events as Array<SnakepitEvents["python.event"]> | undefined) ?? [];
+            for (const e of events) {
+              bus.emit("python.event", {
+                pool: pool.name, worker: worker.id, name: e.name, measurements: e.measurements ?? {},
+                metadata: e.metadata ?? {}, timestampUs: Number(e.timestampUs ?? 0),
+              });
+            }
+            const dropped = Number(msg.dropped ?? 0);
+            if (dropped > 0) bus.emit("python.dropped", { pool: pool.name, worker: worker.id, dropped });
+            return {};
           }
-          const dropped = Number(msg.dropped ?? 0);
-          if (dropped > 0) bus.emit("python.dropped", { pool: pool.name, worker: worker.id, dropped });
-          return {};
+          case "Log":
+            bus.emit("worker.log", { pool: pool.name, worker: worker.id, line: `${String(msg.level)} ${String(msg.logger)}: ${String(msg.message)}` });
+            return {};
+          default:
+            throw new SnakepitError("tool_not_found", `The host has no method "${method}"`);
         }
-        if (method === "Log") {
-          bus.emit("worker.log", { pool: pool.name, worker: worker.id, line: `${String(msg.level)} ${String(msg.logger)}: ${String(msg.message)}` });
-          return {};
-        }
-        throw new SnakepitError("tool_not_found", `The host has no method "${method}"`);
       },
-      stream: (method) => {
-        throw new SnakepitError("tool_not_found", `The host has no streaming method "${method}"`);
+      stream: (method, msg, ctx) => {
+        if (method !== "StreamHostTool") throw new SnakepitError("tool_not_found", `The host has no streaming method "${method}"`);
+        return registry.stream(String(msg.toolName ?? ""), msg.args ?? {}, toolContext(msg, ctx.signal));
       },
     };
   }
@@ -150,15 +225,43 @@ export class Snakepit implements AsyncDisposable {
 
   /** Call a tool and return its result. */
   async execute<T = unknown>(tool: string, args: Record<string, unknown> = {}, options: CallOptions = {}): Promise<T> {
-    checkCall(tool, args);
-    const { result } = await this.#pool(options.pool).execute(tool, args, options);
-    return result as T;
+    checkCall(tool, args, options.affinity);
+    const pool = this.#pool(options.pool);
+    const session = options.sessionId === undefined ? undefined : this.sessions.forCall(options.sessionId);
+    try {
+      const { result } = await this.#withRehydrate(pool, session, () => pool.execute(tool, args, options, session));
+      if (session) session.stats.calls++;
+      return result as T;
+    } catch (err) {
+      if (session) session.stats.errors++;
+      throw err;
+    } finally {
+      if (session) session.stats.lastCallAt = Date.now();
+    }
+  }
+
+  /** When a strict session lost its worker: unpin, rehydrate through the hook if any, else fail. */
+  async #withRehydrate<T>(pool: Pool, session: Session | undefined, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      const e = SnakepitError.from(err);
+      if (e.code !== "session_worker_lost" || !session || session.workers[pool.name] !== e.details.worker) throw e;
+      // The error is reported (or handled) once; the session's next call starts on a new worker.
+      delete session.workers[pool.name];
+      if (!this.#hooks.rehydrate) throw e;
+      await this.#hooks.rehydrate({ sessionId: session.id, pool: pool.name, lostWorker: String(e.details.worker), session: this.session(session.id) });
+      return await call();
+    }
   }
 
   /** Stream a tool's chunks. Breaking out of the loop cancels the call in Python. */
   stream<T = unknown>(tool: string, args: Record<string, unknown> = {}, options: CallOptions = {}): AsyncGenerator<T, void, undefined> {
-    checkCall(tool, args);
-    return this.#pool(options.pool).stream(tool, args, options) as AsyncGenerator<T, void, undefined>;
+    checkCall(tool, args, options.affinity);
+    const pool = this.#pool(options.pool);
+    const session = options.sessionId === undefined ? undefined : this.sessions.forCall(options.sessionId);
+    if (session) session.stats.calls++;
+    return pool.stream(tool, args, options, session) as AsyncGenerator<T, void, undefined>;
   }
 
   /** Callback form of `stream` (the seed's execute_stream); resolves when the stream ends. */
@@ -171,9 +274,20 @@ export class Snakepit implements AsyncDisposable {
     for await (const chunk of this.stream<T>(tool, args, options)) await onChunk(chunk);
   }
 
-  /** The tools each pool's adapter exposes. */
-  tools(pool?: string): ToolSpec[] {
-    return this.#pool(pool).tools;
+  /**
+   * A session handle (created now if it does not exist): calls through it share a worker
+   * (by the pool's affinity) and a Python-side `ctx.state`.
+   */
+  session(id: string, options: CreateSessionOptions = {}): SessionHandle {
+    this.sessions.create(id, options);
+    return {
+      id,
+      execute: (tool, args, opts) => this.execute(tool, args, { ...opts, sessionId: id }),
+      stream: (tool, args, opts) => this.stream(tool, args, { ...opts, sessionId: id }),
+      tools: { register: (name, definition) => this.#registry.register(name, definition, { sessionId: id }) },
+      info: () => this.sessions.get(id),
+      close: () => this.sessions.delete(id),
+    };
   }
 
   /** Names of the pools. */
@@ -209,7 +323,7 @@ export class Snakepit implements AsyncDisposable {
       total.completed += s.completed;
       total.failed += s.failed;
     }
-    return { pools, ...total };
+    return { pools, ...total, sessions: this.sessions.size };
   }
 
   /** Subscribe to an event; returns the unsubscribe function. */
@@ -224,7 +338,10 @@ export class Snakepit implements AsyncDisposable {
 
   /** Stop every pool: queued calls fail, in-flight calls get the grace period. Idempotent. */
   close(options: { graceMs?: number } = {}): Promise<void> {
-    this.#closing ??= Promise.all([...this.#pools.values()].map((p) => p.close(options))).then(() => {});
+    this.#closing ??= (async () => {
+      this.sessions.close();
+      await Promise.all([...this.#pools.values()].map((p) => p.close(options)));
+    })();
     return this.#closing;
   }
 
@@ -233,11 +350,18 @@ export class Snakepit implements AsyncDisposable {
   }
 }
 
-function checkCall(tool: unknown, args: unknown): void {
+const AFFINITY = new Set(["hint", "strict_queue", "strict_fail_fast"]);
+
+function checkCall(tool: unknown, args: unknown, affinity: unknown): void {
   if (typeof tool !== "string" || tool.length === 0) {
     throw new SnakepitError("invalid_argument", `tool must be a non-empty string, got ${JSON.stringify(tool)}`, { details: { field: "tool" } });
   }
   if (typeof args !== "object" || args === null || Array.isArray(args)) {
     throw new SnakepitError("invalid_argument", `args of "${tool}" must be an object of named arguments`, { details: { field: "args" } });
   }
+  if (affinity !== undefined && !AFFINITY.has(affinity as string)) {
+    throw new SnakepitError("invalid_argument", `affinity must be hint, strict_queue or strict_fail_fast, got ${JSON.stringify(affinity)}`, { details: { field: "affinity" } });
+  }
 }
+
+export type { AffinityMode };

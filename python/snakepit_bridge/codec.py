@@ -126,7 +126,19 @@ def _default(obj: Any) -> Any:
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_default)
-_encode = _ENCODER.encode
+try:
+    # The C encoder, built once: JSONEncoder.encode would build it again for every packet.
+    from json.encoder import c_make_encoder as _c_make_encoder, encode_basestring as _encode_str
+
+    if _c_make_encoder is None:
+        raise ImportError
+    _c_iterencode = _c_make_encoder(None, _default, _encode_str, None, ":", ",", False, False, False)
+
+    def _encode(value: Any) -> str:
+        return "".join(_c_iterencode(value, 0))
+
+except ImportError:  # pragma: no cover - interpreters without the C accelerator
+    _encode = _ENCODER.encode
 
 
 def dumps(packet: Any) -> Tuple[bytes, List[bytes], bool]:
@@ -153,7 +165,12 @@ def to_wire(value: Any) -> Any:
     return json.loads(text)
 
 
+_str_loads = json.JSONDecoder().decode
+
+
 def loads(payload: bytes) -> Any:
+    if _fast_loads is json.loads:
+        return _str_loads(payload.decode("utf-8"))
     return _fast_loads(payload)
 
 

@@ -17,20 +17,18 @@ __all__ = ["ToolContext", "CallState"]
 class CallState:
     """Book-keeping for one host->Python call, shared by the reader and the call thread."""
 
-    __slots__ = (
-        "id", "method", "msg", "attachments", "typed", "cancelled", "deadline",
-        "credits", "credit_cond", "started",
-    )
+    __slots__ = ("id", "method", "msg", "cancelled", "deadline", "credits", "credit_cond", "future")
 
     def __init__(self, call_id: int, method: str, msg: Dict[str, Any], deadline: Optional[float]) -> None:
         self.id = call_id
         self.method = method
         self.msg = msg
-        self.cancelled = threading.Event()
+        # A plain flag: set by the reader, read by the tool's thread (one bytecode, GIL-atomic).
+        self.cancelled = False
         self.deadline = deadline
         self.credits = 0
         self.credit_cond: Optional[threading.Condition] = None
-        self.started = 0.0
+        self.future: Any = None
 
 
 class _HostTools:
@@ -71,13 +69,13 @@ class ToolContext:
     @property
     def cancelled(self) -> bool:
         """True once the host cancelled the call or its deadline passed."""
-        return self._call.cancelled.is_set() or (
+        return self._call.cancelled or (
             self._call.deadline is not None and time.monotonic() > self._call.deadline
         )
 
     def check_cancelled(self) -> None:
         """Raise `Cancelled` / `DeadlineExceeded` when the call should stop."""
-        if self._call.cancelled.is_set():
+        if self._call.cancelled:
             raise Cancelled(f"call {self._call.id} was cancelled by the host")
         if self._call.deadline is not None and time.monotonic() > self._call.deadline:
             raise DeadlineExceeded(f"call {self._call.id} passed its deadline")
@@ -95,6 +93,10 @@ class ToolContext:
     def stream(self, name: str, **kwargs: Any) -> Iterator[Any]:
         """Call a host tool that yields; iterate over its chunks."""
         return self._worker.stream_host_tool(self, name, kwargs)
+
+    def host_tools(self) -> "list[Dict[str, Any]]":
+        """The host tools this call can see: name, description, JSON Schema, streaming."""
+        return self._worker.list_host_tools(self)
 
     async def acall(self, name: str, **kwargs: Any) -> Any:
         """`call` for async tools: waits in a thread so the event loop keeps running."""

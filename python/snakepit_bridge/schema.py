@@ -170,10 +170,25 @@ def json_schema(params: List[Param], var_kw: bool) -> Dict[str, Any]:
     return schema
 
 
+def _fast_types(tp: Any) -> Optional[Tuple[type, ...]]:
+    """Exact types that surely pass `check_value(tp)`, for a check without typing machinery."""
+    if tp is Any or tp is inspect.Parameter.empty or tp is object:
+        return None  # anything passes: no check at all
+    simple = {int: (int,), float: (int, float), str: (str,), bool: (bool,), bytes: (bytes, bytearray, memoryview)}
+    if tp in simple:
+        return simple[tp]
+    if tp in (list, List):
+        return (list,)
+    if tp in (dict, Dict):
+        return (dict,)
+    return ()  # containers with item types, unions, ...: the full check
+
+
 def make_validator(tool_name: str, params: List[Param], var_kw: bool) -> Callable[[Dict[str, Any]], None]:
     """A fast check of call arguments; raises InvalidArgument naming the parameter."""
     known = {p.name: p for p in params}
     required = [p.name for p in params if p.required]
+    fast = {p.name: _fast_types(p.annotation) for p in params}
 
     def validate(args: Dict[str, Any]) -> None:
         for name in required:
@@ -192,6 +207,9 @@ def make_validator(tool_name: str, params: List[Param], var_kw: bool) -> Callabl
                     field=name,
                 )
             if value is None and not p.required and p.default is None:
+                continue
+            ok_types = fast[name]
+            if ok_types is None or type(value) in ok_types:
                 continue
             try:
                 check_value(value, p.annotation, name)

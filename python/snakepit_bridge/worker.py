@@ -1,13 +1,18 @@
 """The worker's server loop: reads calls from the host, runs tools, writes results.
 
-The main thread reads packets (so heartbeats, cancels and host-tool replies are never stuck
-behind a long call); `capacity` call threads run tools; async tools share one event loop thread.
+Leader/follower threads (capacity + 1 of them): one thread at a time holds the "lead" and reads
+packets, answering control RPCs, cancels and host-tool replies at once, so they are never stuck
+behind a long call. When the leader reads a call and a slot is free, it hands the lead to a
+follower and runs the call itself: no thread hop on the call path. Calls that arrive while every
+slot is busy wait in a FIFO; a thread that finishes a call takes the next one. Async tools share
+one event loop thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+from collections import deque
 import os
 import queue
 import signal
@@ -72,7 +77,10 @@ class Worker:
         self._calls: Dict[int, CallState] = {}
         self._pending: Dict[int, _Pending] = {}
         self._ids = itertools.count(1)
-        self._queue: "queue.SimpleQueue[Optional[CallState]]" = queue.SimpleQueue()
+        self._lead = threading.Lock()
+        self._slots = threading.Lock()
+        self._busy = 0
+        self._waiting: "deque[CallState]" = deque()
         self._sessions: Dict[str, Dict[str, Any]] = {}
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._loop_lock = threading.Lock()
@@ -85,8 +93,6 @@ class Worker:
 
     # ---- main loop -----------------------------------------------------------------------
     def serve(self) -> None:
-        for i in range(self.capacity):
-            threading.Thread(target=self._call_loop, name=f"snakepit-call-{i}", daemon=True).start()
         telemetry.attach(self)
         self._request_host("Ready", {
             "workerId": self.worker_id,
@@ -97,19 +103,38 @@ class Worker:
             "capacity": self.capacity,
             "features": [f for f, ok in (("orjson", codec._fast_loads is not codec.json.loads), ("numpy", codec._np is not None)) if ok],
         }, parent=0, wait=False)
+        for i in range(self.capacity):
+            threading.Thread(target=self._thread_main, name=f"snakepit-{i + 1}", daemon=True).start()
+        self._thread_main()
+
+    def _thread_main(self) -> None:
+        """Lead (read and dispatch) until a call is ours to run; run it; repeat."""
         read = self._reader.read_packet
         while True:
-            packet = read()
-            if packet is None:
-                self._host_gone()
-                return
-            flags, payload, attachments = packet
-            msg = codec.loads(payload)
-            if flags & FLAG_TYPED:
-                msg = codec.revive(msg, attachments)
-            self._dispatch(msg)
+            call: Optional[CallState] = None
+            with self._lead:
+                while call is None:
+                    packet = read()
+                    if packet is None:
+                        self._host_gone()
+                        return
+                    flags, payload, attachments = packet
+                    msg = codec.loads(payload)
+                    if flags & FLAG_TYPED:
+                        msg = codec.revive(msg, attachments)
+                    call = self._dispatch(msg)
+            # The lead is released: a follower reads on while this thread runs the call.
+            while call is not None:
+                self._run(call)
+                with self._slots:
+                    if self._waiting:
+                        call = self._waiting.popleft()
+                    else:
+                        self._busy -= 1
+                        call = None
 
-    def _dispatch(self, packet: Dict[str, Any]) -> None:
+    def _dispatch(self, packet: Dict[str, Any]) -> Optional[CallState]:
+        """Handle one packet; returns a call for the current thread to run now, if any."""
         kind = packet["k"]
         call_id = packet["id"]
         if kind == REQUEST or kind == STREAM_REQUEST:
@@ -125,18 +150,27 @@ class Worker:
                 self._calls[call_id] = call
                 if self._stopping:
                     self._finish(call, error=BridgeError("worker is shutting down"))
-                    return
-                self._queue.put(call)
-                return
+                    return None
+                with self._slots:
+                    if self._busy < self.capacity:
+                        self._busy += 1
+                        return call
+                    self._waiting.append(call)
+                return None
             self._control(call_id, method, body)
         elif kind == CANCEL:
             call = self._calls.get(call_id)
             if call is not None:
-                call.cancelled.set()
+                call.cancelled = True
                 self._wake(call)
-                for pending in list(self._pending.values()):
+                if call.future is not None:
+                    call.future.cancel()
+                for host_id, pending in list(self._pending.items()):
                     if pending.parent == call_id:
-                        pending.error = {"code": "canceled", "message": "enclosing call was cancelled"}
+                        # Tell the host to stop the host tool too, then wake the waiting tool.
+                        self._pending.pop(host_id, None)
+                        self.send({"k": CANCEL, "id": host_id})
+                        pending.error = {"code": "canceled", "message": "the enclosing call was cancelled"}
                         pending.event.set()
                         if pending.chunks is not None:
                             pending.chunks.put(None)
@@ -175,7 +209,12 @@ class Worker:
 
     def _control_reply(self, method: str, body: Dict[str, Any]) -> Dict[str, Any]:
         if method == "Heartbeat":
-            return {"seq": body.get("seq", 0), "inFlight": len(self._calls), "rssBytes": _rss_bytes()}
+            return {
+                "seq": body.get("seq", 0),
+                "inFlight": len(self._calls),
+                "rssBytes": _rss_bytes(),
+                "sessions": len(self._sessions),
+            }
         if method == "Ping":
             return {"message": body.get("message", "pong"), "pid": os.getpid(), "workerId": self.worker_id}
         if method == "ListTools":
@@ -216,14 +255,6 @@ class Worker:
         return len(self._sessions)
 
     # ---- running tools -------------------------------------------------------------------
-    def _call_loop(self) -> None:
-        get = self._queue.get
-        while True:
-            call = get()
-            if call is None:
-                return
-            self._run(call)
-
     def _run(self, call: CallState) -> None:
         started = time.perf_counter()
         try:
@@ -238,7 +269,7 @@ class Worker:
             if tool.wants_ctx:
                 args = dict(args)
                 args["ctx"] = ToolContext(self, call, body.get("sessionId", ""), body.get("metadata") or {})
-            if call.cancelled.is_set():
+            if call.cancelled:
                 raise Cancelled(f"call {call.id} was cancelled before it started")
             if call.method == "ExecuteStreamingTool":
                 self._run_stream(call, tool, args)
@@ -257,7 +288,7 @@ class Worker:
 
     def _finish(self, call: CallState, result: Optional[Dict[str, Any]] = None, error: Optional[BaseException] = None) -> None:
         self._calls.pop(call.id, None)
-        if error is None and call.cancelled.is_set():
+        if error is None and call.cancelled:
             error = Cancelled(f"call {call.id} was cancelled by the host")
         if error is None:
             try:
@@ -276,23 +307,19 @@ class Worker:
             return self._loop
 
     def _await(self, call: CallState, coro: Any) -> Any:
+        """Run a coroutine on the event loop thread; a host cancel cancels its task."""
+        import concurrent.futures
+
         future = asyncio.run_coroutine_threadsafe(coro, self._event_loop())
-        while True:
-            try:
-                return future.result(timeout=0.05 if not call.cancelled.is_set() else 0.5)
-            except TimeoutError:
-                if call.cancelled.is_set():
-                    future.cancel()
-                    raise Cancelled(f"call {call.id} was cancelled by the host") from None
-            except Exception as exc:  # concurrent.futures.TimeoutError on 3.9/3.10
-                if type(exc).__name__ == "TimeoutError":
-                    if call.cancelled.is_set():
-                        future.cancel()
-                        raise Cancelled(f"call {call.id} was cancelled by the host") from None
-                    continue
-                if type(exc).__name__ == "CancelledError":
-                    raise Cancelled(f"call {call.id} was cancelled by the host") from None
-                raise
+        call.future = future
+        if call.cancelled:
+            future.cancel()
+        try:
+            return future.result()
+        except concurrent.futures.CancelledError:
+            raise Cancelled(f"call {call.id} was cancelled by the host") from None
+        finally:
+            call.future = None
 
     def _invoke(self, call: CallState, tool: Tool, args: Dict[str, Any]) -> Any:
         if tool.is_async:
@@ -304,7 +331,7 @@ class Worker:
         if tool.is_async_gen or hasattr(gen, "__anext__"):
             try:
                 while True:
-                    if call.cancelled.is_set():
+                    if call.cancelled:
                         raise Cancelled(f"call {call.id} was cancelled by the host")
                     try:
                         item = self._await(call, gen.__anext__())
@@ -320,7 +347,7 @@ class Worker:
             try:
                 for item in gen:
                     yield item
-                    if call.cancelled.is_set():
+                    if call.cancelled:
                         raise Cancelled(f"call {call.id} was cancelled by the host")
             finally:
                 close = getattr(gen, "close", None)
@@ -337,10 +364,10 @@ class Worker:
         for item in self._iterate(call, tool, result):
             if cond is not None:
                 with cond:
-                    while call.credits <= 0 and not call.cancelled.is_set():
+                    while call.credits <= 0 and not call.cancelled:
                         cond.wait()
                     call.credits -= 1
-            if call.cancelled.is_set():
+            if call.cancelled:
                 raise Cancelled(f"call {call.id} was cancelled by the host")
             self.send({"k": MESSAGE, "id": call.id, "msg": {"data": item, "seq": seq}})
             seq += 1
@@ -376,6 +403,7 @@ class Worker:
             msg["traceparent"] = ctx.traceparent
         pending = self._request_host("CallHostTool", msg, parent=call.id, deadline=call.deadline)
         if pending.error is not None:
+            ctx.check_cancelled()
             raise _host_error(pending.error, name)
         return (pending.msg or {}).get("result")
 
@@ -402,6 +430,12 @@ class Worker:
             if not done:
                 self._pending.pop(call_id, None)
                 self.send({"k": CANCEL, "id": call_id})
+
+    def list_host_tools(self, ctx: ToolContext) -> List[Dict[str, Any]]:
+        pending = self._request_host("ListHostTools", {"sessionId": ctx.session_id}, parent=ctx._call.id, deadline=ctx._call.deadline)
+        if pending.error is not None:
+            raise _host_error(pending.error, "ListHostTools")
+        return list((pending.msg or {}).get("tools") or [])
 
     def notify_host(self, method: str, msg: Dict[str, Any]) -> None:
         """Fire-and-forget request (telemetry, logs): the reply is ignored."""

@@ -14,9 +14,9 @@ import type { Snakepit } from "../snakepit.ts";
 import { connectHandlers } from "./connect.ts";
 import { fromHttpJson, toHttpJson } from "./http-json.ts";
 import { openApiDocument } from "./openapi.ts";
-import { ExecuteBody } from "./schemas.ts";
+import { CreateSessionBody, ExecuteBody } from "./schemas.ts";
 import { HTTP_STATUS } from "./status.ts";
-import { listPools, listTools } from "./views.ts";
+import { listPools, listTools, sessionView } from "./views.ts";
 
 /** What the API needs. */
 export interface AppDeps {
@@ -44,12 +44,13 @@ function errorResponse(c: Context<Env>, err: unknown): Response {
 
 async function readBody<S extends z.ZodType>(c: Context<Env>, schema: S): Promise<z.output<S>> {
   const type = c.req.header("content-type") ?? "";
-  if (!type.includes("application/json")) {
+  const text = await c.req.text();
+  if (text.length > 0 && !type.includes("application/json")) {
     throw new SnakepitError("invalid_argument", `Content-Type must be application/json, got ${type ? `"${type}"` : "none"}`, { details: { field: "content-type" } });
   }
   let raw: unknown;
   try {
-    raw = await c.req.json();
+    raw = text.length === 0 ? {} : JSON.parse(text);
   } catch (err) {
     throw new SnakepitError("invalid_argument", `Malformed JSON body: ${(err as Error).message}`, { details: { field: "body" } });
   }
@@ -166,6 +167,26 @@ export function createApp(deps: AppDeps): Hono<Env> {
         "x-request-id": c.get("requestId"),
       },
     });
+  });
+
+  app.post("/v1/sessions", async (c) => {
+    const body = await readBody(c, CreateSessionBody);
+    const id = body.session_id ?? crypto.randomUUID();
+    if (pit.sessions.get(id)) throw new SnakepitError("invalid_argument", `Session "${id}" already exists`, { details: { field: "session_id" } });
+    pit.session(id, { ...(body.ttl_ms ? { ttlMs: body.ttl_ms } : {}), ...(body.metadata ? { metadata: body.metadata } : {}) });
+    return c.json(sessionView(pit.sessions.get(id)!), 201);
+  });
+  app.get("/v1/sessions", (c) => c.json({ sessions: pit.sessions.list().map(sessionView) }));
+  app.get("/v1/sessions/:id", (c) => {
+    const s = pit.sessions.get(c.req.param("id"));
+    if (!s) throw new SnakepitError("session_not_found", `No session "${c.req.param("id")}" (it may have expired)`, { details: { session: c.req.param("id") } });
+    return c.json(sessionView(s));
+  });
+  app.delete("/v1/sessions/:id", (c) => {
+    if (!pit.sessions.delete(c.req.param("id"))) {
+      throw new SnakepitError("session_not_found", `No session "${c.req.param("id")}"`, { details: { session: c.req.param("id") } });
+    }
+    return c.body(null, 204);
   });
 
   app.get("/v1/workers", (c) => c.json({ workers: pit.listWorkers() }));

@@ -1,7 +1,7 @@
 /** The OpenAPI 3.1 document, generated from the zod schemas. */
 
 import { z } from "zod";
-import { ErrorBody, ExecuteBody, ExecuteResult, PoolInfo, ToolInfo, WorkerInfo } from "./schemas.ts";
+import { CreateSessionBody, ErrorBody, ExecuteBody, ExecuteResult, PoolInfo, SessionInfo, ToolInfo, WorkerInfo } from "./schemas.ts";
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: "input", unrepresentable: "any" });
 const json = (s: z.ZodType) => ({ "application/json": { schema: schema(s) } });
@@ -42,6 +42,26 @@ export function openApiDocument(version: string): Record<string, unknown> {
             },
             ...errors,
           },
+        },
+      },
+      "/v1/sessions": {
+        post: {
+          summary: "Create a session",
+          requestBody: { required: false, content: json(CreateSessionBody) },
+          responses: { 201: { description: "The session", content: json(SessionInfo) }, ...errors },
+        },
+        get: { summary: "List sessions", responses: { 200: { description: "Sessions", content: json(z.object({ sessions: z.array(SessionInfo) })) } } },
+      },
+      "/v1/sessions/{id}": {
+        get: {
+          summary: "One session (touches it)",
+          parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+          responses: { 200: { description: "The session", content: json(SessionInfo) }, ...errors },
+        },
+        delete: {
+          summary: "End a session: its Python state and host tools are dropped",
+          parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+          responses: { 204: { description: "Deleted" }, ...errors },
         },
       },
       "/v1/workers": { get: { summary: "Workers of every pool", responses: { 200: { description: "Workers", content: json(z.object({ workers: z.array(WorkerInfo) })) } } } },

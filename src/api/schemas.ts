@@ -51,3 +51,19 @@ export const PoolInfo = z.object({
   size: z.number().int(),
   stats: z.record(z.string(), z.unknown()),
 });
+
+export const CreateSessionBody = z.object({
+  session_id: z.string().min(1).max(256).optional().describe("Id to use; default: a random UUID"),
+  ttl_ms: z.number().int().positive().optional().describe("Idle time before expiry; default: the server's session TTL"),
+  metadata: z.record(z.string(), z.string()).optional(),
+}).strict();
+
+export const SessionInfo = z.object({
+  id: z.string(),
+  createdAt: z.string(),
+  lastAccessedAt: z.string(),
+  ttlMs: z.number(),
+  metadata: z.record(z.string(), z.string()),
+  workers: z.record(z.string(), z.string()).describe("Pool -> the worker holding the session's state"),
+  stats: z.object({ calls: z.number(), errors: z.number() }),
+});

@@ -1,5 +1,6 @@
 /** Plain views of pools and tools shared by the JSON routes and the Connect service. */
 
+import type { Session } from "../session/store.ts";
 import type { Snakepit } from "../snakepit.ts";
 
 export function listPools(pit: Snakepit): Array<{ name: string; adapter: string; size: number; stats: Record<string, unknown> }> {
@@ -11,7 +12,18 @@ export function listPools(pit: Snakepit): Array<{ name: string; adapter: string;
   }));
 }
 
-export function listTools(pit: Snakepit, pool?: string): Array<{ name: string; description: string; parameters: Record<string, unknown>; streaming: boolean; origin: string; pool: string }> {
-  const names = pool ? [pool] : pit.poolNames;
-  return names.flatMap((name) => pit.tools(name).map((t) => ({ ...t, pool: name })));
+export function listTools(pit: Snakepit, pool?: string): Array<{ name: string; description: string; parameters: Record<string, unknown>; streaming: boolean; origin: string; pool?: string }> {
+  return pit.tools.list(pool ? { pool } : {});
+}
+
+export function sessionView(s: Session): Record<string, unknown> {
+  return {
+    id: s.id,
+    createdAt: new Date(s.createdAt).toISOString(),
+    lastAccessedAt: new Date(s.lastAccessedAt).toISOString(),
+    ttlMs: s.ttlMs,
+    metadata: s.metadata,
+    workers: s.workers,
+    stats: { calls: s.stats.calls, errors: s.stats.errors },
+  };
 }

@@ -86,7 +86,7 @@ async function startWithProgress(config: LoadedConfig, bar: ReturnType<typeof pr
 }
 
 async function demoCall(url: string, token: string | undefined, pit: Snakepit): Promise<void> {
-  const tools = pit.tools().map((t) => t.name);
+  const tools = pit.tools.list().map((t) => t.name);
   const body = tools.includes("add") ? { tool: "add", args: { a: 1, b: 2 } } : { tool: tools[0] ?? "", args: {} };
   const t0 = performance.now();
   const res = await fetch(`${url}/v1/execute`, {

@@ -2,11 +2,14 @@
 
 import { z } from "zod";
 import { SnakepitError } from "../errors.ts";
+import { type SessionConfig, type SessionConfigInput, SessionConfigSchema } from "../session/sessions.ts";
 import { type PoolConfig, PoolConfigSchema, type PoolConfigInput } from "./schema.ts";
 
 /** What `Snakepit.start()` accepts: one pool inline, or `pools` (inline fields are their defaults). */
 export type SnakepitOptions = Partial<PoolConfigInput> & {
   pools?: Array<Partial<PoolConfigInput> & { name: string }>;
+  /** Session settings, shared by all pools. */
+  sessions?: SessionConfigInput;
 };
 
 /** Names where a field's value came from: a file, an env var, a flag. */
@@ -17,7 +20,7 @@ function describe(error: z.ZodError, sourceOf: SourceOf, prefix: string): string
     .map((issue) => {
       const keys = issue.code === "unrecognized_keys" ? issue.keys : [];
       const path = [prefix, ...issue.path.map(String), ...keys.slice(0, 1)].filter(Boolean).join(".");
-      const field = prefix ? "pools" : String(issue.path[0] ?? keys[0] ?? "");
+      const field = prefix ? prefix.replace(/\[\d+\]$/, "") : String(issue.path[0] ?? keys[0] ?? "");
       return `${sourceOf(field)}: ${path || "(root)"}: ${issue.message}`;
     })
     .join("; ");
@@ -29,7 +32,7 @@ export function parseConfig(input: SnakepitOptions, source: string | SourceOf = 
   if (typeof input !== "object" || input === null) {
     throw new SnakepitError("config_invalid", `${sourceOf("")}: expected an object`);
   }
-  const { pools, ...defaults } = input;
+  const { pools, sessions: _sessions, ...defaults } = input;
   const entries = pools && pools.length > 0
     ? pools.map((pool, i) => ({ raw: { ...defaults, ...pool }, prefix: `pools[${i}]` }))
     : [{ raw: defaults, prefix: "" }];
@@ -49,4 +52,12 @@ export function parseConfig(input: SnakepitOptions, source: string | SourceOf = 
     names.add(pool.name);
   }
   return out;
+}
+
+/** Validate the session settings. */
+export function parseSessionConfig(input: SessionConfigInput | undefined, source: string | SourceOf = "config"): SessionConfig {
+  const sourceOf: SourceOf = typeof source === "string" ? () => source : source;
+  const parsed = SessionConfigSchema.safeParse(input ?? {});
+  if (parsed.success) return parsed.data;
+  throw new SnakepitError("config_invalid", `Invalid configuration: ${describe(parsed.error, sourceOf, "sessions")}`);
 }

@@ -33,6 +33,8 @@ export const PoolConfigSchema = z.object({
     .describe("Extra short calls a busy worker may hold in its pipe when every worker is busy (0 = off)"),
   prefetchMaxServiceMs: z.number().nonnegative().default(1)
     .describe("Only workers whose recent calls average under this get prefetched calls"),
+  affinity: z.enum(["hint", "strict_queue", "strict_fail_fast"]).default("hint")
+    .describe("Session affinity: `hint` prefers the session's worker; `strict_queue` waits for it; `strict_fail_fast` fails with `worker_busy`"),
   timeoutProfile: z.enum(profileNames).default("balanced").describe("Named timeout profile (see the table below)"),
   executeTimeoutMs: msOrInfinite.optional().describe("Budget of `execute` calls (default: from the profile)"),
   streamTimeoutMs: msOrInfinite.optional().describe("Budget of streams (default: from the profile)"),

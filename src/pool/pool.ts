@@ -1,27 +1,30 @@
 /**
- * A pool of workers running one adapter: concurrent start in batches, a FIFO queue with a
- * maximum and a timeout, least-loaded dispatch, replacement of crashed workers, staged shutdown.
+ * A pool of workers running one adapter: concurrent start in batches, least-loaded dispatch
+ * (with session affinity), replacement of crashed workers, graceful recycling, staged shutdown.
  */
 
 import type { InboundHandlers } from "../bridge/channel.ts";
-import type { PoolConfig } from "../config/schema.ts";
 import { innerTimeoutMs, TIMEOUT_PROFILES, type TimeoutProfile } from "../config/profiles.ts";
-import { abortError, SnakepitError } from "../errors.ts";
+import type { PoolConfig } from "../config/schema.ts";
+import { SnakepitError } from "../errors.ts";
+import type { Session } from "../session/store.ts";
 import type { EventBus } from "../telemetry/bus.ts";
 import { type CallOptions, type CallResult, type ToolSpec, Worker } from "../worker/worker.ts";
-import { WaitQueue, type Waiter } from "./queue.ts";
+import { type AffinityMode, place } from "./affinity.ts";
+import { Dispatcher, type Want } from "./dispatcher.ts";
 import { leastLoaded } from "./select.ts";
 import { PoolStats, type PoolStatsSnapshot } from "./stats.ts";
 
 /** Per-call options at the pool level. */
 export interface ExecuteOptions {
   /** Total budget for the call, queue wait included. Default: the pool's timeout profile. */
-  timeoutMs?: number;
-  signal?: AbortSignal;
-  sessionId?: string;
-  metadata?: Record<string, string>;
-  traceparent?: string;
-  correlationId?: string;
+  timeoutMs?: number | undefined;
+  signal?: AbortSignal | undefined;
+  /** Session affinity for this call. Default: the pool's `affinity`. */
+  affinity?: AffinityMode | undefined;
+  metadata?: Record<string, string> | undefined;
+  traceparent?: string | undefined;
+  correlationId?: string | undefined;
 }
 
 /** What a pool needs from its owner. */
@@ -53,9 +56,9 @@ export class Pool {
   readonly config: PoolConfig;
   readonly timeouts: TimeoutProfile;
   readonly workers: Worker[] = [];
-  readonly #queue = new WaitQueue<Worker>();
-  readonly #deps: PoolDeps;
   readonly stats = new PoolStats();
+  readonly #deps: PoolDeps;
+  readonly #dispatcher: Dispatcher;
   #nextWorker = 1;
   #rr = 0;
   #closed = false;
@@ -73,6 +76,7 @@ export class Pool {
       streamTimeoutMs: config.streamTimeoutMs ?? profile.streamTimeoutMs,
       queueTimeoutMs: config.queueTimeoutMs ?? profile.queueTimeoutMs,
     };
+    this.#dispatcher = new Dispatcher(this.name, () => ({ maxQueue: config.maxQueue, queueTimeoutMs: this.timeouts.queueTimeoutMs }), this.stats);
   }
 
   /** Tools of this pool's adapter, as its first ready worker reported them. */
@@ -106,6 +110,7 @@ export class Pool {
   async #spawn(): Promise<Worker> {
     const id = `${this.name}-${this.#nextWorker++}`;
     const c = this.config;
+    let inbound: InboundHandlers | undefined;
     const worker: Worker = new Worker(
       {
         id,
@@ -124,13 +129,13 @@ export class Pool {
       {
         onExit: (w, status, expected) => this.#onExit(w, status.exitCode, status.signal, expected),
         onLog: (w, line) => this.#deps.bus.emit("worker.log", { pool: this.name, worker: w.id, line }),
-        onIdle: (w) => this.#drainTo(w),
+        onIdle: (w) => this.#dispatcher.feed(w),
         get inbound() {
-          return inbound;
+          return inbound!;
         },
       },
     );
-    const inbound = this.#deps.inbound(this, worker);
+    inbound = this.#deps.inbound(this, worker);
     this.workers.push(worker);
     const t0 = performance.now();
     const starting = worker.start(this.#stopSignal.signal);
@@ -148,7 +153,7 @@ export class Pool {
       throw new SnakepitError("pool_closed", `Pool "${this.name}" closed while worker "${id}" started`);
     }
     this.#deps.bus.emit("worker.started", { pool: this.name, worker: id, pid: worker.pid, durationMs: performance.now() - t0 });
-    this.#drainTo(worker);
+    this.#dispatcher.feed(worker);
     return worker;
   }
 
@@ -160,6 +165,11 @@ export class Pool {
   #onExit(worker: Worker, exitCode: number | null, signal: string | null, expected: boolean): void {
     this.#remove(worker);
     this.#deps.bus.emit("worker.exited", { pool: this.name, worker: worker.id, pid: worker.pid, exitCode, signal, expected });
+    this.#dispatcher.failPinned(worker.id, () => new SnakepitError(
+      "session_worker_lost",
+      `Worker "${worker.id}" holding this call's session is gone; its session state is lost`,
+      { details: { pool: this.name, worker: worker.id } },
+    ));
     if (expected || this.#closed) return;
     this.stats.crashes++;
     void this.#replace();
@@ -174,25 +184,13 @@ export class Pool {
         return;
       } catch (err) {
         if (this.#closed) return;
-        this.#deps.bus.emit("worker.restart_failed", {
-          pool: this.name, worker: "", error: (err as Error).message, attempt,
-        });
-        const wait = RESTART_BACKOFF_MS[Math.min(attempt, RESTART_BACKOFF_MS.length - 1)]!;
+        this.#deps.bus.emit("worker.restart_failed", { pool: this.name, worker: "", error: (err as Error).message, attempt });
         try {
-          await delay(wait, this.#stopSignal.signal);
+          await delay(RESTART_BACKOFF_MS[Math.min(attempt, RESTART_BACKOFF_MS.length - 1)]!, this.#stopSignal.signal);
         } catch {
           return;
         }
       }
-    }
-  }
-
-  /** Give a freed worker the next queued call it can take. */
-  #drainTo(worker: Worker): void {
-    while (worker.hasCapacity) {
-      const waiter = this.#queue.takeFor(worker);
-      if (!waiter) return;
-      waiter.run(worker);
     }
   }
 
@@ -206,88 +204,76 @@ export class Pool {
     return w;
   }
 
-  /**
-   * Run `start` on a worker now if one is free, else queue it. `start` must take the worker's
-   * slot synchronously. Queue rules: full queue -> pool_saturated; queue timeout -> queue_timeout;
-   * abort while queued -> removed, rejected with the abort reason.
-   */
-  #dispatch<T>(budgetMs: number, signal: AbortSignal | undefined, start: (worker: Worker, queueMs: number) => T, prefetch = true): Promise<T> {
-    if (this.#closed) return Promise.reject(new SnakepitError("pool_closed", `Pool "${this.name}" is closed`));
-    if (signal?.aborted) return Promise.reject(abortError(signal));
-    const free = this.#pick(prefetch);
-    if (free) return Promise.resolve(start(free, 0));
-    if (this.#queue.size >= this.config.maxQueue) {
-      this.stats.saturated++;
-      return Promise.reject(new SnakepitError(
-        "pool_saturated",
-        `Pool "${this.name}" is saturated: ${this.#queue.size} calls already wait (maxQueue ${this.config.maxQueue})`,
-        { details: { pool: this.name, queued: this.#queue.size, maxQueue: this.config.maxQueue } },
-      ));
+  /** Where a call goes, given its session and affinity; throws for strict-mode failures. */
+  #want(session: Session | undefined, mode: AffinityMode, prefetch: boolean): Want {
+    if (!session) return { pick: () => this.#pick(prefetch) };
+    const placement = place(this.workers, session.workers[this.name], mode, session.id);
+    switch (placement.kind) {
+      case "any":
+        return { pick: () => this.#pick(prefetch) };
+      case "run":
+      case "wait":
+        return { pick: () => undefined, only: placement.worker };
+      case "fail":
+        throw placement.error;
+      case "lost":
+        this.#deps.bus.emit("session.worker_lost", { session: session.id, pool: this.name, worker: placement.workerId });
+        throw new SnakepitError(
+          "session_worker_lost",
+          `Session "${session.id}" was pinned to worker "${placement.workerId}", which is gone; its state is lost (affinity ${mode})`,
+          { details: { session: session.id, pool: this.name, worker: placement.workerId } },
+        );
     }
-    return new Promise<T>((resolve, reject) => {
-      const enqueuedAt = performance.now();
-      const queueTimeout = Math.min(this.timeouts.queueTimeoutMs, budgetMs);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const cleanup = () => {
-        if (timer) clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-      };
-      const waiter: Waiter<Worker> = {
-        enqueuedAt,
-        run: (worker) => {
-          cleanup();
-          try {
-            resolve(start(worker, performance.now() - enqueuedAt));
-          } catch (err) {
-            reject(err);
-          }
-        },
-        fail: (reason) => {
-          cleanup();
-          reject(reason);
-        },
-      };
-      const remove = this.#queue.push(waiter);
-      const onAbort = () => {
-        if (remove()) waiter.fail(abortError(signal!));
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      if (Number.isFinite(queueTimeout)) {
-        timer = setTimeout(() => {
-          if (!remove()) return;
-          this.stats.queueTimeouts++;
-          const code = queueTimeout < this.timeouts.queueTimeoutMs ? "deadline_exceeded" : "queue_timeout";
-          waiter.fail(new SnakepitError(code, `No worker of pool "${this.name}" became free within ${queueTimeout} ms`, {
-            details: { pool: this.name, queueTimeoutMs: queueTimeout },
-          }));
-        }, queueTimeout);
-      }
-    });
   }
 
-  #callOptions(budgetMs: number, queueMs: number, options: ExecuteOptions): CallOptions {
+  /** Remember where a session's state lives; a hint-mode move tells the old worker to drop it. */
+  #pin(session: Session | undefined, worker: Worker): void {
+    if (!session) return;
+    const previous = session.workers[this.name];
+    if (previous === worker.id) return;
+    session.workers[this.name] = worker.id;
+    if (previous) this.dropSession(session.id, previous);
+  }
+
+  /** Tell a worker (or every worker) to drop a session's Python state. */
+  dropSession(sessionId: string, workerId?: string): void {
+    for (const w of this.workers) {
+      if ((workerId === undefined || w.id === workerId) && w.state === "ready") {
+        w.control("CleanupSession", { sessionId }).catch(() => {});
+      }
+    }
+  }
+
+  #callOptions(budgetMs: number, queueMs: number, options: ExecuteOptions, session: Session | undefined): CallOptions {
     const remaining = budgetMs - queueMs;
     return {
       signal: options.signal,
       timeoutMs: Number.isFinite(remaining) ? remaining : undefined,
       innerTimeoutMs: Number.isFinite(remaining) ? innerTimeoutMs(remaining) : undefined,
-      sessionId: options.sessionId,
+      sessionId: session?.id,
       metadata: options.metadata,
       traceparent: options.traceparent,
       correlationId: options.correlationId,
     };
   }
 
-  /** Execute a tool on the least-loaded worker. */
-  async execute(tool: string, args: Record<string, unknown>, options: ExecuteOptions = {}): Promise<CallResult> {
+  #closedError(): SnakepitError {
+    return new SnakepitError("pool_closed", `Pool "${this.name}" is closed`);
+  }
+
+  /** Execute a tool on the least-loaded worker (or the session's worker). */
+  async execute(tool: string, args: Record<string, unknown>, options: ExecuteOptions = {}, session?: Session): Promise<CallResult> {
+    if (this.#closed) throw this.#closedError();
     const budget = options.timeoutMs ?? this.timeouts.executeTimeoutMs;
     const t0 = performance.now();
     this.stats.requests++;
     let worker: Worker | undefined;
     try {
-      const result = await (await this.#dispatch(budget, options.signal, (w, queueMs) => {
+      const want = this.#want(session, options.affinity ?? this.config.affinity, true);
+      const result = await (await this.#dispatcher.dispatch(budget, options.signal, want, (w, queueMs) => {
         worker = w;
-        return w.execute(tool, args, this.#callOptions(budget, queueMs, options));
+        this.#pin(session, w);
+        return w.execute(tool, args, this.#callOptions(budget, queueMs, options, session));
       }));
       this.stats.record(performance.now() - t0);
       return result;
@@ -301,15 +287,19 @@ export class Pool {
     }
   }
 
-  /** Stream a tool's chunks from the least-loaded worker. */
-  async *stream(tool: string, args: Record<string, unknown>, options: ExecuteOptions = {}): AsyncGenerator<unknown, void, undefined> {
+  /** Stream a tool's chunks from the least-loaded worker (or the session's worker). */
+  async *stream(tool: string, args: Record<string, unknown>, options: ExecuteOptions = {}, session?: Session): AsyncGenerator<unknown, void, undefined> {
+    if (this.#closed) throw this.#closedError();
     const budget = options.timeoutMs ?? this.timeouts.streamTimeoutMs;
     const t0 = performance.now();
     this.stats.requests++;
     let ok = false;
     try {
-      const chunks = await this.#dispatch(budget, options.signal, (w, queueMs) =>
-        w.stream(tool, args, this.#callOptions(budget, queueMs, options)), false);
+      const want = this.#want(session, options.affinity ?? this.config.affinity, false);
+      const chunks = await this.#dispatcher.dispatch(budget, options.signal, want, (w, queueMs) => {
+        this.#pin(session, w);
+        return w.stream(tool, args, this.#callOptions(budget, queueMs, options, session));
+      });
       yield* chunks;
       ok = true;
     } finally {
@@ -324,9 +314,7 @@ export class Pool {
    */
   async recycle(workerId: string): Promise<string> {
     const old = this.workers.find((w) => w.id === workerId);
-    if (!old) {
-      throw new SnakepitError("not_found", `Pool "${this.name}" has no worker "${workerId}"`, { details: { worker: workerId } });
-    }
+    if (!old) throw new SnakepitError("not_found", `Pool "${this.name}" has no worker "${workerId}"`, { details: { worker: workerId } });
     if (old.state !== "ready") {
       throw new SnakepitError("worker_unavailable", `Worker "${workerId}" is ${old.state}`, { details: { worker: workerId } });
     }
@@ -337,7 +325,7 @@ export class Pool {
       fresh = await this.#spawn();
     } catch (err) {
       if (old.state === "draining") old.state = "ready";
-      this.#drainTo(old);
+      this.#dispatcher.feed(old);
       throw err;
     }
     await old.drain(this.config.shutdownGraceMs);
@@ -368,7 +356,7 @@ export class Pool {
       ready: this.workers.filter((w) => w.state === "ready").length,
       busy: this.workers.filter((w) => w.inFlight > 0).length,
       inFlight: this.workers.reduce((n, w) => n + w.inFlight, 0),
-      queued: this.#queue.size,
+      queued: this.#dispatcher.queued,
     });
   }
 
@@ -380,8 +368,8 @@ export class Pool {
     if (this.#closing) return this.#closing;
     this.#closed = true;
     const graceMs = options.graceMs ?? this.config.shutdownGraceMs;
-    const closed = new SnakepitError("pool_closed", `Pool "${this.name}" is closed`);
-    for (const waiter of this.#queue.drain()) waiter.fail(closed);
+    const closed = this.#closedError();
+    this.#dispatcher.failAll(closed);
     this.#stopSignal.abort(closed);
     this.#closing = (async () => {
       await Promise.allSettled([...this.#pendingStarts]);

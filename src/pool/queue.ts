@@ -5,7 +5,9 @@ export interface Waiter<W> {
   /** Start the call on `worker`; must take the slot synchronously. */
   run(worker: W): void;
   /** Can this waiter use `worker`? (strict affinity narrows the choice) */
-  accepts?(worker: W): boolean;
+  accepts?: ((worker: W) => boolean) | undefined;
+  /** Id of the only worker this waiter accepts, if any. */
+  pinnedTo?: string | undefined;
   fail(reason: unknown): void;
   enqueuedAt: number;
 }
@@ -39,6 +41,14 @@ export class WaitQueue<W> {
       }
     }
     return undefined;
+  }
+
+  /** Remove and return the waiters matching `predicate`. */
+  removeWhere(predicate: (waiter: Waiter<W>) => boolean): Waiter<W>[] {
+    const matched: Node<W>[] = [];
+    for (let node = this.#head; node; node = node.next) if (predicate(node.waiter)) matched.push(node);
+    for (const node of matched) this.#unlink(node);
+    return matched.map((node) => node.waiter);
   }
 
   /** Remove and return everything. */

@@ -56,12 +56,27 @@ function spawnBun(cmd: string[], options: SpawnOptions): ChildProcess {
     detached: true,
   });
   let open = true;
-  let flushQueued = false;
-  // Writes in one tick go out in one flush (one syscall) instead of one each.
+  // Packets written in one tick go out as one buffer in one write: FileSink costs per call.
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
   const flush = () => {
-    flushQueued = false;
+    const parts = pending;
+    pending = [];
+    let bytes: Uint8Array;
+    if (parts.length === 1) {
+      bytes = parts[0]!;
+    } else {
+      bytes = new Uint8Array(pendingBytes);
+      let at = 0;
+      for (const p of parts) {
+        bytes.set(p, at);
+        at += p.length;
+      }
+    }
+    pendingBytes = 0;
     if (!open) return;
     try {
+      proc.stdin.write(bytes);
       proc.stdin.flush();
     } catch {
       open = false;
@@ -75,19 +90,13 @@ function spawnBun(cmd: string[], options: SpawnOptions): ChildProcess {
     pid: proc.pid,
     write(bytes) {
       if (!open) return;
-      try {
-        proc.stdin.write(bytes);
-      } catch {
-        open = false;
-        return;
-      }
-      if (!flushQueued) {
-        flushQueued = true;
-        queueMicrotask(flush);
-      }
+      if (pending.length === 0) queueMicrotask(flush);
+      pending.push(bytes);
+      pendingBytes += bytes.length;
     },
     closeStdin() {
       if (!open) return;
+      if (pending.length) flush();
       open = false;
       try {
         proc.stdin.end();

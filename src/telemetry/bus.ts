@@ -10,6 +10,11 @@ export interface SnakepitEvents {
   "worker.log": { pool: string; worker: string; line: string };
   "call.stop": { pool: string; worker: string; tool: string; durationMs: number; queueMs: number };
   "call.exception": { pool: string; worker: string | undefined; tool: string; code: string; durationMs: number };
+  "session.created": { session: string };
+  "session.deleted": { session: string };
+  "session.expired": { session: string };
+  "session.limit_warning": { sessions: number; maxSessions: number };
+  "session.worker_lost": { session: string; pool: string; worker: string };
   "python.event": { pool: string; worker: string; name: string; measurements: Record<string, number>; metadata: Record<string, string>; timestampUs: number };
   "python.dropped": { pool: string; worker: string; dropped: number };
 }

@@ -136,6 +136,7 @@ describe("README.md", () => {
     const k = (x: number) => `${Math.round(x / 1000)} k calls/s`;
     expect(readme).toContain(`| sequential small call, p50 | ${Math.round(core.raw.pipe1.latency.p50Us)} µs | ${Math.round(core.snakepit.pool1.latency.p50Us)} µs | ${core.ratios.p50VsRaw.toFixed(2)}× |`);
     expect(readme).toContain(`| 64 in flight, 2 workers | ${k(core.raw.pipe2.throughput)} | ${k(core.snakepit.pool2.throughput)} | ${core.ratios.throughput2VsRaw2.toFixed(2)}× |`);
+    expect(readme).toContain(`| Python → host tool round trip, p50 | ${Math.round(core.raw.pipe1.latency.p50Us)} µs | ${Math.round(core.snakepit.pool1.hostCall.p50Us - core.snakepit.pool1.latency.p50Us)} µs | ${core.ratios.hostRoundTripVsRaw.toFixed(2)}× |`);
     expect(readme).toContain(`| binary launch to first HTTP call | | ${Math.round(startup.launchToFirstCallMs.warmCacheMedian)} ms | |`);
   });
 });

@@ -82,6 +82,30 @@ describe("createApp() routes", () => {
     expect((await post("/v1/workers/nope/recycle", {})).status).toBe(404);
   });
 
+  test("sessions: create, get, list, delete; execute in a session with its affinity", async () => {
+    const created = await post("/v1/sessions", { session_id: "web-1", metadata: { user: "ada" } });
+    expect(created.status).toBe(201);
+    expect(await created.json()).toMatchObject({ id: "web-1", metadata: { user: "ada" }, workers: {} });
+    const res = await post("/v1/execute", { tool: "pid", session_id: "web-1", affinity: "strict_queue" });
+    const { result: pid } = await res.json();
+    for (let i = 0; i < 3; i++) {
+      expect(await (await post("/v1/execute", { tool: "pid", session_id: "web-1", affinity: "strict_queue" })).json()).toEqual({ result: pid });
+    }
+    const one = await (await app.request("/v1/sessions/web-1", { headers: auth })).json();
+    expect(one.stats.calls).toBe(4);
+    expect(Object.keys(one.workers)).toEqual(["default"]);
+    const list = await (await app.request("/v1/sessions", { headers: auth })).json();
+    expect(list.sessions.map((s: { id: string }) => s.id)).toContain("web-1");
+    expect((await post("/v1/sessions", { session_id: "web-1" })).status).toBe(400);
+    const anon = await post("/v1/sessions", "");
+    expect(anon.status).toBe(201);
+    expect((await anon.json()).id).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await app.request("/v1/sessions/web-1", { method: "DELETE", headers: auth })).status).toBe(204);
+    expect((await app.request("/v1/sessions/web-1", { headers: auth })).status).toBe(404);
+    expect((await app.request("/v1/sessions/web-1", { method: "DELETE", headers: auth })).status).toBe(404);
+    expect((await post("/v1/execute", { tool: "pid", affinity: "sticky" })).status).toBe(400);
+  });
+
   test("GET /openapi.json describes the routes with schemas from zod", async () => {
     const doc = await (await app.request("/openapi.json")).json();
     expect(doc.openapi).toBe("3.1.0");

@@ -123,12 +123,12 @@ describe("Snakepit.execute() with the demo adapter", () => {
 
   test("tools() lists each tool with a JSON Schema of its parameters", async () => {
     await using demo = await Snakepit.start({ adapter: DEMO, poolSize: 1, python: PYTHON });
-    const add = demo.tools().find((t) => t.name === "add");
+    const add = demo.tools.list().find((t) => t.name === "add");
     expect(add).toMatchObject({
       description: "Add two numbers",
       streaming: false,
       parameters: { type: "object", properties: { a: { type: "number" }, b: { type: "number", default: 0 } }, required: ["a"] },
     });
-    expect(demo.tools().find((t) => t.name === "count")?.streaming).toBe(true);
+    expect(demo.tools.list().find((t) => t.name === "count")?.streaming).toBe(true);
   });
 });

@@ -1,0 +1,120 @@
+/**
+ * Getting a call onto a worker: at once when one is free, else through the FIFO queue with its
+ * rules. Full queue -> pool_saturated; queue timeout -> queue_timeout (deadline_exceeded when the
+ * call's own budget was shorter); abort while queued -> removed and rejected with the reason.
+ */
+
+import { abortError, SnakepitError } from "../errors.ts";
+import type { Worker } from "../worker/worker.ts";
+import { WaitQueue, type Waiter } from "./queue.ts";
+import type { PoolStats } from "./stats.ts";
+
+/** How a call wants its worker. */
+export interface Want {
+  /** A free worker now, or undefined. */
+  pick(): Worker | undefined;
+  /** Only this worker will do (strict affinity); undefined = any. */
+  only?: Worker | undefined;
+}
+
+export class Dispatcher {
+  readonly #queue = new WaitQueue<Worker>();
+  readonly #pool: string;
+  readonly #limits: () => { maxQueue: number; queueTimeoutMs: number };
+  readonly #stats: PoolStats;
+
+  constructor(pool: string, limits: () => { maxQueue: number; queueTimeoutMs: number }, stats: PoolStats) {
+    this.#pool = pool;
+    this.#limits = limits;
+    this.#stats = stats;
+  }
+
+  get queued(): number {
+    return this.#queue.size;
+  }
+
+  /** Run `start` (which must take the worker's slot synchronously) on a worker, now or later. */
+  dispatch<T>(budgetMs: number, signal: AbortSignal | undefined, want: Want, start: (worker: Worker, queueMs: number) => T): Promise<T> {
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    const free = want.only ? (want.only.hasCapacity ? want.only : undefined) : want.pick();
+    if (free) {
+      try {
+        return Promise.resolve(start(free, 0));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    const { maxQueue, queueTimeoutMs } = this.#limits();
+    if (this.#queue.size >= maxQueue) {
+      this.#stats.saturated++;
+      return Promise.reject(new SnakepitError(
+        "pool_saturated",
+        `Pool "${this.#pool}" is saturated: ${this.#queue.size} calls already wait (maxQueue ${maxQueue})`,
+        { details: { pool: this.#pool, queued: this.#queue.size, maxQueue } },
+      ));
+    }
+    return new Promise<T>((resolve, reject) => {
+      const enqueuedAt = performance.now();
+      const timeout = Math.min(queueTimeoutMs, budgetMs);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const cleanup = () => {
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const waiter: Waiter<Worker> = {
+        enqueuedAt,
+        run: (worker) => {
+          cleanup();
+          try {
+            resolve(start(worker, performance.now() - enqueuedAt));
+          } catch (err) {
+            reject(err);
+          }
+        },
+        fail: (reason) => {
+          cleanup();
+          reject(reason);
+        },
+      };
+      if (want.only) {
+        const only = want.only;
+        waiter.accepts = (w) => w === only;
+        waiter.pinnedTo = only.id;
+      }
+      const remove = this.#queue.push(waiter);
+      const onAbort = () => {
+        if (remove()) waiter.fail(abortError(signal!));
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (Number.isFinite(timeout)) {
+        timer = setTimeout(() => {
+          if (!remove()) return;
+          this.#stats.queueTimeouts++;
+          const code = timeout < queueTimeoutMs ? "deadline_exceeded" : "queue_timeout";
+          waiter.fail(new SnakepitError(code, `No worker of pool "${this.#pool}" became free within ${Math.round(timeout)} ms`, {
+            details: { pool: this.#pool, queueTimeoutMs: timeout },
+          }));
+        }, timeout);
+      }
+    });
+  }
+
+  /** Give a worker with free slots the next queued calls it can take. */
+  feed(worker: Worker): void {
+    while (worker.hasCapacity) {
+      const waiter = this.#queue.takeFor(worker);
+      if (!waiter) return;
+      waiter.run(worker);
+    }
+  }
+
+  /** Fail the calls waiting for one worker (it is gone). */
+  failPinned(workerId: string, error: (w: Waiter<Worker>) => SnakepitError): void {
+    for (const waiter of this.#queue.removeWhere((w) => w.pinnedTo === workerId)) waiter.fail(error(waiter));
+  }
+
+  /** Fail everything queued. */
+  failAll(error: SnakepitError): void {
+    for (const waiter of this.#queue.drain()) waiter.fail(error);
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Sessions: create / get (touches) / delete / list, TTL expiry swept periodically, a maximum
+ * count with a warning at 80 %, per-session stats, and the worker that holds each session's
+ * Python state (told to drop it when the session ends).
+ */
+
+import { z } from "zod";
+import { SnakepitError } from "../errors.ts";
+import type { EventBus } from "../telemetry/bus.ts";
+import { MemorySessionStore, type Session, type SessionStore } from "./store.ts";
+
+/** Session settings (top level of the config, shared by all pools). */
+export const SessionConfigSchema = z.object({
+  ttlMs: z.number().int().positive().default(3_600_000).describe("Idle time after which a session expires"),
+  sweepIntervalMs: z.number().int().positive().default(60_000).describe("How often expired sessions are swept"),
+  maxSessions: z.number().int().positive().default(10_000).describe("Most sessions at once; more fail with `session_limit`"),
+  warnAt: z.number().min(0).max(1).default(0.8).describe("Fraction of maxSessions at which a warning event is emitted"),
+  autoCreate: z.boolean().default(true).describe("A call with an unknown session id creates the session"),
+}).strict();
+export type SessionConfig = z.output<typeof SessionConfigSchema>;
+export type SessionConfigInput = z.input<typeof SessionConfigSchema>;
+
+/** Options when creating a session. */
+export interface CreateSessionOptions {
+  ttlMs?: number;
+  metadata?: Record<string, string>;
+}
+
+/** Called when a session ends, to drop its state in the workers that hold it. */
+export type SessionEndHook = (session: Session, reason: "deleted" | "expired") => void;
+
+const ID = /^[A-Za-z0-9_.:@-]{1,256}$/;
+
+export class SessionManager {
+  readonly config: SessionConfig;
+  readonly #store: SessionStore;
+  readonly #bus: EventBus;
+  readonly #onEnd: SessionEndHook;
+  readonly #timer: ReturnType<typeof setInterval>;
+  #warned = false;
+  readonly #now: () => number;
+
+  constructor(config: SessionConfig, deps: { bus: EventBus; onEnd: SessionEndHook; store?: SessionStore; now?: () => number }) {
+    this.config = config;
+    this.#store = deps.store ?? new MemorySessionStore();
+    this.#bus = deps.bus;
+    this.#onEnd = deps.onEnd;
+    this.#now = deps.now ?? Date.now;
+    this.#timer = setInterval(() => this.sweep(), config.sweepIntervalMs);
+    (this.#timer as { unref?: () => void }).unref?.();
+  }
+
+  get size(): number {
+    return this.#store.size;
+  }
+
+  /** Create a session (an existing id is returned as is, touched). */
+  create(id: string, options: CreateSessionOptions = {}): Session {
+    if (!ID.test(id)) {
+      throw new SnakepitError("invalid_argument", `Session id "${id.slice(0, 40)}" must be 1–256 characters of letters, digits and _ . : @ -`, { details: { field: "session_id" } });
+    }
+    const existing = this.get(id);
+    if (existing) return existing;
+    const { maxSessions, warnAt } = this.config;
+    if (this.#store.size >= maxSessions) {
+      this.sweep();
+      if (this.#store.size >= maxSessions) {
+        throw new SnakepitError("session_limit", `Cannot create session "${id}": ${maxSessions} sessions exist (maxSessions); delete some or raise the limit`, {
+          details: { maxSessions },
+        });
+      }
+    }
+    const now = this.#now();
+    const session: Session = {
+      id,
+      createdAt: now,
+      lastAccessedAt: now,
+      ttlMs: options.ttlMs ?? this.config.ttlMs,
+      metadata: options.metadata ?? {},
+      workers: {},
+      stats: { calls: 0, errors: 0, lastCallAt: undefined },
+    };
+    this.#store.set(session);
+    const used = this.#store.size / maxSessions;
+    if (used >= warnAt && !this.#warned) {
+      this.#warned = true;
+      this.#bus.emit("session.limit_warning", { sessions: this.#store.size, maxSessions });
+    } else if (used < warnAt) {
+      this.#warned = false;
+    }
+    this.#bus.emit("session.created", { session: id });
+    return session;
+  }
+
+  /** The session, touched; undefined when unknown or expired. */
+  get(id: string): Session | undefined {
+    const s = this.#store.get(id);
+    if (!s) return undefined;
+    const now = this.#now();
+    if (now - s.lastAccessedAt > s.ttlMs) {
+      this.#end(s, "expired");
+      return undefined;
+    }
+    s.lastAccessedAt = now;
+    return s;
+  }
+
+  /** The session for a call: created when unknown and autoCreate is on, else session_not_found. */
+  forCall(id: string): Session {
+    const s = this.get(id);
+    if (s) return s;
+    if (this.config.autoCreate) return this.create(id);
+    throw new SnakepitError("session_not_found", `No session "${id}" (it may have expired); create it first`, { details: { session: id } });
+  }
+
+  /** Delete a session and drop its worker state. Returns false when it did not exist. */
+  delete(id: string): boolean {
+    const s = this.#store.get(id);
+    if (!s) return false;
+    this.#end(s, "deleted");
+    return true;
+  }
+
+  list(): Session[] {
+    return this.#store.list();
+  }
+
+  /** Expire idle sessions now; returns how many ended. */
+  sweep(): number {
+    const expired = this.#store.expired(this.#now());
+    for (const s of expired) this.#end(s, "expired");
+    return expired.length;
+  }
+
+  #end(session: Session, reason: "deleted" | "expired"): void {
+    this.#store.delete(session.id);
+    this.#onEnd(session, reason);
+    this.#bus.emit(reason === "expired" ? "session.expired" : "session.deleted", { session: session.id });
+  }
+
+  /** Stop the sweep timer (at close). Sessions are dropped with their workers. */
+  close(): void {
+    clearInterval(this.#timer);
+  }
+}
