@@ -3,6 +3,7 @@
  * interpreter. Sequential latency (p50/p99) and throughput at 64 in flight, pool sizes 1 and 2.
  */
 
+import { z } from "zod";
 import { Snakepit } from "../src/mod.ts";
 import { updateReadme } from "./readme-table.ts";
 import { benchPython, rawPipe, round, saveResults, sequential, throughput } from "./lib.ts";
@@ -28,7 +29,7 @@ async function rawContender(pipes: number) {
 
 async function snakepitContender(poolSize: number) {
   await using pit = await Snakepit.start({ adapter, poolSize, python });
-  pit.tools.register("echo", { handler: ({ x }: { x: number }) => x });
+  pit.tools.register("echo", { input: z.object({ x: z.number() }), handler: ({ x }) => x });
   const call = (i: number) => pit.execute("add", { a: i, b: 1 });
   return {
     latency: poolSize === 1 ? await sequential(call, SEQ) : undefined,

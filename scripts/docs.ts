@@ -8,6 +8,7 @@ import { z } from "zod";
 import { envName } from "../src/config/load.ts";
 import { TIMEOUT_PROFILES } from "../src/config/profiles.ts";
 import { PoolConfigSchema, ServerConfigSchema } from "../src/config/schema.ts";
+import { SessionConfigSchema } from "../src/session/sessions.ts";
 
 const path = new URL("../docs/configuration.md", import.meta.url).pathname;
 
@@ -64,6 +65,14 @@ Under \`[server]\` in a file.
 |---|---|---|---|---|
 ${rows(ServerConfigSchema, "server.", (k) => `\`${envName(k)}\``)}
 
+## Session fields
+
+Under \`[sessions]\` in a file, or \`sessions: { ... }\` in \`Snakepit.start()\`; shared by all pools.
+
+| field | environment | type | default | meaning |
+|---|---|---|---|---|
+${rows(SessionConfigSchema, "sessions.", () => "—")}
+
 ## Timeout profiles (ms)
 
 | profile | execute | stream | queue |
@@ -83,6 +92,10 @@ timeout_profile = "ml_inference"
 [server]
 host = "127.0.0.1"
 port = 7117
+
+[sessions]
+ttl_ms = 600000
+max_sessions = 2000
 
 [[pools]]
 name = "default"

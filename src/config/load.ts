@@ -7,13 +7,15 @@ import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
 import { SnakepitError } from "../errors.ts";
 import { readTextFile } from "../runtime/process.ts";
-import { parseConfig, type SnakepitOptions } from "./parse.ts";
+import type { SessionConfig } from "../session/sessions.ts";
+import { parseConfig, parseSessionConfig, type SnakepitOptions } from "./parse.ts";
 import { type PoolConfig, PoolConfigSchema, type ServerConfig, ServerConfigSchema } from "./schema.ts";
 
 /** Everything `snakepit serve` runs with. */
 export interface LoadedConfig {
   pools: PoolConfig[];
   server: ServerConfig;
+  sessions: SessionConfig;
 }
 
 /** Where values come from. */
@@ -79,6 +81,7 @@ export async function loadConfig(sources: ConfigSources = {}): Promise<LoadedCon
   const inline: Record<string, unknown> = {};
   const server: Record<string, unknown> = {};
   let pools: unknown;
+  let sessions: Record<string, unknown> | undefined;
   const set = (key: string, value: unknown, from: string) => {
     if (serverKeys.includes(key)) server[key] = value;
     if (poolKeys.includes(key) || !serverKeys.includes(key)) inline[key] = value;
@@ -93,6 +96,9 @@ export async function loadConfig(sources: ConfigSources = {}): Promise<LoadedCon
           server[sk] = sv;
           origin.set(`server.${sk}`, sources.file);
         }
+      } else if (k === "sessions" && typeof v === "object" && v) {
+        sessions = camelKeys(v as Record<string, unknown>);
+        origin.set("sessions", sources.file);
       } else if (k === "pools") {
         pools = v;
         origin.set("pools", sources.file);
@@ -126,7 +132,8 @@ export async function loadConfig(sources: ConfigSources = {}): Promise<LoadedCon
       details: { field },
     });
   }
-  const result = { pools: parsedPools, server: parsedServer.data };
+  const parsedSessions = parseSessionConfig(sessions, () => origin.get("sessions") ?? "config");
+  const result = { pools: parsedPools, server: parsedServer.data, sessions: parsedSessions };
   checkExposure(result.server);
   return result;
 }

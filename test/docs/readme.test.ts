@@ -151,6 +151,7 @@ describe("docs/configuration.md", () => {
     const config = await loadConfig({ file });
     expect(config.pools.map((p) => [p.name, p.poolSize, p.workerProfile])).toEqual([["default", 4, "process"], ["gpu", 1, "thread"]]);
     expect(config.pools[1]!.env).toEqual({ CUDA_VISIBLE_DEVICES: "0" });
+    expect(config.sessions).toMatchObject({ ttlMs: 600_000, maxSessions: 2_000 });
   });
 
   test("is current with the schemas", async () => {
