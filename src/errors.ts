@@ -30,10 +30,24 @@ export const ERROR_CODES = [
 /** The closed set of error codes. */
 export type SnakepitErrorCode = (typeof ERROR_CODES)[number];
 
+/**
+ * The seed's typed Python errors. Subclasses map to their nearest listed base; the three ML
+ * kinds are recognised from messages (their facts are in `details`: `shapes`; `requested_bytes`,
+ * `device`, `suggestions`; `devices`); anything else is "PythonException".
+ */
+export const PYTHON_ERROR_KINDS = [
+  "ValueError", "KeyError", "IndexError", "TypeError", "AttributeError", "ImportError", "RuntimeError",
+  "NotImplementedError", "FileNotFoundError", "PermissionError", "ZeroDivisionError",
+  "ShapeMismatch", "OutOfMemory", "DeviceMismatch", "PythonException",
+] as const;
+export type PythonErrorKind = (typeof PYTHON_ERROR_KINDS)[number];
+
 /** What Python told us about a failure in a tool. */
 export interface PythonErrorInfo {
-  /** Exception type name, e.g. "ValueError". */
+  /** Exception type name, e.g. "JSONDecodeError". */
   type: string;
+  /** The seed's error kind, e.g. "ValueError" for a JSONDecodeError. */
+  kind: PythonErrorKind;
   traceback?: string;
 }
 

@@ -11,7 +11,7 @@
  */
 
 export { Snakepit, type CallOptions, type SnakepitStats, type StartHooks } from "./snakepit.ts";
-export { SnakepitError, ERROR_CODES, type SnakepitErrorCode, type PythonErrorInfo } from "./errors.ts";
+export { SnakepitError, ERROR_CODES, PYTHON_ERROR_KINDS, type SnakepitErrorCode, type PythonErrorInfo, type PythonErrorKind } from "./errors.ts";
 export { type SnakepitOptions, parseConfig } from "./config/parse.ts";
 export { type PoolConfig, PoolConfigSchema } from "./config/schema.ts";
 export { TIMEOUT_PROFILES, type TimeoutProfileName } from "./config/profiles.ts";

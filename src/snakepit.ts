@@ -6,6 +6,9 @@ import { SnakepitError } from "./errors.ts";
 import { type AffinityMode } from "./pool/affinity.ts";
 import { type ExecuteOptions, Pool, type WorkerInfo } from "./pool/pool.ts";
 import type { PoolStatsSnapshot } from "./pool/stats.ts";
+import { stateDir as defaultStateDir } from "./config/paths.ts";
+import { ProcessRegistry } from "./registry/process-registry.ts";
+import { pidsWithRunId } from "./runtime/procfs.ts";
 import { hostEnv } from "./runtime/process.ts";
 import { type CreateSessionOptions, SessionManager } from "./session/sessions.ts";
 import type { Session } from "./session/store.ts";
@@ -99,10 +102,14 @@ export class Snakepit implements AsyncDisposable {
   readonly #bus: EventBus;
   readonly #registry = new ToolRegistry();
   readonly #hooks: StartHooks;
+  readonly #registry_: ProcessRegistry;
+  readonly instance: string;
   #closing: Promise<void> | undefined;
 
-  private constructor(runId: string, bus: EventBus, sessions: SessionManager, hooks: StartHooks) {
+  private constructor(runId: string, bus: EventBus, sessions: SessionManager, hooks: StartHooks, registry: ProcessRegistry, instance: string) {
     this.runId = runId;
+    this.instance = instance;
+    this.#registry_ = registry;
     this.#bus = bus;
     this.sessions = sessions;
     this.#hooks = hooks;
@@ -131,13 +138,25 @@ export class Snakepit implements AsyncDisposable {
         if (pit) pit.#sessionEnded(session);
       },
     });
-    pit = new Snakepit(newRunId(), bus, sessions, hooks);
+    const runId = newRunId();
+    const instance = options.instance ?? "default";
+    let registry: ProcessRegistry;
+    try {
+      registry = new ProcessRegistry(options.stateDir ?? defaultStateDir(), instance, runId);
+    } catch (err) {
+      sessions.close();
+      throw new SnakepitError("config_invalid", (err as Error).message, { details: { field: "instance" } });
+    }
+    pit = new Snakepit(runId, bus, sessions, hooks, registry, instance);
+    bus.on("worker.spawned", (e) => registry.add(e.worker, e.pid));
+    bus.on("worker.exited", (e) => registry.remove(e.worker));
     const env = hostEnv();
     const bridgeDir = getBridgeDir();
     try {
+      await registry.sweepDeadRuns();
       for (const config of configs) {
         const python = await resolvePython(config.python);
-        const pool = new Pool(config, { runId: pit.runId, python, bridgeDir, env, bus, inbound: (p, w) => pit!.#inbound(p, w) });
+        const pool = new Pool(config, { runId, instance, python, bridgeDir, env, bus, inbound: (p, w) => pit!.#inbound(p, w) });
         pit.#pools.set(config.name, pool);
       }
       await Promise.all([...pit.#pools.values()].map((p) => p.start()));
@@ -336,11 +355,50 @@ export class Snakepit implements AsyncDisposable {
     return this.#pools;
   }
 
+  /**
+   * Health of every pool: ready workers, crashes in the rolling window, circuit state.
+   * `ready` is what /readyz reports: every pool has a ready worker and is healthy.
+   */
+  health(): { ready: boolean; pools: Array<{ name: string; ready: number; healthy: boolean; recentCrashes: number; circuit: string }> } {
+    const pools = [...this.#pools.values()].map((p) => ({
+      name: p.name,
+      ready: p.workers.filter((w) => w.state === "ready").length,
+      healthy: p.health.isHealthy,
+      recentCrashes: p.health.recentCrashes,
+      circuit: p.guard.breaker.state,
+    }));
+    return { ready: pools.length > 0 && pools.every((p) => p.ready > 0 && p.healthy), pools };
+  }
+
+  /**
+   * Kill what should not be running: workers left by dead earlier runs of this instance, and
+   * any process of this run that is not a live worker (the seed's cleanup). Returns the pids killed.
+   */
+  async cleanup(): Promise<number[]> {
+    const killed = await this.#registry_.sweepDeadRuns();
+    const live = new Set(this.listWorkers().map((w) => w.pid));
+    for (const pid of pidsWithRunId(this.runId)) {
+      if (live.has(pid)) continue;
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // gone
+        }
+      }
+      killed.push(pid);
+    }
+    return killed;
+  }
+
   /** Stop every pool: queued calls fail, in-flight calls get the grace period. Idempotent. */
   close(options: { graceMs?: number } = {}): Promise<void> {
     this.#closing ??= (async () => {
       this.sessions.close();
       await Promise.all([...this.#pools.values()].map((p) => p.close(options)));
+      this.#registry_.close();
     })();
     return this.#closing;
   }

@@ -31,6 +31,8 @@ def main(argv: "list[str] | None" = None) -> int:
     parser.add_argument("--run-id", default="", help="the host run this worker belongs to")
     parser.add_argument("--capacity", type=int, default=1)
     parser.add_argument("--log-level", default=os.environ.get("SNAKEPIT_LOG_LEVEL", "warning"))
+    parser.add_argument("--host-timeout-ms", type=int, default=0, help="exit when the host says nothing for this long (0: never)")
+    parser.add_argument("--instance", default="", help="the host instance this worker belongs to")
     args = parser.parse_args(argv)
 
     proto_in, proto_out = _take_protocol_fds()
@@ -59,6 +61,8 @@ def main(argv: "list[str] | None" = None) -> int:
         reader=FrameReader(proto_in),
         writer=FrameWriter(proto_out),
     )
+    if args.host_timeout_ms > 0:
+        worker.start_watchdog(args.host_timeout_ms / 1000)
     worker.serve()
     return 0
 

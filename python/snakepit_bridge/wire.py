@@ -6,6 +6,7 @@ import traceback
 from typing import Any, Dict
 
 from .errors import BridgeError
+from .ml_errors import classify
 
 __all__ = ["REQUEST", "STREAM_REQUEST", "MESSAGE", "END", "CANCEL", "CREDIT", "error_payload", "CONNECT_CODES"]
 
@@ -15,6 +16,13 @@ MESSAGE = 3  # one stream message
 END = 4  # end of a call: unary response ("msg") or stream end, either may carry "error"
 CANCEL = 5  # the caller gives up on a call
 CREDIT = 6  # the stream consumer grants n more messages
+
+# The seed's typed Python errors; any other exception is "PythonException" (subclasses map to
+# their nearest listed base, e.g. json.JSONDecodeError -> ValueError).
+SEED_KINDS = {
+    "ValueError", "KeyError", "IndexError", "TypeError", "AttributeError", "ImportError", "RuntimeError",
+    "NotImplementedError", "FileNotFoundError", "PermissionError", "ZeroDivisionError",
+}
 
 # snakepit code -> Connect code
 CONNECT_CODES: Dict[str, str] = {
@@ -42,6 +50,12 @@ def error_payload(exc: BaseException, *, include_traceback: bool = True) -> Dict
     info: Dict[str, Any] = {"code": code}
     if not isinstance(exc, BridgeError):
         info["pythonType"] = type(exc).__name__
+        ml = classify(exc)
+        if ml is not None:
+            info["kind"] = ml[0]
+            context = dict(ml[1])
+        else:
+            info["kind"] = next((c.__name__ for c in type(exc).__mro__ if c.__name__ in SEED_KINDS), "PythonException")
     if field:
         info["field"] = field
     if context:

@@ -85,6 +85,7 @@ class Worker:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._loop_lock = threading.Lock()
         self._stopping = False
+        self._last_heard = time.monotonic()
 
     # ---- sending -------------------------------------------------------------------------
     def send(self, packet: Dict[str, Any]) -> None:
@@ -119,6 +120,7 @@ class Worker:
                         self._host_gone()
                         return
                     flags, payload, attachments = packet
+                    self._last_heard = time.monotonic()
                     msg = codec.loads(payload)
                     if flags & FLAG_TYPED:
                         msg = codec.revive(msg, attachments)
@@ -442,6 +444,19 @@ class Worker:
         self._request_host(method, msg, parent=0, wait=False)
 
     # ---- stopping ------------------------------------------------------------------------
+    def start_watchdog(self, timeout_s: float) -> None:
+        """Exit when the host sends nothing (not even a heartbeat) for `timeout_s`: it is wedged."""
+
+        def watch() -> None:
+            while True:
+                time.sleep(min(1.0, timeout_s / 4))
+                silent = time.monotonic() - self._last_heard
+                if silent > timeout_s:
+                    print(f"snakepit worker {self.worker_id}: no word from the host for {silent:.1f} s; exiting", file=sys.stderr)
+                    self._exit_group()
+
+        threading.Thread(target=watch, name="snakepit-watchdog", daemon=True).start()
+
     def _drain_and_exit(self, grace_ms: int) -> None:
         deadline = time.monotonic() + grace_ms / 1000
         while self._calls and time.monotonic() < deadline:

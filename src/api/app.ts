@@ -96,9 +96,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   app.get("/healthz", (c) => c.json({ status: "ok", version }));
   app.get("/readyz", (c) => {
-    const pools = listPools(pit).map((p) => ({ name: p.name, ready: Number(p.stats.ready) }));
-    const ready = pools.length > 0 && pools.every((p) => p.ready > 0);
-    return c.json({ ready, pools }, ready ? 200 : 503);
+    const health = pit.health();
+    return c.json(health, health.ready ? 200 : 503);
   });
   app.get("/openapi.json", (c) => c.json(openApiDocument(version)));
 

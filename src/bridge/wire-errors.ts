@@ -1,7 +1,7 @@
 /** Errors on the wire: Connect end-stream error JSON with a snakepit ErrorInfo detail. */
 
 import { Code } from "@connectrpc/connect";
-import { isErrorCode, SnakepitError, type SnakepitErrorCode } from "../errors.ts";
+import { isErrorCode, PYTHON_ERROR_KINDS, type PythonErrorInfo, type PythonErrorKind, SnakepitError, type SnakepitErrorCode } from "../errors.ts";
 
 /** Connect's end-stream error, as JSON. */
 export interface WireError {
@@ -70,14 +70,15 @@ const FROM_CONNECT: Partial<Record<Code, SnakepitErrorCode>> = {
 /** A wire error from Python -> SnakepitError, keeping the Python type and traceback. */
 export function errorFromWire(wire: WireError, context: Record<string, unknown> = {}): SnakepitError {
   let code: SnakepitErrorCode = FROM_CONNECT[CODE_BY_NAME.get(wire.code) ?? Code.Unknown] ?? "internal";
-  let python: { type: string; traceback?: string } | undefined;
+  let python: PythonErrorInfo | undefined;
   const details: Record<string, unknown> = { ...context };
   for (const d of wire.details ?? []) {
     const info = d.debug;
     if (!info) continue;
     if (isErrorCode(info.code)) code = info.code;
     if (typeof info.pythonType === "string") {
-      python = { type: info.pythonType };
+      const kind = (PYTHON_ERROR_KINDS as readonly string[]).includes(info.kind as string) ? (info.kind as PythonErrorKind) : "PythonException";
+      python = { type: info.pythonType, kind };
       if (typeof info.traceback === "string") python.traceback = info.traceback;
     }
     if (typeof info.field === "string" && info.field) details.field = info.field;

@@ -10,6 +10,13 @@ export type SnakepitOptions = Partial<PoolConfigInput> & {
   pools?: Array<Partial<PoolConfigInput> & { name: string }>;
   /** Session settings, shared by all pools. */
   sessions?: SessionConfigInput;
+  /**
+   * Name of this host instance: the process registry is kept per name, and a restart with the
+   * same name kills workers its dead predecessors left. @default "default"
+   */
+  instance?: string;
+  /** Folder for the process registry. @default $SNAKEPIT_STATE_DIR or ~/.local/state/snakepit */
+  stateDir?: string;
 };
 
 /** Names where a field's value came from: a file, an env var, a flag. */
@@ -32,7 +39,7 @@ export function parseConfig(input: SnakepitOptions, source: string | SourceOf = 
   if (typeof input !== "object" || input === null) {
     throw new SnakepitError("config_invalid", `${sourceOf("")}: expected an object`);
   }
-  const { pools, sessions: _sessions, ...defaults } = input;
+  const { pools, sessions: _sessions, instance: _instance, stateDir: _stateDir, ...defaults } = input;
   const entries = pools && pools.length > 0
     ? pools.map((pool, i) => ({ raw: { ...defaults, ...pool }, prefix: `pools[${i}]` }))
     : [{ raw: defaults, prefix: "" }];

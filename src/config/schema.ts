@@ -4,6 +4,12 @@
  */
 
 import { z } from "zod";
+import { LifecycleSchema } from "../pool/lifecycle.ts";
+import { CircuitBreakerSchema } from "../resilience/circuit-breaker.ts";
+import { CrashBarrierSchema } from "../resilience/crash.ts";
+import { HealthSchema } from "../resilience/health.ts";
+import { RetryPolicySchema } from "../resilience/retry.ts";
+import { HeartbeatSchema } from "../worker/heartbeat.ts";
 import { TIMEOUT_PROFILES } from "./profiles.ts";
 
 const profileNames = Object.keys(TIMEOUT_PROFILES) as [keyof typeof TIMEOUT_PROFILES, ...(keyof typeof TIMEOUT_PROFILES)[]];
@@ -42,6 +48,16 @@ export const PoolConfigSchema = z.object({
   cancelGraceMs: ms.default(2_000).describe("Time a cancelled call has to stop before its worker is recycled"),
   shutdownGraceMs: ms.default(6_000).describe("Time in-flight calls get at shutdown before SIGTERM, then SIGKILL"),
   logLevel: z.enum(["debug", "info", "warning", "error"]).default("warning").describe("Level of the Python bridge's own log"),
+  devices: z.array(z.string().min(1)).default([]).describe("Devices given to workers round-robin (SNAKEPIT_DEVICE; CUDA_VISIBLE_DEVICES for `cuda:N`)"),
+  reconcileIntervalMs: z.number().int().positive().default(1_000).describe("How often the pool restores missing workers"),
+  maxRestarts: z.number().int().min(1).default(10).describe("Worker restarts allowed per `restartWindowMs` before pausing (crash storms)"),
+  restartWindowMs: z.number().int().positive().default(10_000).describe("Window for `maxRestarts`"),
+  heartbeat: HeartbeatSchema.default(HeartbeatSchema.parse({})),
+  crashBarrier: CrashBarrierSchema.default(CrashBarrierSchema.parse({})),
+  retry: RetryPolicySchema.default(RetryPolicySchema.parse({})),
+  circuitBreaker: CircuitBreakerSchema.default(CircuitBreakerSchema.parse({})),
+  health: HealthSchema.default(HealthSchema.parse({})),
+  lifecycle: LifecycleSchema.default(LifecycleSchema.parse({})),
 }).strict();
 
 /** The HTTP server of `snakepit serve`. */

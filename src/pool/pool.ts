@@ -9,8 +9,15 @@ import type { PoolConfig } from "../config/schema.ts";
 import { SnakepitError } from "../errors.ts";
 import type { Session } from "../session/store.ts";
 import type { EventBus } from "../telemetry/bus.ts";
+import type { CrashInfo } from "../resilience/crash.ts";
 import { type CallOptions, type CallResult, type ToolSpec, Worker } from "../worker/worker.ts";
+import { HealthMonitor } from "../resilience/health.ts";
+import { sleep } from "../resilience/backoff.ts";
+import { rssBytes } from "../runtime/procfs.ts";
 import { type AffinityMode, place } from "./affinity.ts";
+import { chooseDevice, deviceEnv } from "./devices.ts";
+import { CallGuard } from "./guard.ts";
+import { recycleReason } from "./lifecycle.ts";
 import { Dispatcher, type Want } from "./dispatcher.ts";
 import { leastLoaded } from "./select.ts";
 import { PoolStats, type PoolStatsSnapshot } from "./stats.ts";
@@ -25,11 +32,16 @@ export interface ExecuteOptions {
   metadata?: Record<string, string> | undefined;
   traceparent?: string | undefined;
   correlationId?: string | undefined;
+  /** Safe to run again: retried on another worker if this one crashes (crash barrier). */
+  idempotent?: boolean | undefined;
+  /** Marks the call idempotent and reaches Python as metadata "idempotency-key", for deduplication. */
+  idempotencyKey?: string | undefined;
 }
 
 /** What a pool needs from its owner. */
 export interface PoolDeps {
   runId: string;
+  instance: string;
   python: string;
   bridgeDir: string;
   env: Record<string, string>;
@@ -47,6 +59,8 @@ export interface WorkerInfo {
   capacity: number;
   requests: number;
   uptimeMs: number;
+  device?: string | undefined;
+  rssBytes?: number | undefined;
 }
 
 const RESTART_BACKOFF_MS = [100, 200, 400, 800, 1_600, 3_200, 5_000];
@@ -57,8 +71,16 @@ export class Pool {
   readonly timeouts: TimeoutProfile;
   readonly workers: Worker[] = [];
   readonly stats = new PoolStats();
+  readonly health: HealthMonitor;
+  readonly guard: CallGuard;
   readonly #deps: PoolDeps;
   readonly #dispatcher: Dispatcher;
+  readonly #taints = new Map<string, number>();
+  readonly #restarts: number[] = [];
+  readonly #timers: Array<ReturnType<typeof setInterval>> = [];
+  #replacing = 0;
+  #recycling = 0;
+  #wasHealthy = true;
   #nextWorker = 1;
   #rr = 0;
   #closed = false;
@@ -77,6 +99,8 @@ export class Pool {
       queueTimeoutMs: config.queueTimeoutMs ?? profile.queueTimeoutMs,
     };
     this.#dispatcher = new Dispatcher(this.name, () => ({ maxQueue: config.maxQueue, queueTimeoutMs: this.timeouts.queueTimeoutMs }), this.stats);
+    this.health = new HealthMonitor(config.health);
+    this.guard = new CallGuard(this.name, config, deps.bus);
   }
 
   /** Tools of this pool's adapter, as its first ready worker reported them. */
@@ -105,11 +129,20 @@ export class Pool {
       throw err;
     }
     this.#deps.bus.emit("pool.ready", { pool: this.name, workers: this.workers.length, durationMs: performance.now() - t0 });
+    this.#every(this.config.reconcileIntervalMs, () => this.#reconcile());
+    this.#every(this.config.lifecycle.checkIntervalMs, () => this.#checkLifecycle());
+  }
+
+  #every(ms: number, fn: () => void): void {
+    const timer = setInterval(fn, ms);
+    (timer as { unref?: () => void }).unref?.();
+    this.#timers.push(timer);
   }
 
   async #spawn(): Promise<Worker> {
     const id = `${this.name}-${this.#nextWorker++}`;
     const c = this.config;
+    const device = chooseDevice(c.devices, this.workers.map((w) => w.device ?? ""), this.#taints, Date.now());
     let inbound: InboundHandlers | undefined;
     const worker: Worker = new Worker(
       {
@@ -117,19 +150,23 @@ export class Pool {
         python: this.#deps.python,
         adapter: c.adapter,
         bridgeDir: this.#deps.bridgeDir,
-        env: { ...this.#deps.env, ...c.env, SNAKEPIT_RUN_ID: this.#deps.runId, SNAKEPIT_POOL: this.name },
+        env: { ...this.#deps.env, ...c.env, ...deviceEnv(device), SNAKEPIT_RUN_ID: this.#deps.runId, SNAKEPIT_POOL: this.name, SNAKEPIT_WORKER_ID: id },
         cwd: c.cwd,
         pythonArgs: c.pythonArgs,
         capacity: c.workerProfile === "thread" ? c.threadsPerWorker : 1,
         runId: this.#deps.runId,
+        instance: this.#deps.instance,
+        device,
+        heartbeat: c.heartbeat,
         startupTimeoutMs: c.startupTimeoutMs,
         cancelGraceMs: c.cancelGraceMs,
         logLevel: c.logLevel,
       },
       {
-        onExit: (w, status, expected) => this.#onExit(w, status.exitCode, status.signal, expected),
+        onSpawn: (w) => this.#deps.bus.emit("worker.spawned", { pool: this.name, worker: w.id, pid: w.pid }),
+        onExit: (w, status, expected, crash, wasReady) => this.#onExit(w, status.exitCode, status.signal, expected, crash, wasReady),
         onLog: (w, line) => this.#deps.bus.emit("worker.log", { pool: this.name, worker: w.id, line }),
-        onIdle: (w) => this.#dispatcher.feed(w),
+        onIdle: (w) => this.#onIdle(w),
         get inbound() {
           return inbound!;
         },
@@ -162,9 +199,10 @@ export class Pool {
     if (i >= 0) this.workers.splice(i, 1);
   }
 
-  #onExit(worker: Worker, exitCode: number | null, signal: string | null, expected: boolean): void {
+  #onExit(worker: Worker, exitCode: number | null, signal: string | null, expected: boolean, crash: CrashInfo | undefined, wasReady: boolean): void {
     this.#remove(worker);
-    this.#deps.bus.emit("worker.exited", { pool: this.name, worker: worker.id, pid: worker.pid, exitCode, signal, expected });
+    this.#deps.bus.emit("worker.exited", { pool: this.name, worker: worker.id, pid: worker.pid, exitCode, signal, expected, crash });
+    if (!wasReady) return; // a failed start: its caller reports it
     this.#dispatcher.failPinned(worker.id, () => new SnakepitError(
       "session_worker_lost",
       `Worker "${worker.id}" holding this call's session is gone; its session state is lost`,
@@ -172,12 +210,62 @@ export class Pool {
     ));
     if (expected || this.#closed) return;
     this.stats.crashes++;
+    this.health.record();
+    this.#reportHealth();
+    if (worker.device && this.config.crashBarrier.enabled && this.config.crashBarrier.taintMs > 0) {
+      const until = Date.now() + this.config.crashBarrier.taintMs;
+      this.#taints.set(worker.device, until);
+      this.#deps.bus.emit("device.tainted", { pool: this.name, device: worker.device, untilMs: until });
+    }
     void this.#replace();
   }
 
-  /** Start a replacement, retrying with backoff while the pool is open. */
+  #reportHealth(): void {
+    const healthy = this.health.isHealthy;
+    if (healthy === this.#wasHealthy) return;
+    this.#wasHealthy = healthy;
+    this.#deps.bus.emit("pool.health", { pool: this.name, healthy, recentCrashes: this.health.recentCrashes });
+  }
+
+  #onIdle(worker: Worker): void {
+    const max = this.config.lifecycle.workerMaxRequests;
+    if (max !== undefined && worker.requests >= max && worker.state === "ready") {
+      void this.#recycleFor(worker, "max_requests");
+      return;
+    }
+    this.#dispatcher.feed(worker);
+  }
+
+  /**
+   * Start a replacement, retrying with backoff while the pool is open. More than `maxRestarts`
+   * in `restartWindowMs` is a crash storm: replacements pause until the window has room, so a
+   * crash loop costs neither CPU nor log lines.
+   */
   async #replace(): Promise<void> {
+    this.#replacing++;
+    try {
+      await this.#replaceLoop();
+    } finally {
+      this.#replacing--;
+    }
+  }
+
+  async #replaceLoop(): Promise<void> {
     for (let attempt = 0; !this.#closed; attempt++) {
+      const { maxRestarts, restartWindowMs } = this.config;
+      const now = Date.now();
+      while (this.#restarts.length && this.#restarts[0]! < now - restartWindowMs) this.#restarts.shift();
+      if (this.#restarts.length >= maxRestarts) {
+        const pauseMs = this.#restarts[0]! + restartWindowMs - now;
+        this.#deps.bus.emit("pool.restart_storm", { pool: this.name, restarts: this.#restarts.length, windowMs: restartWindowMs, pauseMs });
+        try {
+          await sleep(pauseMs, this.#stopSignal.signal);
+        } catch {
+          return;
+        }
+        continue;
+      }
+      this.#restarts.push(now);
       try {
         await this.#spawn();
         this.stats.restarts++;
@@ -191,6 +279,40 @@ export class Pool {
           return;
         }
       }
+    }
+  }
+
+  /** Restore missing workers (a safety net under the replacement loop). */
+  #reconcile(): void {
+    if (this.#closed) return;
+    const missing = this.config.poolSize - this.workers.filter((w) => w.state !== "draining").length - this.#replacing;
+    for (let i = 0; i < missing; i++) void this.#replace();
+    this.#reportHealth();
+  }
+
+  /** Recycle workers past their age or memory limit, one at a time. */
+  #checkLifecycle(): void {
+    if (this.#closed || this.#recycling > 0) return;
+    const now = Date.now();
+    for (const w of this.workers) {
+      if (w.state !== "ready") continue;
+      const reason = recycleReason(w, rssBytes(w.pid) ?? w.lastBeat?.rssBytes, this.config.lifecycle, now);
+      if (reason) {
+        void this.#recycleFor(w, reason);
+        return;
+      }
+    }
+  }
+
+  async #recycleFor(worker: Worker, reason: string): Promise<void> {
+    this.#recycling++;
+    try {
+      const replacedBy = await this.recycle(worker.id);
+      this.#deps.bus.emit("worker.recycled", { pool: this.name, worker: worker.id, reason, replacedBy });
+    } catch {
+      // The worker went away meanwhile, or the pool closed: nothing to recycle.
+    } finally {
+      this.#recycling--;
     }
   }
 
@@ -244,14 +366,15 @@ export class Pool {
     }
   }
 
-  #callOptions(budgetMs: number, queueMs: number, options: ExecuteOptions, session: Session | undefined): CallOptions {
-    const remaining = budgetMs - queueMs;
+  #callOptions(deadline: number, options: ExecuteOptions, session: Session | undefined): CallOptions {
+    const remaining = deadline - performance.now();
+    const metadata = options.idempotencyKey ? { ...options.metadata, "idempotency-key": options.idempotencyKey } : options.metadata;
     return {
       signal: options.signal,
       timeoutMs: Number.isFinite(remaining) ? remaining : undefined,
       innerTimeoutMs: Number.isFinite(remaining) ? innerTimeoutMs(remaining) : undefined,
       sessionId: session?.id,
-      metadata: options.metadata,
+      metadata,
       traceparent: options.traceparent,
       correlationId: options.correlationId,
     };
@@ -266,15 +389,21 @@ export class Pool {
     if (this.#closed) throw this.#closedError();
     const budget = options.timeoutMs ?? this.timeouts.executeTimeoutMs;
     const t0 = performance.now();
+    const deadline = t0 + budget;
     this.stats.requests++;
     let worker: Worker | undefined;
     try {
-      const want = this.#want(session, options.affinity ?? this.config.affinity, true);
-      const result = await (await this.#dispatcher.dispatch(budget, options.signal, want, (w, queueMs) => {
-        worker = w;
-        this.#pin(session, w);
-        return w.execute(tool, args, this.#callOptions(budget, queueMs, options, session));
-      }));
+      const mode = options.affinity ?? this.config.affinity;
+      const attempt = async () => {
+        const want = this.#want(session, mode, true);
+        return await (await this.#dispatcher.dispatch(deadline - performance.now(), options.signal, want, (w) => {
+          worker = w;
+          this.#pin(session, w);
+          return w.execute(tool, args, this.#callOptions(deadline, options, session));
+        }));
+      };
+      const idempotent = options.idempotent === true || options.idempotencyKey !== undefined;
+      const result = await this.guard.run(attempt, { idempotent, signal: options.signal, deadline, tool });
       this.stats.record(performance.now() - t0);
       return result;
     } catch (err) {
@@ -292,13 +421,15 @@ export class Pool {
     if (this.#closed) throw this.#closedError();
     const budget = options.timeoutMs ?? this.timeouts.streamTimeoutMs;
     const t0 = performance.now();
+    const deadline = t0 + budget;
     this.stats.requests++;
     let ok = false;
     try {
+      this.guard.breaker.assertNotOpen();
       const want = this.#want(session, options.affinity ?? this.config.affinity, false);
-      const chunks = await this.#dispatcher.dispatch(budget, options.signal, want, (w, queueMs) => {
+      const chunks = await this.#dispatcher.dispatch(budget, options.signal, want, (w) => {
         this.#pin(session, w);
-        return w.stream(tool, args, this.#callOptions(budget, queueMs, options, session));
+        return w.stream(tool, args, this.#callOptions(deadline, options, session));
       });
       yield* chunks;
       ok = true;
@@ -345,6 +476,8 @@ export class Pool {
       capacity: w.capacity,
       requests: w.requests,
       uptimeMs: now - w.startedAt,
+      device: w.device,
+      rssBytes: rssBytes(w.pid) ?? w.lastBeat?.rssBytes,
     }));
   }
 
@@ -367,6 +500,7 @@ export class Pool {
   close(options: { graceMs?: number } = {}): Promise<void> {
     if (this.#closing) return this.#closing;
     this.#closed = true;
+    for (const timer of this.#timers) clearInterval(timer);
     const graceMs = options.graceMs ?? this.config.shutdownGraceMs;
     const closed = this.#closedError();
     this.#dispatcher.failAll(closed);

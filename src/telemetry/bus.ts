@@ -1,11 +1,21 @@
 /** A small typed event bus: `on(name, handler)` and `emit(name, data)`; handlers never throw out. */
 
+import type { CrashInfo } from "../resilience/crash.ts";
+
 /** Events and their payloads. */
 export interface SnakepitEvents {
   "pool.ready": { pool: string; workers: number; durationMs: number };
   "pool.closed": { pool: string };
+  "worker.spawned": { pool: string; worker: string; pid: number };
   "worker.started": { pool: string; worker: string; pid: number; durationMs: number };
-  "worker.exited": { pool: string; worker: string; pid: number; exitCode: number | null; signal: string | null; expected: boolean };
+  "worker.exited": { pool: string; worker: string; pid: number; exitCode: number | null; signal: string | null; expected: boolean; crash?: CrashInfo | undefined };
+  "worker.recycled": { pool: string; worker: string; reason: string; replacedBy: string };
+  "worker.heartbeat_missed": { pool: string; worker: string; missed: number };
+  "device.tainted": { pool: string; device: string; untilMs: number };
+  "pool.restart_storm": { pool: string; restarts: number; windowMs: number; pauseMs: number };
+  "pool.health": { pool: string; healthy: boolean; recentCrashes: number };
+  "circuit.state": { pool: string; from: string; to: string };
+  "call.retry": { pool: string; tool: string; code: string; attempt: number; delayMs: number; reason: "crash" | "policy" };
   "worker.restart_failed": { pool: string; worker: string; error: string; attempt: number };
   "worker.log": { pool: string; worker: string; line: string };
   "call.stop": { pool: string; worker: string; tool: string; durationMs: number; queueMs: number };

@@ -6,6 +6,9 @@ import { Channel, type InboundHandlers, STREAM_WINDOW } from "../bridge/channel.
 import { FrameDecoder } from "../bridge/frames.ts";
 import { abortError, SnakepitError } from "../errors.ts";
 import { type ChildProcess, type ExitStatus, spawnChild } from "../runtime/process.ts";
+import { type CrashInfo, type CrashKind, classifyCrash } from "../resilience/crash.ts";
+import { oomKills } from "../runtime/procfs.ts";
+import { type Beat, type HeartbeatConfig, startHeartbeat } from "./heartbeat.ts";
 import { OutputTail, pump } from "./output.ts";
 
 /** A tool as the worker describes it. */
@@ -33,7 +36,12 @@ export interface WorkerSpec {
   /** Concurrent calls the worker runs. @default 1 */
   capacity?: number;
   runId: string;
+  /** Host instance name (on the command line, for process listings). */
+  instance?: string;
   startupTimeoutMs: number;
+  heartbeat?: HeartbeatConfig;
+  /** Device given to this worker, if any. */
+  device?: string | undefined;
   /** Time a cancelled call gets to stop before the worker is recycled. @default 2000 */
   cancelGraceMs?: number;
   logLevel?: string;
@@ -41,8 +49,10 @@ export interface WorkerSpec {
 
 /** Callbacks from a worker to its owner. */
 export interface WorkerHooks {
-  /** The process ended (for any reason, including a requested stop). */
-  onExit(worker: Worker, status: ExitStatus, expected: boolean): void;
+  /** The process exists (pid known), before its handshake. */
+  onSpawn(worker: Worker): void;
+  /** The process ended (for any reason, including a requested stop or a failed start). */
+  onExit(worker: Worker, status: ExitStatus, expected: boolean, crash: CrashInfo | undefined, wasReady: boolean): void;
   /** A line the worker wrote to stdout/stderr. */
   onLog(worker: Worker, line: string): void;
   /** A slot freed (a call ended). */
@@ -90,6 +100,11 @@ export class Worker {
   readonly #tail = new OutputTail();
   #exit: Promise<ExitStatus> | undefined;
   #stopRequested = false;
+  #killedFor: CrashKind | undefined;
+  #stopHeartbeat: () => void = () => {};
+  #oomAtStart: number | undefined;
+  /** Last heartbeat answer (RSS, sessions), if any. */
+  lastBeat: Beat | undefined;
 
   constructor(spec: WorkerSpec, hooks: WorkerHooks) {
     this.id = spec.id;
@@ -137,6 +152,9 @@ export class Worker {
       String(this.capacity),
     ];
     if (spec.logLevel) cmd.push("--log-level", spec.logLevel);
+    if (spec.instance) cmd.push("--instance", spec.instance);
+    const hb = spec.heartbeat;
+    if (hb?.enabled) cmd.push("--host-timeout-ms", String(hb.timeoutMs * hb.maxMissed + hb.intervalMs));
     const pythonPath = [spec.bridgeDir, spec.env.PYTHONPATH].filter(Boolean).join(":");
     let child: ChildProcess;
     try {
@@ -149,6 +167,8 @@ export class Worker {
     }
     this.#child = child;
     this.pid = child.pid;
+    this.#oomAtStart = oomKills();
+    this.#hooks.onSpawn(this);
     let onReady!: () => void;
     const ready = new Promise<void>((resolve) => (onReady = resolve));
     const channel = new Channel((bytes) => child.write(bytes), {
@@ -203,6 +223,14 @@ export class Worker {
     try {
       await Promise.race([ready, failed]);
       this.state = "ready";
+      if (spec.heartbeat) {
+        this.#stopHeartbeat = startHeartbeat(
+          spec.heartbeat,
+          (seq, timeoutMs) => channel.call("Heartbeat", { seq }, timeoutMs),
+          (beat) => (this.lastBeat = beat),
+          () => void this.kill("heartbeat_timeout"),
+        );
+      }
     } catch (err) {
       this.#stopRequested = true;
       child.kill("SIGKILL");
@@ -218,18 +246,22 @@ export class Worker {
   }
 
   #onExit(status: ExitStatus): void {
+    this.#stopHeartbeat();
     const expected = this.#stopRequested;
     const wasReady = this.state !== "starting";
     this.state = expected ? "stopped" : "crashed";
+    const oomNow = oomKills();
+    const crash = expected ? undefined : classifyCrash(status, this.#killedFor, oomNow !== undefined && this.#oomAtStart !== undefined && oomNow > this.#oomAtStart);
+    const why = crash && crash.kind !== "exit" && crash.kind !== "signal" ? ` (${crash.kind.replace("_", " ")})` : "";
     const err = expected
       ? new SnakepitError("worker_unavailable", `Worker "${this.id}" stopped`, { details: { worker: this.id } })
       : new SnakepitError(
           "worker_crashed",
-          `Worker "${this.id}" (pid ${this.pid}) ${describeExit(status)}${this.#outputSuffix()}`,
-          { details: { worker: this.id, pid: this.pid, ...status, lastOutput: this.lastOutput() } },
+          `Worker "${this.id}" (pid ${this.pid}) ${describeExit(status)}${why}${this.#outputSuffix()}`,
+          { details: { worker: this.id, pid: this.pid, ...status, crash: crash?.kind, lastOutput: this.lastOutput() } },
         );
     this.#channel?.close(err);
-    if (wasReady) this.#hooks.onExit(this, status, expected);
+    this.#hooks.onExit(this, status, expected, crash, wasReady);
   }
 
   #drainWaiters: Array<() => void> = [];
@@ -312,7 +344,7 @@ export class Worker {
       channel.cancel(id);
       graceTimer = setTimeout(() => {
         this.#hooks.onLog(this, `call ${id} did not stop within ${this.spec.cancelGraceMs ?? 2000} ms of its cancel; recycling worker`);
-        void this.kill();
+        void this.kill("cancel_timeout");
       }, this.spec.cancelGraceMs ?? 2000);
     };
     const onAbort = () => cancel(abortError(options.signal!));
@@ -390,6 +422,7 @@ export class Worker {
     const child = this.#child;
     if (!child || !this.#exit) return undefined;
     this.#stopRequested = true;
+    this.#stopHeartbeat();
     if (this.state === "ready" || this.state === "draining") this.state = "stopping";
     const exited = this.#exit;
     const within = (ms: number) => {
@@ -406,11 +439,17 @@ export class Worker {
     return exited;
   }
 
-  /** Kill at once (crash recovery, cancel grace ran out). Counts as unexpected for the pool. */
-  async kill(): Promise<void> {
+  /** Kill at once (heartbeat lost, cancel grace ran out). Counts as a crash of kind `reason`. */
+  async kill(reason: CrashKind = "signal"): Promise<void> {
+    this.#killedFor ??= reason;
     this.#child?.kill("SIGKILL");
     this.#child?.closeStdin();
     await this.#exit;
+  }
+
+  /** The device this worker was given, if any. */
+  get device(): string | undefined {
+    return this.spec.device;
   }
 
   /** Send a signal to the worker's process group (tests, chaos). */

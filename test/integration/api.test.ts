@@ -24,7 +24,7 @@ describe("createApp() routes", () => {
     expect(await (await app.request("/healthz")).json()).toEqual({ status: "ok", version: "test" });
     const ready = await app.request("/readyz");
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ ready: true, pools: [{ name: "default", ready: 2 }] });
+    expect(await ready.json()).toEqual({ ready: true, pools: [{ name: "default", ready: 2, healthy: true, recentCrashes: 0, circuit: "closed" }] });
   });
 
   test("POST /v1/execute answers { result }", async () => {
