@@ -59,8 +59,8 @@ export class CallGuard {
         return out;
       } catch (reason) {
         const err = SPError.from(reason) as SnakepitError;
-        if (BREAKER_COUNTS.has(err.code)) this.breaker.failure();
-        else this.breaker.success();
+        if (!BREAKER_COUNTS.has(err.code)) this.breaker.success();
+        else this.breaker.failure(err.code === "worker_crashed" ? `crash:${String(err.details.worker)}` : undefined);
         const retry = err.code === "worker_crashed" && options.idempotent && this.#crash.enabled && retries < this.#crash.maxRetries;
         const wait = backoffMs(retries + 1, { sequenceMs: this.#crash.backoffMs });
         if (!retry || options.signal?.aborted || performance.now() + wait >= options.deadline) throw err;

@@ -25,6 +25,8 @@ export class CircuitBreaker {
   #failures = 0;
   #openedAt = 0;
   #probes = 0;
+  /** Incidents already counted in the current failure streak (one crash failing many calls is one). */
+  readonly #incidents = new Set<string>();
   readonly #now: () => number;
   readonly #onChange: (from: CircuitState, to: CircuitState) => void;
 
@@ -77,11 +79,17 @@ export class CircuitBreaker {
   success(): void {
     if (!this.config.enabled) return;
     this.#failures = 0;
+    this.#incidents.clear();
     if (this.#state !== "closed") this.#move("closed");
   }
 
-  failure(): void {
+  /** Count a failure; failures sharing an `incident` key (e.g. one worker's crash) count once. */
+  failure(incident?: string): void {
     if (!this.config.enabled) return;
+    if (incident !== undefined) {
+      if (this.#incidents.has(incident)) return;
+      this.#incidents.add(incident);
+    }
     this.#failures++;
     if (this.#state === "half_open" || (this.#state === "closed" && this.#failures >= this.config.failureThreshold)) this.#move("open");
   }
