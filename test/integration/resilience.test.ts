@@ -14,7 +14,7 @@ describe("heartbeats", () => {
       adapter: FAULTS, poolSize: 1, python: PYTHON, heartbeat: { intervalMs: 100, timeoutMs: 200, maxMissed: 2 },
     });
     const [w] = pit.listWorkers();
-    const exited = new Promise<{ crash?: { kind: string } }>((r) => pit.on("worker.exited", r));
+    const exited = new Promise<{ crash?: { kind: string } | undefined }>((r) => pit.on("worker.exited", r));
     const call = pit.execute("slow", { ms: 50 });
     process.kill(w!.pid, "SIGSTOP");
     const err = await failure(call);
