@@ -12,7 +12,14 @@ import { SessionConfigSchema } from "../src/session/sessions.ts";
 
 const path = new URL("../docs/configuration.md", import.meta.url).pathname;
 
-type Prop = { type?: string; anyOf?: Array<{ type?: string; enum?: unknown[] }>; enum?: unknown[]; default?: unknown; description?: string };
+type Prop = {
+  type?: string;
+  anyOf?: Array<{ type?: string; enum?: unknown[] }>;
+  enum?: unknown[];
+  default?: unknown;
+  description?: string;
+  properties?: Record<string, Prop>;
+};
 
 function typeOf(p: Prop): string {
   if (p.enum) return p.enum.map((e) => `\`${String(e)}\``).join(" \\| ");
@@ -28,9 +35,15 @@ function fmt(v: unknown): string {
 function rows(schema: z.ZodObject, prefix: string, envFor: (k: string) => string): string {
   const json = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as { properties: Record<string, Prop>; required?: string[] };
   return Object.entries(json.properties)
-    .map(([key, p]) => {
+    .flatMap(([key, p]) => {
+      if (p.type === "object" && p.properties) {
+        // Nested settings (heartbeat, retry, ...): one row per field, set in files or in code.
+        return Object.entries(p.properties).map(([sub, sp]) =>
+          `| \`${prefix}${key}.${sub}\` | — | ${typeOf(sp)} | ${fmt(sp.default)} | ${sp.description ?? ""} |`
+        );
+      }
       const required = json.required?.includes(key) && p.default === undefined ? " (required)" : "";
-      return `| \`${prefix}${key}\`${required} | ${envFor(key)} | ${typeOf(p)} | ${fmt(p.default)} | ${p.description ?? ""} |`;
+      return [`| \`${prefix}${key}\`${required} | ${envFor(key)} | ${typeOf(p)} | ${fmt(p.default)} | ${p.description ?? ""} |`];
     })
     .join("\n");
 }
@@ -64,6 +77,14 @@ Under \`[server]\` in a file.
 | field | environment | type | default | meaning |
 |---|---|---|---|---|
 ${rows(ServerConfigSchema, "server.", (k) => `\`${envName(k)}\``)}
+
+## Host fields
+
+| field | environment | meaning |
+|---|---|---|
+| \`instance\` | \`SNAKEPIT_INSTANCE\` (flag \`--instance\`) | Name of this host instance (default \`"default"\`). Each live run records its workers under \`<state dir>/instances/<name>/\`; at start, workers left by dead runs of the same name are killed (checked by the \`--run-id\` on their command line); live runs are never touched. |
+| \`stateDir\` (\`Snakepit.start()\` only) | \`SNAKEPIT_STATE_DIR\` | Where the registry lives (default \`~/.local/state/snakepit\`). |
+| — | \`SNAKEPIT_CACHE_DIR\` | Where the binary extracts its Python bridge (default \`~/.cache/snakepit\`). |
 
 ## Session fields
 

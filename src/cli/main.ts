@@ -23,6 +23,7 @@ const POOL_FLAGS = {
   adapter: { type: "string", short: "a" },
   "pool-size": { type: "string", short: "n" },
   python: { type: "string" },
+  instance: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 const SERVER_FLAGS = { host: { type: "string" }, port: { type: "string", short: "p" }, token: { type: "string" } } as const;
@@ -43,11 +44,13 @@ commands:
 options: --help on any command, --version
 config precedence: flags > SNAKEPIT_* environment > --config FILE (TOML or JSON) > defaults`,
   serve: `usage: snakepit serve [--config FILE] [--adapter FILE[:Class]] [--pool-size N] [--python PATH]
-                      [--host H] [--port P] [--token T] [--demo-call] [--once]
+                      [--host H] [--port P] [--token T] [--instance NAME] [--demo-call] [--once]
 
   --host H        address to bind (default 127.0.0.1; anything else needs --token)
   --port P        port (default 7117; 0 = any free port)
   --token T       bearer token required on every route but /healthz and /readyz
+  --instance NAME  process-registry name: a restart with the same name kills workers left by a
+                   dead earlier run (default "default")
   --demo-call     after start, make one real HTTP call and print it
   --once          exit after start (and the demo call) instead of serving`,
   exec: `usage: snakepit exec TOOL [--args JSON] [--stream] [--timeout-ms MS] [--adapter FILE[:Class]] [--config FILE]
@@ -81,6 +84,7 @@ async function config(values: Record<string, unknown>, exampleAdapter: string, p
     host: values.host,
     port: intFlag("port", values.port as string | undefined),
     token: values.token,
+    instance: values.instance,
   };
   const file = (values.config as string | undefined) ?? env.SNAKEPIT_CONFIG;
   // No adapter anywhere: serve the built-in example.

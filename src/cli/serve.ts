@@ -78,7 +78,7 @@ function untilStopped(server: HttpServer, pit: Snakepit, graceMs: number, once: 
 }
 
 async function startWithProgress(config: LoadedConfig, bar: ReturnType<typeof progress>): Promise<Snakepit> {
-  return await Snakepit.start({ pools: config.pools, sessions: config.sessions }, {
+  return await Snakepit.start({ pools: config.pools, sessions: config.sessions, instance: config.instance }, {
     on: {
       "worker.started": (e) => bar.step(`worker ${e.worker} ready (pid ${e.pid}, ${Math.round(e.durationMs)} ms)`),
     },

@@ -16,6 +16,8 @@ export interface LoadedConfig {
   pools: PoolConfig[];
   server: ServerConfig;
   sessions: SessionConfig;
+  /** Instance name for the process registry (file `instance`, SNAKEPIT_INSTANCE, --instance). */
+  instance: string;
 }
 
 /** Where values come from. */
@@ -82,6 +84,7 @@ export async function loadConfig(sources: ConfigSources = {}): Promise<LoadedCon
   const server: Record<string, unknown> = {};
   let pools: unknown;
   let sessions: Record<string, unknown> | undefined;
+  let instance = "default";
   const set = (key: string, value: unknown, from: string) => {
     if (serverKeys.includes(key)) server[key] = value;
     if (poolKeys.includes(key) || !serverKeys.includes(key)) inline[key] = value;
@@ -96,6 +99,8 @@ export async function loadConfig(sources: ConfigSources = {}): Promise<LoadedCon
           server[sk] = sv;
           origin.set(`server.${sk}`, sources.file);
         }
+      } else if (k === "instance") {
+        instance = String(v);
       } else if (k === "sessions" && typeof v === "object" && v) {
         sessions = camelKeys(v as Record<string, unknown>);
         origin.set("sessions", sources.file);
@@ -116,7 +121,10 @@ export async function loadConfig(sources: ConfigSources = {}): Promise<LoadedCon
     const type = jsonType(serverKeys.includes(key) ? ServerConfigSchema : PoolConfigSchema, key);
     set(key, coerce(name, raw, type), name);
   }
-  for (const [key, value] of Object.entries(sources.flags ?? {})) {
+  instance = sources.env?.SNAKEPIT_INSTANCE || instance;
+  const { instance: instanceFlag, ...flags } = sources.flags ?? {};
+  if (typeof instanceFlag === "string" && instanceFlag) instance = instanceFlag;
+  for (const [key, value] of Object.entries(flags)) {
     if (value !== undefined) set(key, value, `--${key.replace(/([A-Z])/g, "-$1").toLowerCase()}`);
   }
 
@@ -133,7 +141,10 @@ export async function loadConfig(sources: ConfigSources = {}): Promise<LoadedCon
     });
   }
   const parsedSessions = parseSessionConfig(sessions, () => origin.get("sessions") ?? "config");
-  const result = { pools: parsedPools, server: parsedServer.data, sessions: parsedSessions };
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(instance)) {
+    throw new SnakepitError("config_invalid", `instance "${instance}" must be 1–64 letters, digits, _ . -`, { details: { field: "instance" } });
+  }
+  const result = { pools: parsedPools, server: parsedServer.data, sessions: parsedSessions, instance };
   checkExposure(result.server);
   return result;
 }

@@ -58,7 +58,7 @@ describe("Snakepit.execute() timeouts and aborts", () => {
   });
 
   test("a full queue rejects with pool_saturated", async () => {
-    await using pit = await Snakepit.start({ adapter: fixture("hang.py"), poolSize: 1, python: PYTHON, maxQueue: 2, prefetch: 0 });
+    await using pit = await Snakepit.start({ adapter: fixture("hang.py"), poolSize: 1, python: PYTHON, maxQueue: 2, prefetch: 0, retry: { enabled: false } });
     const calls = [pit.execute("hang", { seconds: 0.3 }), pit.execute("quick"), pit.execute("quick")];
     await expect(pit.execute("quick")).rejects.toMatchObject({ code: "pool_saturated" });
     expect(await Promise.all(calls)).toEqual(["woke", "ok", "ok"]);
