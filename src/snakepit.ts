@@ -13,6 +13,12 @@ import { hostEnv } from "./runtime/process.ts";
 import { type CreateSessionOptions, SessionManager } from "./session/sessions.ts";
 import type { Session } from "./session/store.ts";
 import { EventBus, type EventName, type SnakepitEvents } from "./telemetry/bus.ts";
+import { inHostToolSpan } from "./telemetry/tracing.ts";
+import { createTelemetryApi, type TelemetryApi } from "./telemetry/api.ts";
+import { compileControl, type TelemetryControl, TelemetryControlSchema } from "./telemetry/control.ts";
+import { Logger, LogConfigSchema, type LogSink } from "./telemetry/logger.ts";
+import { createMetrics } from "./telemetry/metrics.ts";
+import { wireLogs } from "./telemetry/log-events.ts";
 import { type HostToolDefinition, ToolRegistry } from "./tools/registry.ts";
 import { getBridgeDir, resolvePython } from "./worker/python.ts";
 import type { ToolSpec, Worker } from "./worker/worker.ts";
@@ -56,6 +62,8 @@ export interface StartHooks {
    * Without it, the session's next call fails with `session_worker_lost`.
    */
   rehydrate?: (ctx: RehydrateContext) => Promise<void> | void;
+  /** Where log records go. @default JSON lines on stderr */
+  logSink?: LogSink;
 }
 
 /** A session's view of the pit: every call carries the session id. */
@@ -98,6 +106,10 @@ export class Snakepit implements AsyncDisposable {
   readonly runId: string;
   readonly sessions: SessionManager;
   readonly tools: ToolsApi;
+  /** Custom events and spans, Python telemetry control, the event stream, metrics. */
+  telemetry!: TelemetryApi;
+  /** Structured logs (silent by default but for errors). */
+  logger!: Logger;
   readonly #pools = new Map<string, Pool>();
   readonly #bus: EventBus;
   readonly #registry = new ToolRegistry();
@@ -153,6 +165,7 @@ export class Snakepit implements AsyncDisposable {
     const env = hostEnv();
     const bridgeDir = getBridgeDir();
     try {
+      pit.#setUpTelemetry(options, hooks);
       await registry.sweepDeadRuns();
       for (const config of configs) {
         const python = await resolvePython(config.python);
@@ -160,6 +173,7 @@ export class Snakepit implements AsyncDisposable {
         pit.#pools.set(config.name, pool);
       }
       await Promise.all([...pit.#pools.values()].map((p) => p.start()));
+      if (pit.#initialControl) await pit.telemetry.configure(pit.#initialControl);
     } catch (err) {
       await pit.close();
       throw SnakepitError.from(err);
@@ -184,6 +198,71 @@ export class Snakepit implements AsyncDisposable {
     }
   }
 
+  #setUpTelemetry(options: SnakepitOptions, hooks: StartHooks): void {
+    const t = options.telemetry ?? {};
+    const log = LogConfigSchema.safeParse(t.log ?? {});
+    const control = TelemetryControlSchema.safeParse(t.control ?? {});
+    if (!log.success || !control.success) {
+      const issue = (!log.success ? log.error : control.success ? undefined : control.error)!.issues[0]!;
+      throw new SnakepitError("config_invalid", `Invalid configuration: telemetry.${log.success ? "control" : "log"}.${issue.path.join(".")}: ${issue.message}`);
+    }
+    this.logger = new Logger(log.data, hooks.logSink);
+    wireLogs(this.#bus, this.logger);
+    const registry = t.metrics === false ? undefined : createMetrics(this.#bus, {
+      pools: () => [...this.#pools.values()].map((p) => ({
+        name: p.name,
+        workers: p.workers,
+        stats: { ...p.stats, queued: p.snapshot().queued },
+        circuit: p.guard.breaker.state,
+        knownTools: new Set(p.tools.map((x) => x.name)),
+      })),
+      sessions: () => this.sessions.size,
+    });
+    this.#initialControl = t.control ? control.data : undefined;
+    this.telemetry = createTelemetryApi({
+      bus: this.#bus,
+      registry,
+      configure: async (c, target) => {
+        const pools = target.pool ? [this.#pool(target.pool)] : [...this.#pools.values()];
+        await Promise.all(pools.map((p) => p.configureTelemetry(c, target.worker)));
+      },
+    });
+    this.#deriveCallEvents();
+  }
+
+  #initialControl: TelemetryControl | undefined;
+
+  /**
+   * The built-in per-call Python events (python.call.stop / python.call.exception) are derived
+   * here from each reply (which carries the time spent in the tool), so they cost Python nothing.
+   * The pool's telemetry control (allow, deny, sampling) applies to them as in Python.
+   */
+  #deriveCallEvents(): void {
+    const bus = this.#bus;
+    const filters = new Map<TelemetryControl | undefined, (name: string) => boolean>();
+    const passes = (pool: string, name: string) => {
+      const control = this.#pools.get(pool)?.telemetryControl;
+      if (!control) return true;
+      let f = filters.get(control);
+      if (!f) filters.set(control, (f = compileControl(control)));
+      return f(name);
+    };
+    bus.on("call.stop", (e) => {
+      if (e.pythonMs <= 0 || !bus.has("python.event") || !passes(e.pool, "python.call.stop")) return;
+      bus.emit("python.event", {
+        pool: e.pool, worker: e.worker, name: "python.call.stop", measurements: { duration_us: Math.round(e.pythonMs * 1000) },
+        metadata: { tool: e.tool }, timestampUs: Date.now() * 1000, correlationId: e.correlationId,
+      });
+    });
+    bus.on("call.exception", (e) => {
+      if (!e.pythonType || !bus.has("python.event") || !passes(e.pool, "python.call.exception")) return;
+      bus.emit("python.event", {
+        pool: e.pool, worker: e.worker ?? "", name: "python.call.exception", measurements: { duration_us: Math.round(e.durationMs * 1000) },
+        metadata: { tool: e.tool, type: e.pythonType }, timestampUs: Date.now() * 1000, correlationId: e.correlationId,
+      });
+    });
+  }
+
   #sessionEnded(session: Session): void {
     this.#registry.dropSession(session.id);
     for (const [pool, worker] of Object.entries(session.workers)) this.#pools.get(pool)?.dropSession(session.id, worker);
@@ -201,8 +280,12 @@ export class Snakepit implements AsyncDisposable {
     return {
       unary: (method, msg, ctx) => {
         switch (method) {
-          case "CallHostTool":
-            return registry.call(String(msg.toolName ?? ""), msg.args ?? {}, toolContext(msg, ctx.signal)).then((result) => ({ result }));
+          case "CallHostTool": {
+            const name = String(msg.toolName ?? "");
+            const call = () => registry.call(name, msg.args ?? {}, toolContext(msg, ctx.signal));
+            const run = msg.traceparent ? inHostToolSpan(name, String(msg.traceparent), call) : call();
+            return run.then((result) => ({ result }));
+          }
           case "ListHostTools":
             return { tools: registry.list((msg.sessionId as string | undefined) || undefined) };
           case "StreamTelemetry": {
@@ -210,7 +293,7 @@ export class Snakepit implements AsyncDisposable {
             for (const e of events) {
               bus.emit("python.event", {
                 pool: pool.name, worker: worker.id, name: e.name, measurements: e.measurements ?? {},
-                metadata: e.metadata ?? {}, timestampUs: Number(e.timestampUs ?? 0),
+                metadata: e.metadata ?? {}, timestampUs: Number(e.timestampUs ?? 0), correlationId: e.correlationId || undefined,
               });
             }
             const dropped = Number(msg.dropped ?? 0);

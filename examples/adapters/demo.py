@@ -46,6 +46,24 @@ class DemoAdapter(Adapter):
         await asyncio.sleep(0.001)
         return a + b
 
+    @tool(description="Keep a value in this session's state (lives in this worker)")
+    def remember(self, key: str, value, ctx: ToolContext) -> int:
+        ctx.state[key] = value
+        return len(ctx.state)
+
+    @tool(description="Read a value from this session's state")
+    def recall(self, key: str, ctx: ToolContext):
+        return ctx.state.get(key)
+
+    @tool(description="Greet a user the host knows, through the host tool get_user")
+    def greet_user(self, user_id: str, ctx: ToolContext) -> str:
+        user = ctx.call("get_user", id=user_id)
+        return self.greet(user["name"], user.get("lang", "en"))
+
+    @tool(description="Emit a custom telemetry event")
+    def report(self, value: float, ctx: ToolContext) -> None:
+        ctx.emit("demo.report", {"value": value})
+
     @tool(description="The worker's process id")
     def pid(self) -> int:
         return os.getpid()

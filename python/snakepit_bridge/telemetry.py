@@ -1,14 +1,19 @@
 """Telemetry from Python to the host: `emit()` and `span()`, through a bounded queue.
 
 Emitting never blocks a tool: when the queue is full the event is dropped and counted, and the
-count reaches the host with the next batch. Names are namespaced ("python." is added to names
-without a dot) and validated; sampling and allow/deny globs are set by the host at run time.
+count reaches the host with the next batch. Names are namespaced ("python." is put in front of
+names that lack it) and validated; sampling and allow/deny globs are set by the host at run time.
+Label values are bounded per event and key (MAX_LABEL_VALUES); past that they read "_other"
+and the number replaced is reported. Built-in samples (memory, CPU, garbage collection) are
+emitted every SNAKEPIT_TELEMETRY_SAMPLE_S seconds (default 10; 0 turns them off).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fnmatch
+import gc
+import os
 import random
 import re
 import threading
@@ -22,6 +27,8 @@ MAX_QUEUE = 10_000
 BATCH = 256
 FLUSH_INTERVAL_S = 0.05
 MAX_LABELS = 16
+MAX_LABEL_VALUES = 100
+SAMPLE_S = float(os.environ.get("SNAKEPIT_TELEMETRY_SAMPLE_S", "10") or 0)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
 
 _lock = threading.Lock()
@@ -30,6 +37,8 @@ _dropped = 0
 _worker: Any = None
 _wake = threading.Event()
 _control: Dict[str, Any] = {"enabled": True, "samplingRate": 1.0, "allow": [], "deny": [], "sampling": {}}
+_label_values: Dict[tuple, set] = {}
+_capped = 0
 
 
 def configure(control: Dict[str, Any]) -> None:
@@ -70,7 +79,7 @@ def emit(
 ) -> bool:
     """Queue one event; returns False when it was filtered, sampled out or dropped."""
     global _dropped
-    if "." not in name:
+    if not name.startswith("python."):
         name = "python." + name
     if not _NAME.match(name):
         raise ValueError(
@@ -78,7 +87,7 @@ def emit(
         )
     if not _admit(name):
         return False
-    labels = {str(k): str(v) for k, v in list((metadata or {}).items())[:MAX_LABELS]}
+    labels = _bounded_labels(name, metadata)
     event = {
         "name": name,
         "measurements": {k: v for k, v in (measurements or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
@@ -98,6 +107,23 @@ def emit(
     return True
 
 
+def _bounded_labels(name: str, metadata: Optional[Dict[str, Any]]) -> Dict[str, str]:
+    """At most MAX_LABELS labels, and at most MAX_LABEL_VALUES distinct values per name and key."""
+    global _capped
+    out: Dict[str, str] = {}
+    for k, v in list((metadata or {}).items())[:MAX_LABELS]:
+        key, value = str(k), str(v)
+        seen = _label_values.setdefault((name, key), set())
+        if value not in seen:
+            if len(seen) >= MAX_LABEL_VALUES:
+                _capped += 1
+                value = "_other"
+            else:
+                seen.add(value)
+        out[key] = value
+    return out
+
+
 @contextlib.contextmanager
 def span(name: str, metadata: Optional[Dict[str, Any]] = None, **kw: Any) -> Iterator[None]:
     """Emit `<name>.start`, then `<name>.stop` (with duration) or `<name>.exception`."""
@@ -114,7 +140,10 @@ def span(name: str, metadata: Optional[Dict[str, Any]] = None, **kw: Any) -> Ite
 
 
 def _take() -> Optional[Dict[str, Any]]:
-    global _dropped
+    global _dropped, _capped
+    if _capped:
+        capped, _capped = _capped, 0
+        emit("python.telemetry.labels_capped", {"count": capped})
     with _lock:
         if not _queue and not _dropped:
             return None
@@ -147,11 +176,55 @@ def _run() -> None:
             pass
 
 
+_gc = {"collections": 0, "collected": 0, "uncollectable": 0, "pause_s": 0.0, "started": 0.0}
+
+
+def _on_gc(phase: str, info: Dict[str, Any]) -> None:
+    if phase == "start":
+        _gc["started"] = time.perf_counter()
+    else:
+        _gc["collections"] += 1
+        _gc["collected"] += info.get("collected", 0)
+        _gc["uncollectable"] += info.get("uncollectable", 0)
+        _gc["pause_s"] += time.perf_counter() - _gc["started"]
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def sample() -> None:
+    """Emit the built-in memory, CPU and GC figures once."""
+    times = os.times()
+    emit("python.memory", {"rss_bytes": _rss_bytes(), "gc_objects": len(gc.get_objects()) if SAMPLE_S >= 10 else 0})
+    emit("python.cpu", {"user_s": times.user, "system_s": times.system, "threads": threading.active_count()})
+    emit("python.gc", {"collections": _gc["collections"], "collected": _gc["collected"], "uncollectable": _gc["uncollectable"],
+                       "pause_ms": _gc["pause_s"] * 1000})
+
+
+def _sampler() -> None:
+    while True:
+        time.sleep(SAMPLE_S)
+        try:
+            sample()
+        except Exception:  # noqa: BLE001 - telemetry never takes the worker down
+            pass
+
+
 def attach(worker: Any) -> None:
     """Start sending to the host through this worker's channel."""
     global _worker
     _worker = worker
+    gc.callbacks.append(_on_gc)
     threading.Thread(target=_run, name="snakepit-telemetry", daemon=True).start()
+    if SAMPLE_S > 0:
+        threading.Thread(target=_sampler, name="snakepit-sampler", daemon=True).start()
 
 
 def stats() -> Dict[str, int]:

@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
-from . import codec, telemetry
+from . import codec, telemetry, tracing
 from .adapter import Tool
 from .context import CallState, ToolContext
 from .errors import BridgeError, Cancelled, DeadlineExceeded, HostToolError, ToolNotFound
@@ -268,25 +268,35 @@ class Worker:
                 raise ToolNotFound(f"tool '{name}' not found (available: {available})", field="tool")
             args = body.get("args") or {}
             tool.validate(args)
-            if tool.wants_ctx:
-                args = dict(args)
-                args["ctx"] = ToolContext(self, call, body.get("sessionId", ""), body.get("metadata") or {})
-            if call.cancelled:
-                raise Cancelled(f"call {call.id} was cancelled before it started")
-            if call.method == "ExecuteStreamingTool":
-                self._run_stream(call, tool, args)
-                self._finish(call)
+            if tracing.available and body.get("traceparent"):
+                with tracing.tool_span(name, body["traceparent"]) as own:
+                    if own:
+                        body["traceparent"] = own
+                    self._run_tool(call, tool, args, body, started)
                 return
-            result = self._invoke(call, tool, args)
-            if tool.streaming:
-                result = list(self._iterate(call, tool, result))
-            duration_us = int((time.perf_counter() - started) * 1e6)
-            self._finish(call, result={"result": result, "durationUs": duration_us})
+            self._run_tool(call, tool, args, body, started)
         except BaseException as exc:  # noqa: BLE001 - the host always gets an answer
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 self._finish(call, error=exc)
                 raise
             self._finish(call, error=exc)
+
+    def _run_tool(self, call: CallState, tool: Tool, args: Dict[str, Any], body: Dict[str, Any], started: float) -> None:
+        """Run a validated call; exceptions go to `_run`, which answers the host."""
+        if tool.wants_ctx:
+            args = dict(args)
+            args["ctx"] = ToolContext(self, call, body.get("sessionId", ""), body.get("metadata") or {})
+        if call.cancelled:
+            raise Cancelled(f"call {call.id} was cancelled before it started")
+        if call.method == "ExecuteStreamingTool":
+            self._run_stream(call, tool, args)
+            self._finish(call)
+            return
+        result = self._invoke(call, tool, args)
+        if tool.streaming:
+            result = list(self._iterate(call, tool, result))
+        duration_us = int((time.perf_counter() - started) * 1e6)
+        self._finish(call, result={"result": result, "durationUs": duration_us})
 
     def _finish(self, call: CallState, result: Optional[Dict[str, Any]] = None, error: Optional[BaseException] = None) -> None:
         self._calls.pop(call.id, None)

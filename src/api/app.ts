@@ -188,6 +188,36 @@ export function createApp(deps: AppDeps): Hono<Env> {
     return c.body(null, 204);
   });
 
+  app.get("/metrics", async (c) => {
+    const text = await pit.telemetry.metrics();
+    if (text === undefined) throw new SnakepitError("not_found", "Metrics are off (telemetry.metrics: false)");
+    return c.body(text, 200, { "content-type": pit.telemetry.metricsContentType });
+  });
+
+  app.get("/v1/events", (c) => {
+    const names = c.req.query("names")?.split(",").map((n) => n.trim()).filter(Boolean);
+    const ac = new AbortController();
+    c.req.raw.signal.addEventListener("abort", () => ac.abort(), { once: true });
+    const encoder = new TextEncoder();
+    const events = pit.telemetry.events({ ...(names?.length ? { names } : {}), signal: ac.signal });
+    const stream = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(encoder.encode(": snakepit events\n\n"));
+        try {
+          for await (const e of events) {
+            controller.enqueue(encoder.encode(`event: ${e.name}\ndata: ${JSON.stringify({ time: e.time, ...toHttpJson(e.data) as object })}\n\n`));
+          }
+        } finally {
+          controller.close();
+        }
+      },
+      cancel() {
+        ac.abort();
+      },
+    });
+    return new Response(stream, { headers: { "content-type": "text/event-stream", "cache-control": "no-store" } });
+  });
+
   app.get("/v1/workers", (c) => c.json({ workers: pit.listWorkers() }));
   app.post("/v1/workers/:id/recycle", async (c) => c.json({ replacedBy: await pit.recycleWorker(c.req.param("id")) }));
   app.get("/v1/pools", (c) => c.json({ pools: listPools(pit) }));

@@ -3,7 +3,12 @@
 import { z } from "zod";
 import { SnakepitError } from "../errors.ts";
 import { type SessionConfig, type SessionConfigInput, SessionConfigSchema } from "../session/sessions.ts";
+import type { TelemetryControlInput } from "../telemetry/control.ts";
+import type { z as zod } from "zod";
+import type { LogConfigSchema } from "../telemetry/logger.ts";
 import { type PoolConfig, PoolConfigSchema, type PoolConfigInput } from "./schema.ts";
+
+type LogConfigInput = zod.input<typeof LogConfigSchema>;
 
 /** What `Snakepit.start()` accepts: one pool inline, or `pools` (inline fields are their defaults). */
 export type SnakepitOptions = Partial<PoolConfigInput> & {
@@ -17,7 +22,19 @@ export type SnakepitOptions = Partial<PoolConfigInput> & {
   instance?: string;
   /** Folder for the process registry. @default $SNAKEPIT_STATE_DIR or ~/.local/state/snakepit */
   stateDir?: string;
+  /** Metrics, logs and the initial Python telemetry control. */
+  telemetry?: TelemetryOptions;
 };
+
+/** Telemetry settings of `Snakepit.start()`. */
+export interface TelemetryOptions {
+  /** Keep Prometheus metrics (`pit.telemetry.metrics()`, `/metrics`). @default true */
+  metrics?: boolean;
+  /** Structured logs. @default { level: "error" } */
+  log?: LogConfigInput;
+  /** Python telemetry control every worker starts with. @default all on, sampling 1 */
+  control?: TelemetryControlInput;
+}
 
 /** Names where a field's value came from: a file, an env var, a flag. */
 export type SourceOf = (field: string) => string;
@@ -39,7 +56,7 @@ export function parseConfig(input: SnakepitOptions, source: string | SourceOf = 
   if (typeof input !== "object" || input === null) {
     throw new SnakepitError("config_invalid", `${sourceOf("")}: expected an object`);
   }
-  const { pools, sessions: _sessions, instance: _instance, stateDir: _stateDir, ...defaults } = input;
+  const { pools, sessions: _sessions, instance: _instance, stateDir: _stateDir, telemetry: _telemetry, ...defaults } = input;
   const entries = pools && pools.length > 0
     ? pools.map((pool, i) => ({ raw: { ...defaults, ...pool }, prefix: `pools[${i}]` }))
     : [{ raw: defaults, prefix: "" }];

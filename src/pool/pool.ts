@@ -18,6 +18,9 @@ import { type AffinityMode, place } from "./affinity.ts";
 import { chooseDevice, deviceEnv } from "./devices.ts";
 import { CallGuard } from "./guard.ts";
 import { recycleReason } from "./lifecycle.ts";
+import type { Span } from "@opentelemetry/api";
+import { endSpan, startCallSpan, startWorkerSpan, traceparentOf } from "../telemetry/tracing.ts";
+import type { TelemetryControl } from "../telemetry/control.ts";
 import { Dispatcher, type Want } from "./dispatcher.ts";
 import { leastLoaded } from "./select.ts";
 import { PoolStats, type PoolStatsSnapshot } from "./stats.ts";
@@ -79,6 +82,8 @@ export class Pool {
   readonly #restarts: number[] = [];
   readonly #timers: Array<ReturnType<typeof setInterval>> = [];
   #replacing = 0;
+  #calls = 0;
+  #telemetryControl: TelemetryControl | undefined;
   #recycling = 0;
   #wasHealthy = true;
   #nextWorker = 1;
@@ -190,6 +195,7 @@ export class Pool {
       throw new SnakepitError("pool_closed", `Pool "${this.name}" closed while worker "${id}" started`);
     }
     this.#deps.bus.emit("worker.started", { pool: this.name, worker: id, pid: worker.pid, durationMs: performance.now() - t0 });
+    if (this.#telemetryControl) worker.control("ConfigureTelemetry", { ...this.#telemetryControl }).catch(() => {});
     this.#dispatcher.feed(worker);
     return worker;
   }
@@ -357,6 +363,18 @@ export class Pool {
     if (previous) this.dropSession(session.id, previous);
   }
 
+  /** Apply a telemetry control to every worker (or one), now and to workers started later. */
+  async configureTelemetry(control: TelemetryControl, workerId?: string): Promise<void> {
+    if (workerId === undefined) this.#telemetryControl = control;
+    const targets = this.workers.filter((w) => w.state === "ready" && (workerId === undefined || w.id === workerId));
+    await Promise.all(targets.map((w) => w.control("ConfigureTelemetry", { ...control })));
+  }
+
+  /** The telemetry control workers of this pool run with (undefined: the default, all on). */
+  get telemetryControl(): TelemetryControl | undefined {
+    return this.#telemetryControl;
+  }
+
   /** Tell a worker (or every worker) to drop a session's Python state. */
   dropSession(sessionId: string, workerId?: string): void {
     for (const w of this.workers) {
@@ -390,27 +408,56 @@ export class Pool {
     const budget = options.timeoutMs ?? this.timeouts.executeTimeoutMs;
     const t0 = performance.now();
     const deadline = t0 + budget;
+    const bus = this.#deps.bus;
+    const correlationId = options.correlationId ?? `${this.#deps.runId}-${(this.#calls++).toString(36)}`;
     this.stats.requests++;
+    if (bus.has("call.start")) bus.emit("call.start", { pool: this.name, tool, correlationId, sessionId: session?.id });
+    const span = startCallSpan(tool, this.name, options.traceparent);
     let worker: Worker | undefined;
+    let queueMs = 0;
     try {
       const mode = options.affinity ?? this.config.affinity;
       const attempt = async () => {
         const want = this.#want(session, mode, true);
-        return await (await this.#dispatcher.dispatch(deadline - performance.now(), options.signal, want, (w) => {
+        let workerSpan: Span | undefined;
+        const enqueued = performance.now();
+        const out = this.#dispatcher.dispatch(deadline - enqueued, options.signal, want, (w) => {
           worker = w;
+          queueMs = performance.now() - enqueued;
           this.#pin(session, w);
-          return w.execute(tool, args, this.#callOptions(deadline, options, session));
-        }));
+          workerSpan = startWorkerSpan(span, tool, w.id);
+          const callOptions = this.#callOptions(deadline, options, session);
+          callOptions.correlationId = correlationId;
+          callOptions.traceparent = traceparentOf(workerSpan) ?? options.traceparent;
+          return w.execute(tool, args, callOptions);
+        });
+        try {
+          const result = await (await out);
+          if (workerSpan) endSpan(workerSpan);
+          return result;
+        } catch (err) {
+          if (workerSpan) endSpan(workerSpan, err);
+          throw err;
+        }
       };
       const idempotent = options.idempotent === true || options.idempotencyKey !== undefined;
       const result = await this.guard.run(attempt, { idempotent, signal: options.signal, deadline, tool });
-      this.stats.record(performance.now() - t0);
+      const durationMs = performance.now() - t0;
+      this.stats.record(durationMs);
+      endSpan(span);
+      if (bus.has("call.stop")) {
+        bus.emit("call.stop", { pool: this.name, worker: worker!.id, tool, durationMs, queueMs, pythonMs: result.durationUs / 1000, correlationId });
+      }
       return result;
     } catch (err) {
       this.stats.failed++;
       const e = SnakepitError.from(err);
-      if (this.#deps.bus.has("call.exception")) {
-        this.#deps.bus.emit("call.exception", { pool: this.name, worker: worker?.id, tool, code: e.code, durationMs: performance.now() - t0 });
+      e.details.correlationId ??= correlationId;
+      endSpan(span, e);
+      if (bus.has("call.exception")) {
+        bus.emit("call.exception", {
+          pool: this.name, worker: worker?.id, tool, code: e.code, durationMs: performance.now() - t0, correlationId, pythonType: e.python?.type,
+        });
       }
       throw e;
     }
@@ -422,20 +469,40 @@ export class Pool {
     const budget = options.timeoutMs ?? this.timeouts.streamTimeoutMs;
     const t0 = performance.now();
     const deadline = t0 + budget;
+    const bus = this.#deps.bus;
+    const correlationId = options.correlationId ?? `${this.#deps.runId}-${(this.#calls++).toString(36)}`;
     this.stats.requests++;
+    if (bus.has("call.start")) bus.emit("call.start", { pool: this.name, tool, correlationId, sessionId: session?.id });
     let ok = false;
+    let workerId: string | undefined;
+    let failure: SnakepitError | undefined;
     try {
       this.guard.breaker.assertNotOpen();
       const want = this.#want(session, options.affinity ?? this.config.affinity, false);
       const chunks = await this.#dispatcher.dispatch(budget, options.signal, want, (w) => {
         this.#pin(session, w);
-        return w.stream(tool, args, this.#callOptions(deadline, options, session));
+        workerId = w.id;
+        const callOptions = this.#callOptions(deadline, options, session);
+        callOptions.correlationId = correlationId;
+        return w.stream(tool, args, callOptions);
       });
       yield* chunks;
       ok = true;
+    } catch (err) {
+      failure = SnakepitError.from(err);
+      throw failure;
     } finally {
-      if (ok) this.stats.record(performance.now() - t0);
-      else this.stats.failed++;
+      const durationMs = performance.now() - t0;
+      if (ok) {
+        this.stats.record(durationMs);
+        if (bus.has("call.stop")) bus.emit("call.stop", { pool: this.name, worker: workerId ?? "", tool, durationMs, queueMs: 0, pythonMs: 0, correlationId });
+      } else {
+        this.stats.failed++;
+        const code = failure?.code ?? "aborted";
+        if (bus.has("call.exception")) {
+          bus.emit("call.exception", { pool: this.name, worker: workerId, tool, code, durationMs, correlationId, pythonType: failure?.python?.type });
+        }
+      }
     }
   }
 

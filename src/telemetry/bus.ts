@@ -18,14 +18,26 @@ export interface SnakepitEvents {
   "call.retry": { pool: string; tool: string; code: string; attempt: number; delayMs: number; reason: "crash" | "policy" };
   "worker.restart_failed": { pool: string; worker: string; error: string; attempt: number };
   "worker.log": { pool: string; worker: string; line: string };
-  "call.stop": { pool: string; worker: string; tool: string; durationMs: number; queueMs: number };
-  "call.exception": { pool: string; worker: string | undefined; tool: string; code: string; durationMs: number };
+  "call.start": { pool: string; tool: string; correlationId: string; sessionId: string | undefined };
+  "call.stop": { pool: string; worker: string; tool: string; durationMs: number; queueMs: number; pythonMs: number; correlationId: string };
+  "call.exception": { pool: string; worker: string | undefined; tool: string; code: string; durationMs: number; correlationId: string; pythonType: string | undefined };
+  "queue.rejected": { pool: string; tool: string; code: string };
+  "telemetry.dropped": { dropped: number };
+  "custom.event": { name: string; measurements: Record<string, number>; metadata: Record<string, string> };
   "session.created": { session: string };
   "session.deleted": { session: string };
   "session.expired": { session: string };
   "session.limit_warning": { sessions: number; maxSessions: number };
   "session.worker_lost": { session: string; pool: string; worker: string };
-  "python.event": { pool: string; worker: string; name: string; measurements: Record<string, number>; metadata: Record<string, string>; timestampUs: number };
+  "python.event": {
+    pool: string;
+    worker: string;
+    name: string;
+    measurements: Record<string, number>;
+    metadata: Record<string, string>;
+    timestampUs: number;
+    correlationId: string | undefined;
+  };
   "python.dropped": { pool: string; worker: string; dropped: number };
 }
 
@@ -34,8 +46,23 @@ export type EventName = keyof SnakepitEvents;
 
 type Handler<K extends EventName> = (data: SnakepitEvents[K]) => void;
 
+/** Any event, as the catch-all listeners and the event stream see it. */
+export interface AnyEvent {
+  name: EventName;
+  /** Milliseconds since the Unix epoch. */
+  time: number;
+  data: SnakepitEvents[EventName];
+}
+
 export class EventBus {
   readonly #handlers = new Map<EventName, Set<Handler<EventName>>>();
+  readonly #any = new Set<(event: AnyEvent) => void>();
+
+  /** Subscribe to every event; returns the unsubscribe function. */
+  onAny(handler: (event: AnyEvent) => void): () => void {
+    this.#any.add(handler);
+    return () => this.#any.delete(handler);
+  }
 
   /** Subscribe; returns the unsubscribe function. */
   on<K extends EventName>(name: K, handler: Handler<K>): () => void {
@@ -47,10 +74,20 @@ export class EventBus {
 
   /** True when someone listens (lets hot paths skip building payloads). */
   has(name: EventName): boolean {
-    return (this.#handlers.get(name)?.size ?? 0) > 0;
+    return this.#any.size > 0 || (this.#handlers.get(name)?.size ?? 0) > 0;
   }
 
   emit<K extends EventName>(name: K, data: SnakepitEvents[K]): void {
+    if (this.#any.size > 0) {
+      const event: AnyEvent = { name, time: Date.now(), data };
+      for (const handler of this.#any) {
+        try {
+          handler(event);
+        } catch (err) {
+          console.error(`snakepit: an event listener threw on "${name}":`, err);
+        }
+      }
+    }
     const set = this.#handlers.get(name);
     if (!set) return;
     for (const handler of set) {
