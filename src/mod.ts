@@ -21,5 +21,21 @@ export type { WorkerInfo } from "./pool/pool.ts";
 export type { PoolStatsSnapshot } from "./pool/stats.ts";
 export type { ToolSpec } from "./worker/worker.ts";
 
-// Internal (not semver): the bridge's channel and worker, for tools and tests.
+export { type HostToolDefinition, type HostToolContext } from "./tools/registry.ts";
+export type { SessionHandle, RehydrateContext, ToolsApi } from "./snakepit.ts";
+export type { Session } from "./session/store.ts";
+export type { TelemetryApi } from "./telemetry/api.ts";
+export type { TelemetryControlInput } from "./telemetry/control.ts";
+export type { LogRecord, LogSink } from "./telemetry/logger.ts";
+export { withRetry, RetryPolicySchema, type RetryPolicy } from "./resilience/retry.ts";
+export { CircuitBreaker, CircuitBreakerSchema, type CircuitState } from "./resilience/circuit-breaker.ts";
+export { backoffMs } from "./resilience/backoff.ts";
+
+/** The wire contract (generated from proto/): typed messages and the two services. */
+export { BridgeService, HostService } from "./bridge/gen/snakepit/bridge/v1/bridge_pb.ts";
+export { ControlService } from "./bridge/gen/snakepit/api/v1/control_pb.ts";
+/** A Connect transport over one worker's pipe (around the pool: diagnostics, tools, tests). */
+export { createWorkerTransport } from "./bridge/worker-transport.ts";
+
+// Internal (not semver): the worker class, for tools and tests.
 export { Worker as _Worker } from "./worker/worker.ts";

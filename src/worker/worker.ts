@@ -411,6 +411,11 @@ export class Worker {
     })();
   }
 
+  /** Internal: the worker's channel, for the Connect transport. Not semver. */
+  get channel(): Channel | undefined {
+    return this.#channel;
+  }
+
   /** Send a control RPC (ping, heartbeat, sessions, telemetry control). */
   control(method: string, msg: Record<string, unknown>, timeoutMs = 5_000): Promise<Record<string, unknown>> {
     if (!this.#channel) return Promise.reject(new SnakepitError("worker_unavailable", `Worker "${this.id}" is not started`));
