@@ -189,7 +189,8 @@ def _on_gc(phase: str, info: Dict[str, Any]) -> None:
         _gc["pause_s"] += time.perf_counter() - _gc["started"]
 
 
-def _rss_bytes() -> int:
+def rss_bytes() -> int:
+    """Resident memory of this process, in bytes."""
     try:
         with open("/proc/self/statm", "rb") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -202,7 +203,7 @@ def _rss_bytes() -> int:
 def sample() -> None:
     """Emit the built-in memory, CPU and GC figures once."""
     times = os.times()
-    emit("python.memory", {"rss_bytes": _rss_bytes(), "gc_objects": len(gc.get_objects()) if SAMPLE_S >= 10 else 0})
+    emit("python.memory", {"rss_bytes": rss_bytes()})
     emit("python.cpu", {"user_s": times.user, "system_s": times.system, "threads": threading.active_count()})
     emit("python.gc", {"collections": _gc["collections"], "collected": _gc["collected"], "uncollectable": _gc["uncollectable"],
                        "pause_ms": _gc["pause_s"] * 1000})

@@ -47,16 +47,6 @@ class _Pending:
         self.chunks: Optional["queue.SimpleQueue[Any]"] = queue.SimpleQueue() if streaming else None
 
 
-def _rss_bytes() -> int:
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
 class Worker:
     def __init__(
         self,
@@ -214,7 +204,7 @@ class Worker:
             return {
                 "seq": body.get("seq", 0),
                 "inFlight": len(self._calls),
-                "rssBytes": _rss_bytes(),
+                "rssBytes": telemetry.rss_bytes(),
                 "sessions": len(self._sessions),
             }
         if method == "Ping":

@@ -402,16 +402,21 @@ export class Pool {
     return new SnakepitError("pool_closed", `Pool "${this.name}" is closed`);
   }
 
-  /** Execute a tool on the least-loaded worker (or the session's worker). */
-  async execute(tool: string, args: Record<string, unknown>, options: ExecuteOptions = {}, session?: Session): Promise<CallResult> {
+  /** What every call does first: refuse when closed, fix its deadline and id, count it, announce it. */
+  #begin(tool: string, budgetMs: number, options: ExecuteOptions, session: Session | undefined): { t0: number; deadline: number; correlationId: string } {
     if (this.#closed) throw this.#closedError();
-    const budget = options.timeoutMs ?? this.timeouts.executeTimeoutMs;
     const t0 = performance.now();
-    const deadline = t0 + budget;
-    const bus = this.#deps.bus;
     const correlationId = options.correlationId ?? `${this.#deps.runId}-${(this.#calls++).toString(36)}`;
     this.stats.requests++;
+    const bus = this.#deps.bus;
     if (bus.has("call.start")) bus.emit("call.start", { pool: this.name, tool, correlationId, sessionId: session?.id });
+    return { t0, deadline: t0 + budgetMs, correlationId };
+  }
+
+  /** Execute a tool on the least-loaded worker (or the session's worker). */
+  async execute(tool: string, args: Record<string, unknown>, options: ExecuteOptions = {}, session?: Session): Promise<CallResult> {
+    const { t0, deadline, correlationId } = this.#begin(tool, options.timeoutMs ?? this.timeouts.executeTimeoutMs, options, session);
+    const bus = this.#deps.bus;
     const span = startCallSpan(tool, this.name, options.traceparent);
     let worker: Worker | undefined;
     let queueMs = 0;
@@ -465,14 +470,9 @@ export class Pool {
 
   /** Stream a tool's chunks from the least-loaded worker (or the session's worker). */
   async *stream(tool: string, args: Record<string, unknown>, options: ExecuteOptions = {}, session?: Session): AsyncGenerator<unknown, void, undefined> {
-    if (this.#closed) throw this.#closedError();
     const budget = options.timeoutMs ?? this.timeouts.streamTimeoutMs;
-    const t0 = performance.now();
-    const deadline = t0 + budget;
+    const { t0, deadline, correlationId } = this.#begin(tool, budget, options, session);
     const bus = this.#deps.bus;
-    const correlationId = options.correlationId ?? `${this.#deps.runId}-${(this.#calls++).toString(36)}`;
-    this.stats.requests++;
-    if (bus.has("call.start")) bus.emit("call.start", { pool: this.name, tool, correlationId, sessionId: session?.id });
     let ok = false;
     let workerId: string | undefined;
     let failure: SnakepitError | undefined;
