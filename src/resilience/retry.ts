@@ -37,12 +37,12 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, policy: 
       return await fn(attempt);
     } catch (reason) {
       const err = SnakepitError.from(reason);
+      if (attempt > 1) err.details.attempts = attempt;
       const retriable = policy.enabled && (policy.retriable.includes(err.code) || (options.isRetriable?.(err) ?? false));
       if (!retriable || attempt >= policy.maxAttempts || options.signal?.aborted) throw err;
       const wait = backoffMs(attempt, { sequenceMs: policy.backoffMs, jitter: policy.jitter, maxMs: policy.maxBackoffMs });
       if (options.deadline !== undefined && performance.now() + wait >= options.deadline) throw err;
       options.onRetry?.(err, attempt, wait);
-      err.details.attempts = attempt;
       await sleep(wait, options.signal);
     }
   }

@@ -132,3 +132,28 @@ describe("Snakepit.execute() with the demo adapter", () => {
     expect(demo.tools.list().find((t) => t.name === "count")?.streaming).toBe(true);
   });
 });
+
+describe("several pools", () => {
+  test("each pool has its own adapter, size, env and interpreter arguments", async () => {
+    await using pit = await Snakepit.start({
+      python: PYTHON,
+      poolSize: 1,
+      pools: [
+        { name: "demo", adapter: DEMO, poolSize: 2 },
+        { name: "echo", adapter: fixture("echo.py"), env: { MARK: "echo-pool" }, pythonArgs: ["-X", "utf8"] },
+      ],
+    });
+    expect(pit.poolNames).toEqual(["demo", "echo"]);
+    expect(await pit.execute("add", { a: 1, b: 1 }, { pool: "demo" })).toBe(2);
+    expect(await pit.execute("echo", { value: "x" }, { pool: "echo" })).toBe("x");
+    await expect(pit.execute("add", { a: 1 }, { pool: "echo" })).rejects.toMatchObject({ code: "tool_not_found" });
+    expect(pit.listWorkers().map((w) => w.pool)).toEqual(["demo", "demo", "echo"]);
+    expect(pit.stats().pools.echo!.workers).toBe(1);
+    // The default pool is the first one.
+    expect(await pit.execute("add", { a: 2, b: 2 })).toBe(4);
+  });
+
+  test("two pools with one name are refused", async () => {
+    await expect(Snakepit.start({ python: PYTHON, pools: [{ name: "a", adapter: DEMO }, { name: "a", adapter: DEMO }] })).rejects.toMatchObject({ code: "config_invalid" });
+  });
+});

@@ -1,0 +1,153 @@
+import { describe, expect, test } from "bun:test";
+import { SnakepitError } from "../../src/errors.ts";
+import { place } from "../../src/pool/affinity.ts";
+import { chooseDevice, deviceEnv } from "../../src/pool/devices.ts";
+import { recycleReason } from "../../src/pool/lifecycle.ts";
+import { backoffMs } from "../../src/resilience/backoff.ts";
+import { CircuitBreaker } from "../../src/resilience/circuit-breaker.ts";
+import { classifyCrash } from "../../src/resilience/crash.ts";
+import { HealthMonitor } from "../../src/resilience/health.ts";
+import { RetryPolicySchema, withRetry } from "../../src/resilience/retry.ts";
+import { compileControl, TelemetryControlSchema } from "../../src/telemetry/control.ts";
+
+describe("backoffMs()", () => {
+  test("follows the sequence, repeats its last step, caps and jitters", () => {
+    const seq = [100, 200, 400];
+    expect([1, 2, 3, 4].map((a) => backoffMs(a, { sequenceMs: seq }))).toEqual([100, 200, 400, 400]);
+    expect(backoffMs(3, { sequenceMs: seq, maxMs: 250 })).toBe(250);
+    expect(backoffMs(1, { sequenceMs: seq, jitter: 0.25, random: () => 1 })).toBe(125);
+    expect(backoffMs(1, { sequenceMs: seq, jitter: 0.25, random: () => 0 })).toBe(75);
+  });
+});
+
+describe("CircuitBreaker", () => {
+  test("opens after the threshold, half-opens after the reset time, closes on a good probe", () => {
+    let now = 0;
+    const changes: string[] = [];
+    const cb = new CircuitBreaker("p", { enabled: true, failureThreshold: 3, resetTimeoutMs: 1_000, halfOpenMaxCalls: 1 }, {
+      now: () => now,
+      onChange: (from, to) => changes.push(`${from}>${to}`),
+    });
+    for (let i = 0; i < 3; i++) cb.failure();
+    expect(cb.state).toBe("open");
+    expect(() => cb.acquire()).toThrow(expect.objectContaining({ code: "circuit_open" }));
+    now = 1_000;
+    cb.acquire(); // the one probe
+    expect(() => cb.acquire()).toThrow(expect.objectContaining({ code: "circuit_open" }));
+    cb.success();
+    expect(cb.state).toBe("closed");
+    expect(changes).toEqual(["closed>open", "open>half_open", "half_open>closed"]);
+  });
+
+  test("a failed probe opens it again; failures of one incident count once", () => {
+    let now = 0;
+    const cb = new CircuitBreaker("p", { enabled: true, failureThreshold: 2, resetTimeoutMs: 10, halfOpenMaxCalls: 1 }, { now: () => now });
+    cb.failure("crash:w1");
+    cb.failure("crash:w1");
+    expect(cb.state).toBe("closed");
+    cb.failure("crash:w2");
+    expect(cb.state).toBe("open");
+    now = 10;
+    cb.acquire();
+    cb.failure();
+    expect(cb.state).toBe("open");
+  });
+
+  test("disabled, it never opens", () => {
+    const cb = new CircuitBreaker("p", { enabled: false, failureThreshold: 1, resetTimeoutMs: 10, halfOpenMaxCalls: 1 });
+    cb.failure();
+    cb.failure();
+    expect(() => cb.acquire()).not.toThrow();
+  });
+});
+
+describe("withRetry()", () => {
+  const policy = RetryPolicySchema.parse({ backoffMs: [1, 1, 1], jitter: 0 });
+  test("retries the policy's codes up to maxAttempts", async () => {
+    let n = 0;
+    const out = await withRetry(async () => {
+      if (++n < 3) throw new SnakepitError("pool_saturated", "full");
+      return "ok";
+    }, policy);
+    expect([out, n]).toEqual(["ok", 3]);
+    n = 0;
+    await expect(withRetry(async () => {
+      n++;
+      throw new SnakepitError("pool_saturated", "full");
+    }, policy)).rejects.toMatchObject({ code: "pool_saturated", details: { attempts: 3 } });
+    expect(n).toBe(3);
+  });
+  test("does not retry other codes, nor past the deadline", async () => {
+    let n = 0;
+    await expect(withRetry(async () => {
+      n++;
+      throw new SnakepitError("python_exception", "bug");
+    }, policy)).rejects.toMatchObject({ code: "python_exception" });
+    expect(n).toBe(1);
+    n = 0;
+    await expect(withRetry(async () => {
+      n++;
+      throw new SnakepitError("pool_saturated", "full");
+    }, policy, { deadline: performance.now() })).rejects.toMatchObject({ code: "pool_saturated" });
+    expect(n).toBe(1);
+  });
+});
+
+describe("place() (affinity)", () => {
+  const w = (id: string, free: boolean, state = "ready") => ({ id, state, hasCapacity: free });
+  test("hint prefers the pinned worker, else any", () => {
+    expect(place([w("a", true)], "a", "hint", "s")).toMatchObject({ kind: "run" });
+    expect(place([w("a", false)], "a", "hint", "s")).toEqual({ kind: "any" });
+    expect(place([], "gone", "hint", "s")).toEqual({ kind: "any" });
+  });
+  test("strict modes wait, fail fast, or report the loss", () => {
+    expect(place([w("a", false)], "a", "strict_queue", "s")).toMatchObject({ kind: "wait" });
+    expect(place([w("a", false)], "a", "strict_fail_fast", "s")).toMatchObject({ kind: "fail", error: { code: "worker_busy" } });
+    expect(place([w("a", true, "draining")], "a", "strict_queue", "s")).toEqual({ kind: "lost", workerId: "a" });
+    expect(place([w("a", true)], undefined, "strict_queue", "s")).toEqual({ kind: "any" });
+  });
+});
+
+describe("devices, lifecycle, crashes, health", () => {
+  test("chooseDevice() avoids tainted devices and balances load", () => {
+    const taints = new Map([["cuda:0", 2_000]]);
+    expect(chooseDevice(["cuda:0", "cuda:1"], ["cuda:1"], taints, 1_000)).toBe("cuda:1");
+    expect(chooseDevice(["cuda:0", "cuda:1"], ["cuda:1"], taints, 3_000)).toBe("cuda:0");
+    expect(chooseDevice([], [], taints, 0)).toBeUndefined();
+    expect(deviceEnv("cuda:3")).toEqual({ SNAKEPIT_DEVICE: "cuda:3", CUDA_VISIBLE_DEVICES: "3" });
+    expect(deviceEnv("mps")).toEqual({ SNAKEPIT_DEVICE: "mps" });
+  });
+  test("recycleReason()", () => {
+    const cfg = { workerTtlMs: 100, workerMaxRequests: 10, memoryThresholdMb: 1, checkIntervalMs: 1 };
+    expect(recycleReason({ startedAt: 0, requests: 10 }, 0, cfg, 0)).toBe("max_requests");
+    expect(recycleReason({ startedAt: 0, requests: 0 }, 2 * 1024 * 1024, cfg, 0)).toBe("memory");
+    expect(recycleReason({ startedAt: 0, requests: 0 }, 0, cfg, 100)).toBe("ttl");
+    expect(recycleReason({ startedAt: 0, requests: 0 }, undefined, { checkIntervalMs: 1 }, 1e9)).toBeUndefined();
+  });
+  test("classifyCrash()", () => {
+    expect(classifyCrash({ exitCode: 3, signal: null }, undefined, false).kind).toBe("exit");
+    expect(classifyCrash({ exitCode: null, signal: "SIGSEGV" }, undefined, false).kind).toBe("signal");
+    expect(classifyCrash({ exitCode: null, signal: "SIGKILL" }, undefined, true).kind).toBe("oom");
+    expect(classifyCrash({ exitCode: null, signal: "SIGKILL" }, "heartbeat_timeout", true).kind).toBe("heartbeat_timeout");
+  });
+  test("HealthMonitor counts crashes in a rolling window", () => {
+    let now = 0;
+    const h = new HealthMonitor({ crashWindowMs: 100, maxCrashes: 2 }, () => now);
+    h.record();
+    h.record();
+    expect(h.isHealthy).toBe(false);
+    now = 150;
+    expect(h.isHealthy).toBe(true);
+  });
+});
+
+describe("compileControl()", () => {
+  test("deny wins, allow narrows, per-pattern rates apply", () => {
+    const pass = compileControl(TelemetryControlSchema.parse({ allow: ["python.*"], deny: ["python.secret.*"], sampling: { "python.half.*": 0.5 } }), () => 0.7);
+    expect(pass("python.x")).toBe(true);
+    expect(pass("python.secret.key")).toBe(false);
+    expect(pass("other")).toBe(false);
+    expect(pass("python.half.y")).toBe(false);
+    expect(compileControl(TelemetryControlSchema.parse({ enabled: false }))("python.x")).toBe(false);
+  });
+});
