@@ -329,7 +329,8 @@ export class Snakepit implements AsyncDisposable {
   async execute<T = unknown>(tool: string, args: Record<string, unknown> = {}, options: CallOptions = {}): Promise<T> {
     checkCall(tool, args, options.affinity);
     const pool = this.#pool(options.pool);
-    const session = options.sessionId === undefined ? undefined : this.sessions.forCall(options.sessionId);
+    if (options.sessionId === undefined) return (await pool.execute(tool, args, options)).result as T;
+    const session = this.sessions.forCall(options.sessionId);
     try {
       const { result } = await this.#withRehydrate(pool, session, () => pool.execute(tool, args, options, session));
       if (session) session.stats.calls++;

@@ -34,7 +34,7 @@ export class Dispatcher {
   }
 
   /** Run `start` (which must take the worker's slot synchronously) on a worker, now or later. */
-  dispatch<T>(budgetMs: number, signal: AbortSignal | undefined, want: Want, start: (worker: Worker, queueMs: number) => T): Promise<T> {
+  dispatch<T>(budgetMs: number, signal: AbortSignal | undefined, want: Want, start: (worker: Worker, queueMs: number) => T | Promise<T>): Promise<T> {
     if (signal?.aborted) return Promise.reject(abortError(signal));
     const free = want.only ? (want.only.hasCapacity ? want.only : undefined) : want.pick();
     if (free) {

@@ -1,16 +1,16 @@
 /**
  * The resilience around each execute call, in the seed's order: circuit breaker (fail fast while
  * the pool keeps failing), crash barrier (retry an idempotent call whose worker crashed), retry
- * policy (retry what surely did not run). All bounded by the call's deadline and signal.
+ * policy (retry what surely did not run). All bounded by the call's deadline and signal. The
+ * first attempt costs one `.then`; the retry machinery only runs after a failure.
  */
 
-import type { SnakepitError, SnakepitErrorCode } from "../errors.ts";
+import { SnakepitError, type SnakepitErrorCode } from "../errors.ts";
 import { backoffMs, sleep } from "../resilience/backoff.ts";
 import { CircuitBreaker, type CircuitBreakerConfig } from "../resilience/circuit-breaker.ts";
 import type { CrashBarrierConfig } from "../resilience/crash.ts";
-import { type RetryPolicy, withRetry } from "../resilience/retry.ts";
+import type { RetryPolicy } from "../resilience/retry.ts";
 import type { EventBus } from "../telemetry/bus.ts";
-import { SnakepitError as SPError } from "../errors.ts";
 
 /** Failures that say the pool is in trouble (not the caller's input, not the tool's own error). */
 const BREAKER_COUNTS = new Set<SnakepitErrorCode>(["worker_crashed", "deadline_exceeded", "queue_timeout", "worker_unavailable", "worker_spawn_failed"]);
@@ -43,30 +43,52 @@ export class CallGuard {
 
   /** Run `attempt` with the breaker, crash barrier and retry policy around it. */
   run<T>(attempt: () => Promise<T>, options: GuardOptions): Promise<T> {
-    return withRetry(() => this.#withBarrier(attempt, options), this.#retry, {
-      signal: options.signal,
-      deadline: options.deadline,
-      onRetry: (err, n, delayMs) => this.#bus.emit("call.retry", { pool: this.#pool, tool: options.tool, code: err.code, attempt: n, delayMs, reason: "policy" }),
-    });
+    try {
+      this.breaker.acquire();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return attempt().then(
+      (out) => {
+        this.breaker.success();
+        return out;
+      },
+      (err: unknown) => this.#recover(SnakepitError.from(err), attempt, options),
+    );
   }
 
-  async #withBarrier<T>(attempt: () => Promise<T>, options: GuardOptions): Promise<T> {
-    for (let retries = 0; ; retries++) {
-      this.breaker.acquire();
+  #record(err: SnakepitError): void {
+    if (!BREAKER_COUNTS.has(err.code)) this.breaker.success();
+    else this.breaker.failure(err.code === "worker_crashed" ? `crash:${String(err.details.worker)}` : undefined);
+  }
+
+  /** After a failed attempt: retry while the crash barrier or the retry policy allows. */
+  async #recover<T>(first: SnakepitError, attempt: () => Promise<T>, options: GuardOptions): Promise<T> {
+    let err = first;
+    let crashRetries = 0;
+    for (let attempts = 1; ; attempts++) {
+      this.#record(err);
+      const crash = err.code === "worker_crashed" && options.idempotent && this.#crash.enabled && crashRetries < this.#crash.maxRetries;
+      const policy = this.#retry.enabled && this.#retry.retriable.includes(err.code) && attempts < this.#retry.maxAttempts;
+      if (attempts > 1) err.details.attempts = attempts;
+      if (!crash && !policy) throw err;
+      const wait = crash
+        ? backoffMs(crashRetries + 1, { sequenceMs: this.#crash.backoffMs })
+        : backoffMs(attempts, { sequenceMs: this.#retry.backoffMs, jitter: this.#retry.jitter, maxMs: this.#retry.maxBackoffMs });
+      if (options.signal?.aborted || performance.now() + wait >= options.deadline) throw err;
+      if (crash) {
+        crashRetries++;
+        err.details.retriedAfterCrash = crashRetries;
+      }
+      this.#bus.emit("call.retry", { pool: this.#pool, tool: options.tool, code: err.code, attempt: attempts, delayMs: wait, reason: crash ? "crash" : "policy" });
+      await sleep(wait, options.signal);
       try {
+        this.breaker.acquire();
         const out = await attempt();
         this.breaker.success();
         return out;
-      } catch (reason) {
-        const err = SPError.from(reason) as SnakepitError;
-        if (!BREAKER_COUNTS.has(err.code)) this.breaker.success();
-        else this.breaker.failure(err.code === "worker_crashed" ? `crash:${String(err.details.worker)}` : undefined);
-        const retry = err.code === "worker_crashed" && options.idempotent && this.#crash.enabled && retries < this.#crash.maxRetries;
-        const wait = backoffMs(retries + 1, { sequenceMs: this.#crash.backoffMs });
-        if (!retry || options.signal?.aborted || performance.now() + wait >= options.deadline) throw err;
-        err.details.retriedAfterCrash = retries + 1;
-        this.#bus.emit("call.retry", { pool: this.#pool, tool: options.tool, code: err.code, attempt: retries + 1, delayMs: wait, reason: "crash" });
-        await sleep(wait, options.signal);
+      } catch (next) {
+        err = SnakepitError.from(next);
       }
     }
   }

@@ -422,11 +422,10 @@ export class Pool {
     let queueMs = 0;
     try {
       const mode = options.affinity ?? this.config.affinity;
-      const attempt = async () => {
-        const want = this.#want(session, mode, true);
+      const attempt = (): Promise<CallResult> => {
         let workerSpan: Span | undefined;
         const enqueued = performance.now();
-        const out = this.#dispatcher.dispatch(deadline - enqueued, options.signal, want, (w) => {
+        return this.#dispatcher.dispatch(deadline - enqueued, options.signal, this.#want(session, mode, true), (w) => {
           worker = w;
           queueMs = performance.now() - enqueued;
           this.#pin(session, w);
@@ -435,15 +434,16 @@ export class Pool {
           callOptions.correlationId = correlationId;
           callOptions.traceparent = traceparentOf(workerSpan) ?? options.traceparent;
           return w.execute(tool, args, callOptions);
-        });
-        try {
-          const result = await (await out);
-          if (workerSpan) endSpan(workerSpan);
-          return result;
-        } catch (err) {
-          if (workerSpan) endSpan(workerSpan, err);
-          throw err;
-        }
+        }).then(
+          (result) => {
+            if (workerSpan) endSpan(workerSpan);
+            return result;
+          },
+          (err: unknown) => {
+            if (workerSpan) endSpan(workerSpan, err);
+            throw err;
+          },
+        );
       };
       const idempotent = options.idempotent === true || options.idempotencyKey !== undefined;
       const result = await this.guard.run(attempt, { idempotent, signal: options.signal, deadline, tool });

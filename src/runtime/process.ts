@@ -56,7 +56,8 @@ function spawnBun(cmd: string[], options: SpawnOptions): ChildProcess {
     detached: true,
   });
   let open = true;
-  // Packets written in one tick go out as one buffer in one write: FileSink costs per call.
+  // Packets written in one turn of the event loop go out as one buffer in one write (flushed
+  // from setImmediate, after every microtask): each FileSink flush is a syscall that wakes Python.
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
   const flush = () => {
@@ -90,7 +91,7 @@ function spawnBun(cmd: string[], options: SpawnOptions): ChildProcess {
     pid: proc.pid,
     write(bytes) {
       if (!open) return;
-      if (pending.length === 0) queueMicrotask(flush);
+      if (pending.length === 0) setImmediate(flush);
       pending.push(bytes);
       pendingBytes += bytes.length;
     },

@@ -362,10 +362,18 @@ export class Worker {
     return { id, done, cancel };
   }
 
-  /** Execute a tool and return its result. */
-  async execute(tool: string, args: Record<string, unknown>, options: CallOptions = {}): Promise<CallResult> {
-    const reply = (await this.#start("ExecuteTool", tool, args, options).done) as { result?: unknown; durationUs?: number } | undefined;
-    return { result: reply?.result ?? null, durationUs: Number(reply?.durationUs ?? 0) };
+  /** Execute a tool and return its result. The call takes its slot synchronously. */
+  execute(tool: string, args: Record<string, unknown>, options: CallOptions = {}): Promise<CallResult> {
+    let call;
+    try {
+      call = this.#start("ExecuteTool", tool, args, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return call.done.then((reply) => {
+      const r = reply as { result?: unknown; durationUs?: number } | undefined;
+      return { result: r?.result ?? null, durationUs: Number(r?.durationUs ?? 0) };
+    });
   }
 
   /**
