@@ -25,3 +25,24 @@ Deno.test("Snakepit under Deno starts a pool, executes, streams and closes", asy
   }
   assertEquals(pit.listWorkers().length, 0);
 });
+
+Deno.test("the HTTP API serves under Deno (Deno.serve)", async () => {
+  const { createApp } = await import("../../src/api/app.ts");
+  const { serveHttp } = await import("../../src/runtime/process.ts");
+  const pit = await Snakepit.start({ adapter, poolSize: 1, python });
+  const server = serveHttp(createApp({ pit }).fetch, { hostname: "127.0.0.1", port: 0 });
+  try {
+    const res = await fetch(`http://127.0.0.1:${server.port}/v1/execute`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ tool: "greet", args: { name: "Deno" } }),
+    });
+    assertEquals(await res.json(), { result: "Hello, Deno!" });
+    const bad = await fetch(`http://127.0.0.1:${server.port}/v1/execute`, { method: "POST", headers: { "content-type": "application/json" }, body: "{" });
+    assertEquals(bad.status, 400);
+    await bad.body?.cancel();
+  } finally {
+    await server.stop(true);
+    await pit.close();
+  }
+});
