@@ -429,10 +429,11 @@ export class Pool {
           worker = w;
           queueMs = performance.now() - enqueued;
           this.#pin(session, w);
-          workerSpan = startWorkerSpan(span, tool, w.id);
+          // Without a tracing SDK the call span is a no-op: skip the child span and its context.
+          if (span.isRecording()) workerSpan = startWorkerSpan(span, tool, w.id);
           const callOptions = this.#callOptions(deadline, options, session);
           callOptions.correlationId = correlationId;
-          callOptions.traceparent = traceparentOf(workerSpan) ?? options.traceparent;
+          callOptions.traceparent = traceparentOf(workerSpan ?? span) ?? options.traceparent;
           return w.execute(tool, args, callOptions);
         }).then(
           (result) => {
