@@ -42,7 +42,13 @@ def main(argv: "list[str] | None" = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the host decides when we stop
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    def on_sigterm(*_: object) -> None:
+        from .worker import TERMINATING
+
+        TERMINATING.set()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
 
     from .adapter import discover_tools, load_adapter
     from .framing import FrameReader, FrameWriter

@@ -37,9 +37,16 @@ class DeadlineExceeded(BridgeError):
     code = "deadline_exceeded"
 
 
-class HostToolError(BridgeError):
-    """A host tool failed; `code` is the host's error code."""
+class HostToolError(Exception):
+    """A host tool failed; `code` is the host's error code (e.g. "invalid_argument").
 
-    def __init__(self, code: str, message: str, *, details: Optional[Dict[str, Any]] = None) -> None:
-        super().__init__(message, context=details or {})
+    Not a BridgeError on purpose: if a tool lets it escape, the tool's own call fails as a
+    python_exception (the host's code is kept as context), so a host-side code such as
+    "pool_saturated" never makes the host think the tool did not run.
+    """
+
+    def __init__(self, code: str, message: str, *, tool: str = "") -> None:
+        super().__init__(message)
         self.code = code
+        self.message = message
+        self.tool = tool

@@ -51,6 +51,9 @@ def error_payload(exc: BaseException, *, include_traceback: bool = True) -> Dict
     if not isinstance(exc, BridgeError):
         info["pythonType"] = type(exc).__name__
         ml = classify(exc)
+        host_code = getattr(exc, "code", None) if type(exc).__name__ == "HostToolError" else None
+        if host_code:
+            context = {"hostCode": host_code, "hostTool": getattr(exc, "tool", "")}
         if ml is not None:
             info["kind"] = ml[0]
             context = dict(ml[1])

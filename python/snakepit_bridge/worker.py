@@ -24,13 +24,15 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 from . import codec, telemetry, tracing
 from .adapter import Tool
 from .context import CallState, ToolContext
-from .errors import BridgeError, Cancelled, DeadlineExceeded, HostToolError, ToolNotFound
+from .errors import BridgeError, Cancelled, DeadlineExceeded, HostToolError, InvalidArgument, ToolNotFound
 from .framing import FLAG_TYPED, FrameReader, FrameWriter
 from .wire import CANCEL, CREDIT, END, MESSAGE, REQUEST, STREAM_REQUEST, error_payload
 
 __all__ = ["Worker", "PROTOCOL_VERSION"]
 
 PROTOCOL_VERSION = 1
+# Set by the SIGTERM handler: a SystemExit raised then must end the worker, not just a call.
+TERMINATING = threading.Event()
 STREAM_WINDOW = 256
 
 
@@ -109,12 +111,8 @@ class Worker:
                     if packet is None:
                         self._host_gone()
                         return
-                    flags, payload, attachments = packet
                     self._last_heard = time.monotonic()
-                    msg = codec.loads(payload)
-                    if flags & FLAG_TYPED:
-                        msg = codec.revive(msg, attachments)
-                    call = self._dispatch(msg)
+                    call = self._receive(packet)
             # The lead is released: a follower reads on while this thread runs the call.
             while call is not None:
                 self._run(call)
@@ -124,6 +122,25 @@ class Worker:
                     else:
                         self._busy -= 1
                         call = None
+
+    def _receive(self, packet: "tuple[int, bytes, list]") -> Optional[CallState]:
+        """Decode and dispatch one packet; a bad one is answered (requests) or logged, never fatal."""
+        flags, payload, attachments = packet
+        msg: Any = None
+        try:
+            msg = codec.loads(payload)
+            if flags & FLAG_TYPED:
+                msg = codec.revive(msg, attachments)
+            return self._dispatch(msg)
+        except Exception as exc:  # noqa: BLE001 - the reading thread must survive bad input
+            kind = msg.get("k") if isinstance(msg, dict) else None
+            if kind in (REQUEST, STREAM_REQUEST) and isinstance(msg.get("id"), int):
+                self._calls.pop(msg["id"], None)
+                bad = InvalidArgument(f"request could not be decoded: {type(exc).__name__}: {exc}")
+                self.send({"k": END, "id": msg["id"], "error": error_payload(bad)})
+            else:
+                print(f"snakepit worker {self.worker_id}: dropped a packet it could not decode: {exc}", file=sys.stderr)
+            return None
 
     def _dispatch(self, packet: Dict[str, Any]) -> Optional[CallState]:
         """Handle one packet; returns a call for the current thread to run now, if any."""
@@ -154,6 +171,15 @@ class Worker:
             call = self._calls.get(call_id)
             if call is not None:
                 call.cancelled = True
+                with self._slots:
+                    try:
+                        self._waiting.remove(call)
+                        queued = True
+                    except ValueError:
+                        queued = False
+                if queued:  # never started: answer now instead of after the running call
+                    self._finish(call)
+                    return None
                 self._wake(call)
                 if call.future is not None:
                     call.future.cancel()
@@ -266,10 +292,10 @@ class Worker:
                 return
             self._run_tool(call, tool, args, body, started)
         except BaseException as exc:  # noqa: BLE001 - the host always gets an answer
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                self._finish(call, error=exc)
-                raise
             self._finish(call, error=exc)
+            # A tool calling sys.exit() is an error of that call; SIGTERM (TERMINATING) ends us.
+            if isinstance(exc, SystemExit) and TERMINATING.is_set():
+                raise
 
     def _run_tool(self, call: CallState, tool: Tool, args: Dict[str, Any], body: Dict[str, Any], started: float) -> None:
         """Run a validated call; exceptions go to `_run`, which answers the host."""
@@ -491,4 +517,4 @@ def _host_error(error: Dict[str, Any], name: str) -> HostToolError:
         debug = detail.get("debug") or {}
         if debug.get("code"):
             code = debug["code"]
-    return HostToolError(code, error.get("message", f"host tool {name} failed"), details=error)
+    return HostToolError(code, error.get("message", f"host tool {name} failed"), tool=name)

@@ -108,3 +108,19 @@ class WorkerTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class BadInputTest(unittest.TestCase):
+    def test_a_request_that_cannot_be_decoded_is_answered_and_the_worker_lives(self):
+        host = Host()
+        self.addCleanup(host.close)
+        bad = {"k": REQUEST, "id": 9, "m": "ExecuteTool", "msg": {"toolName": "add", "args": {"a": {"__snakepit__": "ndarray", "dtype": "float32", "shape": [3, 3], "ref": 0}}}}
+        payload, _, _ = dumps(bad)
+        host.writer.write_packet(payload, [b"\x00" * 8], typed=True)
+        reply = host.recv()
+        self.assertEqual(reply["id"], 9)
+        self.assertEqual(reply["error"]["code"], "invalid_argument")
+        self.assertIn("could not be decoded", reply["error"]["message"])
+        host.writer.write_packet(b"this is not json")
+        host.send({"k": REQUEST, "id": 10, "m": "ExecuteTool", "msg": {"toolName": "add", "args": {"a": 1}}})
+        self.assertEqual(host.recv()["msg"]["result"], 1)

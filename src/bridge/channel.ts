@@ -77,28 +77,40 @@ export class Channel {
     return this.#out.size;
   }
 
+  /** Encode a packet (throws on values that cannot be encoded, e.g. cyclic objects). */
+  #encode(packet: Packet): Uint8Array {
+    if (packet.msg === undefined) return encodePacket(JSON.stringify(packet));
+    const enc = encodeValue(packet.msg);
+    packet.msg = enc.value;
+    return encodePacket(JSON.stringify(packet), enc.attachments, enc.typed);
+  }
+
   #send(packet: Packet): void {
     if (this.#closed) return;
-    if (packet.msg === undefined) {
-      this.#write(encodePacket(JSON.stringify(packet)));
-      return;
-    }
-    const enc = encodeValue(packet.msg);
-    if (enc.typed) packet.msg = enc.value;
-    this.#write(encodePacket(JSON.stringify(packet), enc.attachments, enc.typed));
+    this.#write(this.#encode(packet));
   }
 
   /** Send a request; replies go to `sink`. Returns the call id. */
   request(method: string, msg: unknown, sink: CallSink, options: RequestOptions = {}): number {
     if (this.#closed) throw this.#closed;
     const id = this.#nextId++;
-    this.#out.set(id, sink);
     const packet: Packet = { k: options.streaming ? K.STREAM_REQUEST : K.REQUEST, id, m: method, msg };
     if (options.timeoutMs !== undefined && options.timeoutMs > 0 && Number.isFinite(options.timeoutMs)) {
       packet.t = Math.max(1, Math.floor(options.timeoutMs));
     }
     if (options.streaming) packet.n = STREAM_WINDOW;
-    this.#send(packet);
+    // Encode first: a value that cannot be encoded throws here, before anything is registered.
+    let bytes: Uint8Array;
+    try {
+      bytes = this.#encode(packet);
+    } catch (err) {
+      throw err instanceof SnakepitError ? err : new SnakepitError("invalid_argument", `Cannot encode the ${method} message: ${(err as Error).message}`, {
+        cause: err,
+        details: { field: "args" },
+      });
+    }
+    this.#out.set(id, sink);
+    this.#write(bytes);
     return id;
   }
 
@@ -115,8 +127,8 @@ export class Channel {
       }, { timeoutMs });
       if (timeoutMs !== undefined) {
         timer = setTimeout(() => {
-          this.#out.delete(id);
           this.cancel(id);
+          this.#out.delete(id);
           reject(new SnakepitError("deadline_exceeded", `${method} got no answer within ${timeoutMs} ms`));
         }, timeoutMs);
       }
@@ -198,10 +210,13 @@ export class Channel {
     let seq = 0;
     for await (const data of this.#handlers.stream(method, msg, ctx)) {
       while (inbound.credits <= 0 && !ctx.signal.aborted) {
+        let onAbort: (() => void) | undefined;
         await new Promise<void>((resolve) => {
           inbound.wake = resolve;
-          ctx.signal.addEventListener("abort", () => resolve(), { once: true });
+          onAbort = () => resolve();
+          ctx.signal.addEventListener("abort", onAbort, { once: true });
         });
+        ctx.signal.removeEventListener("abort", onAbort!);
         inbound.wake = undefined;
       }
       ctx.signal.throwIfAborted();

@@ -7,6 +7,8 @@
  * travel as attachments after the packet, never as base64 JSON.
  */
 
+import { SnakepitError } from "../errors.ts";
+
 const TAG = "__snakepit__";
 
 /** Numeric element types an NDArray can have. */
@@ -43,6 +45,23 @@ export function isNDArray(value: unknown): value is NDArray {
   return typeof v.dtype === "string" && Array.isArray(v.shape) && ArrayBuffer.isView(v.data);
 }
 
+/** An NDArray whose dtype, shape and data disagree cannot be sent: say which part is wrong. */
+function checkNDArray(v: NDArray): void {
+  const ctor = CTORS[v.dtype];
+  if (!ctor) {
+    throw new SnakepitError("invalid_argument", `NDArray dtype "${v.dtype}" is not one of ${Object.keys(CTORS).join(", ")}`, { details: { field: "dtype" } });
+  }
+  if (!v.shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new SnakepitError("invalid_argument", `NDArray shape [${v.shape.join(", ")}] must be whole numbers ≥ 0`, { details: { field: "shape" } });
+  }
+  const elements = v.shape.reduce((n, d) => n * d, 1);
+  if (elements * ctor.BYTES_PER_ELEMENT !== v.data.byteLength) {
+    throw new SnakepitError("invalid_argument", `NDArray of shape [${v.shape.join(", ")}] and dtype ${v.dtype} needs ${elements * ctor.BYTES_PER_ELEMENT} bytes of data, got ${v.data.byteLength}`, {
+      details: { field: "shape" },
+    });
+  }
+}
+
 /** Result of encoding: the JSON-safe value, its attachments, and whether any tag was used. */
 export interface Encoded {
   value: unknown;
@@ -77,6 +96,7 @@ function encodeObject(v: object, st: EncodeState): unknown {
   }
   if (v instanceof ArrayBuffer) return { [TAG]: "bytes", ref: st.attach(new Uint8Array(v)) };
   if (isNDArray(v)) {
+    checkNDArray(v);
     return { [TAG]: "ndarray", dtype: v.dtype, shape: v.shape, ref: st.attach(bytesOf(v.data)) };
   }
   if (v instanceof Date) return v.toISOString();
@@ -133,12 +153,14 @@ function reviveTag(v: Record<string, unknown>, attachments: readonly Uint8Array[
       return s === "nan" ? Number.NaN : s === "-inf" ? -Infinity : s === "inf" ? Infinity : Number(s);
     }
     case "int": {
-      const big = BigInt(v.value as string);
+      if (typeof v.value !== "string" || !/^-?\d+$/.test(v.value)) return v;
+      const big = BigInt(v.value);
       return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
     }
     case "ndarray": {
       const dtype = v.dtype as DType;
       const ctor = CTORS[dtype];
+      if (!ctor) return v;
       let raw = attachments[v.ref as number] ?? new Uint8Array(0);
       if (raw.byteOffset % ctor.BYTES_PER_ELEMENT !== 0) raw = raw.slice();
       const data = new ctor(raw.buffer as ArrayBuffer, raw.byteOffset, raw.byteLength / ctor.BYTES_PER_ELEMENT);

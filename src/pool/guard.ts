@@ -14,6 +14,8 @@ import type { EventBus } from "../telemetry/bus.ts";
 
 /** Failures that say the pool is in trouble (not the caller's input, not the tool's own error). */
 const BREAKER_COUNTS = new Set<SnakepitErrorCode>(["worker_crashed", "deadline_exceeded", "queue_timeout", "worker_unavailable", "worker_spawn_failed"]);
+/** Outcomes that say nothing about the pool's health: they neither open nor close the breaker. */
+const BREAKER_NEUTRAL = new Set<SnakepitErrorCode>(["circuit_open", "aborted", "session_worker_lost", "worker_busy", "pool_closed", "pool_saturated"]);
 
 /** Per-call facts the guard needs. */
 export interface GuardOptions {
@@ -48,7 +50,14 @@ export class CallGuard {
     } catch (err) {
       return Promise.reject(err);
     }
-    return attempt().then(
+    let first: Promise<T>;
+    try {
+      first = attempt();
+    } catch (err) {
+      // Placement can refuse synchronously (strict affinity): recover like any failure.
+      return this.#recover(SnakepitError.from(err), attempt, options);
+    }
+    return first.then(
       (out) => {
         this.breaker.success();
         return out;
@@ -58,8 +67,9 @@ export class CallGuard {
   }
 
   #record(err: SnakepitError): void {
-    if (!BREAKER_COUNTS.has(err.code)) this.breaker.success();
-    else this.breaker.failure(err.code === "worker_crashed" ? `crash:${String(err.details.worker)}` : undefined);
+    if (BREAKER_COUNTS.has(err.code)) this.breaker.failure(err.code === "worker_crashed" ? `crash:${String(err.details.worker)}` : undefined);
+    else if (BREAKER_NEUTRAL.has(err.code)) this.breaker.release();
+    else this.breaker.success();
   }
 
   /** After a failed attempt: retry while the crash barrier or the retry policy allows. */
@@ -82,8 +92,8 @@ export class CallGuard {
       }
       this.#bus.emit("call.retry", { pool: this.#pool, tool: options.tool, code: err.code, attempt: attempts, delayMs: wait, reason: crash ? "crash" : "policy" });
       await sleep(wait, options.signal);
+      this.breaker.acquire(); // open now: fail with circuit_open, do not retry into it
       try {
-        this.breaker.acquire();
         const out = await attempt();
         this.breaker.success();
         return out;

@@ -83,6 +83,8 @@ export class Pool {
   readonly #timers: Array<ReturnType<typeof setInterval>> = [];
   #replacing = 0;
   #calls = 0;
+  /** Workers being recycled: their replacement is already started. */
+  readonly #retiring = new Set<string>();
   #telemetryControl: TelemetryControl | undefined;
   #recycling = 0;
   #wasHealthy = true;
@@ -214,6 +216,7 @@ export class Pool {
       `Worker "${worker.id}" holding this call's session is gone; its session state is lost`,
       { details: { pool: this.name, worker: worker.id } },
     ));
+    const retiring = this.#retiring.delete(worker.id);
     if (expected || this.#closed) return;
     this.stats.crashes++;
     this.health.record();
@@ -223,7 +226,7 @@ export class Pool {
       this.#taints.set(worker.device, until);
       this.#deps.bus.emit("device.tainted", { pool: this.name, device: worker.device, untilMs: until });
     }
-    void this.#replace();
+    if (!retiring) void this.#replace();
   }
 
   #reportHealth(): void {
@@ -423,6 +426,7 @@ export class Pool {
     try {
       const mode = options.affinity ?? this.config.affinity;
       const attempt = (): Promise<CallResult> => {
+        if (this.#closed) throw this.#closedError();
         let workerSpan: Span | undefined;
         const enqueued = performance.now();
         return this.#dispatcher.dispatch(deadline - enqueued, options.signal, this.#want(session, mode, true), (w) => {
@@ -518,17 +522,20 @@ export class Pool {
       throw new SnakepitError("worker_unavailable", `Worker "${workerId}" is ${old.state}`, { details: { worker: workerId } });
     }
     old.state = "draining";
+    this.#retiring.add(old.id);
     this.stats.recycles++;
     let fresh: Worker;
     try {
       fresh = await this.#spawn();
     } catch (err) {
+      this.#retiring.delete(old.id);
       if (old.state === "draining") old.state = "ready";
       this.#dispatcher.feed(old);
       throw err;
     }
     await old.drain(this.config.shutdownGraceMs);
     await old.stop(this.config.cancelGraceMs);
+    this.#retiring.delete(old.id);
     return fresh.id;
   }
 

@@ -71,6 +71,11 @@ export class CircuitBreaker {
     });
   }
 
+  /** Give back a probe slot taken by `acquire()` for a call that proved nothing either way. */
+  release(): void {
+    if (this.#state === "half_open" && this.#probes > 0) this.#probes--;
+  }
+
   /** Throw `circuit_open` while open, without taking a probe slot (streams). */
   assertNotOpen(): void {
     if (this.config.enabled && this.state === "open") this.acquire();

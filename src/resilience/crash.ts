@@ -12,7 +12,7 @@ export const CrashBarrierSchema = z.object({
 export type CrashBarrierConfig = z.output<typeof CrashBarrierSchema>;
 
 /** Why a worker process ended without being asked to. */
-export type CrashKind = "exit" | "signal" | "oom" | "heartbeat_timeout" | "cancel_timeout" | "memory_limit";
+export type CrashKind = "exit" | "signal" | "oom" | "heartbeat_timeout" | "cancel_timeout" | "memory_limit" | "protocol_error";
 
 /** A crash, as errors and events report it. */
 export interface CrashInfo {

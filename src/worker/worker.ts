@@ -187,7 +187,13 @@ export class Worker {
     this.#channel = channel;
     const decoder = new FrameDecoder();
     const stdoutDone = pump(child.stdout, (chunk) => {
-      for (const packet of decoder.push(chunk)) channel.receive(packet);
+      try {
+        for (const packet of decoder.push(chunk)) channel.receive(packet);
+      } catch (err) {
+        // The stream is out of step: nothing more from this worker can be trusted.
+        this.#hooks.onLog(this, `protocol error from worker ${this.id}: ${(err as Error).message}; killing it`);
+        void this.kill("protocol_error");
+      }
     });
     const text = new TextDecoder();
     const stderrDone = pump(child.stderr, (chunk) => {
@@ -203,6 +209,7 @@ export class Worker {
     });
 
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let onStopAbort: (() => void) | undefined;
     const failed = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         reject(new SnakepitError(
@@ -218,7 +225,8 @@ export class Worker {
           { details: { worker: this.id, ...status, lastOutput: this.lastOutput() } },
         ));
       });
-      signal?.addEventListener("abort", () => reject(abortError(signal)), { once: true });
+      onStopAbort = () => reject(abortError(signal!));
+      signal?.addEventListener("abort", onStopAbort, { once: true });
     });
     try {
       await Promise.race([ready, failed]);
@@ -237,6 +245,7 @@ export class Worker {
       throw err;
     } finally {
       clearTimeout(timer);
+      if (onStopAbort) signal?.removeEventListener("abort", onStopAbort);
     }
   }
 
@@ -298,8 +307,6 @@ export class Worker {
     if (!channel || this.state !== "ready") {
       throw new SnakepitError("worker_unavailable", `Worker "${this.id}" is ${this.state}`, { details: { worker: this.id } });
     }
-    this.inFlight++;
-    this.requests++;
     let settle!: (err: SnakepitError | undefined, msg?: unknown) => void;
     let settled = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -328,13 +335,18 @@ export class Worker {
         if (graceTimer) clearTimeout(graceTimer);
         if (cancelled) this.#zombies--;
         this.#release();
-        if (err) {
-          err.details.worker ??= this.id;
-          err.details.tool ??= tool;
-        }
-        settle(err, reply);
+        // A crash ends every call with one shared error: give each caller its own copy.
+        const own = err && new SnakepitError(err.code, err.message, {
+          cause: err.cause ?? err,
+          details: { ...err.details, worker: err.details.worker ?? this.id, tool: err.details.tool ?? tool },
+          ...(err.python ? { python: err.python } : {}),
+        });
+        settle(own, reply);
       },
     }, { streaming: method === "ExecuteStreamingTool", timeoutMs: options.innerTimeoutMs ?? options.timeoutMs });
+    // Counted only once the request is on its way (encoding can throw above).
+    this.inFlight++;
+    this.requests++;
 
     const cancel = (reason: SnakepitError) => {
       if (settled || cancelled) return;
