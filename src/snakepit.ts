@@ -1,6 +1,6 @@
 /** The public facade: start pools, call tools, stream, sessions, host tools, inspect, close. */
 
-import { type InboundHandlers } from "./bridge/channel.ts";
+import { createHostHandlers } from "./bridge/host-handlers.ts";
 import { parseConfig, parseSessionConfig, type SnakepitOptions } from "./config/parse.ts";
 import { SnakepitError } from "./errors.ts";
 import { type AffinityMode } from "./pool/affinity.ts";
@@ -13,7 +13,6 @@ import { hostEnv } from "./runtime/process.ts";
 import { type CreateSessionOptions, SessionManager } from "./session/sessions.ts";
 import type { Session } from "./session/store.ts";
 import { EventBus, type EventName, type SnakepitEvents } from "./telemetry/bus.ts";
-import { inHostToolSpan } from "./telemetry/tracing.ts";
 import { createTelemetryApi, type TelemetryApi } from "./telemetry/api.ts";
 import { compileControl, type TelemetryControl, TelemetryControlSchema } from "./telemetry/control.ts";
 import { Logger, LogConfigSchema, type LogSink } from "./telemetry/logger.ts";
@@ -21,7 +20,7 @@ import { createMetrics } from "./telemetry/metrics.ts";
 import { wireLogs } from "./telemetry/log-events.ts";
 import { type HostToolDefinition, ToolRegistry } from "./tools/registry.ts";
 import { getBridgeDir, resolvePython } from "./worker/python.ts";
-import type { ToolSpec, Worker } from "./worker/worker.ts";
+import type { ToolSpec } from "./worker/worker.ts";
 import type { z } from "zod";
 
 /** Options of one call through the facade. */
@@ -114,14 +113,14 @@ export class Snakepit implements AsyncDisposable {
   readonly #bus: EventBus;
   readonly #registry = new ToolRegistry();
   readonly #hooks: StartHooks;
-  readonly #registry_: ProcessRegistry;
+  readonly #processes: ProcessRegistry;
   readonly instance: string;
   #closing: Promise<void> | undefined;
 
   private constructor(runId: string, bus: EventBus, sessions: SessionManager, hooks: StartHooks, registry: ProcessRegistry, instance: string) {
     this.runId = runId;
     this.instance = instance;
-    this.#registry_ = registry;
+    this.#processes = registry;
     this.#bus = bus;
     this.sessions = sessions;
     this.#hooks = hooks;
@@ -169,7 +168,7 @@ export class Snakepit implements AsyncDisposable {
       await registry.sweepDeadRuns();
       for (const config of configs) {
         const python = await resolvePython(config.python);
-        const pool = new Pool(config, { runId, instance, python, bridgeDir, env, bus, inbound: (p, w) => pit!.#inbound(p, w) });
+        const pool = new Pool(config, { runId, instance, python, bridgeDir, env, bus, inbound: (p, w) => createHostHandlers({ bus, registry: pit!.#registry, pool: p.name, worker: w.id }) });
         pit.#pools.set(config.name, pool);
       }
       await Promise.all([...pit.#pools.values()].map((p) => p.start()));
@@ -266,52 +265,6 @@ export class Snakepit implements AsyncDisposable {
   #sessionEnded(session: Session): void {
     this.#registry.dropSession(session.id);
     for (const [pool, worker] of Object.entries(session.workers)) this.#pools.get(pool)?.dropSession(session.id, worker);
-  }
-
-  #inbound(pool: Pool, worker: Worker): InboundHandlers {
-    const bus = this.#bus;
-    const registry = this.#registry;
-    const toolContext = (msg: Record<string, unknown>, signal: AbortSignal) => ({
-      sessionId: (msg.sessionId as string | undefined) || undefined,
-      signal,
-      pool: pool.name,
-      worker: worker.id,
-    });
-    return {
-      unary: (method, msg, ctx) => {
-        switch (method) {
-          case "CallHostTool": {
-            const name = String(msg.toolName ?? "");
-            const call = () => registry.call(name, msg.args ?? {}, toolContext(msg, ctx.signal));
-            const run = msg.traceparent ? inHostToolSpan(name, String(msg.traceparent), call) : call();
-            return run.then((result) => ({ result }));
-          }
-          case "ListHostTools":
-            return { tools: registry.list((msg.sessionId as string | undefined) || undefined) };
-          case "StreamTelemetry": {
-            const events = (msg.events as Array<SnakepitEvents["python.event"]> | undefined) ?? [];
-            for (const e of events) {
-              bus.emit("python.event", {
-                pool: pool.name, worker: worker.id, name: e.name, measurements: e.measurements ?? {},
-                metadata: e.metadata ?? {}, timestampUs: Number(e.timestampUs ?? 0), correlationId: e.correlationId || undefined,
-              });
-            }
-            const dropped = Number(msg.dropped ?? 0);
-            if (dropped > 0) bus.emit("python.dropped", { pool: pool.name, worker: worker.id, dropped });
-            return {};
-          }
-          case "Log":
-            bus.emit("worker.log", { pool: pool.name, worker: worker.id, line: `${String(msg.level)} ${String(msg.logger)}: ${String(msg.message)}` });
-            return {};
-          default:
-            throw new SnakepitError("tool_not_found", `The host has no method "${method}"`);
-        }
-      },
-      stream: (method, msg, ctx) => {
-        if (method !== "StreamHostTool") throw new SnakepitError("tool_not_found", `The host has no streaming method "${method}"`);
-        return registry.stream(String(msg.toolName ?? ""), msg.args ?? {}, toolContext(msg, ctx.signal));
-      },
-    };
   }
 
   #pool(name: string | undefined): Pool {
@@ -459,7 +412,7 @@ export class Snakepit implements AsyncDisposable {
    * any process of this run that is not a live worker (the seed's cleanup). Returns the pids killed.
    */
   async cleanup(): Promise<number[]> {
-    const killed = await this.#registry_.sweepDeadRuns();
+    const killed = await this.#processes.sweepDeadRuns();
     const live = new Set(this.listWorkers().map((w) => w.pid));
     for (const pid of pidsWithRunId(this.runId)) {
       if (live.has(pid)) continue;
@@ -482,7 +435,7 @@ export class Snakepit implements AsyncDisposable {
     this.#closing ??= (async () => {
       this.sessions.close();
       await Promise.all([...this.#pools.values()].map((p) => p.close(options)));
-      this.#registry_.close();
+      this.#processes.close();
     })();
     return this.#closing;
   }

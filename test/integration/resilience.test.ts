@@ -233,7 +233,7 @@ describe("process registry", () => {
     await doomed.proc.exited;
     await Bun.sleep(200);
     expect(pidsOfRun(d.runId)).toHaveLength(2);
-    await using pit = await Snakepit.start({ adapter: FAULTS, poolSize: 1, python: PYTHON, instance: "inst", stateDir });
+    await using _pit = await Snakepit.start({ adapter: FAULTS, poolSize: 1, python: PYTHON, instance: "inst", stateDir });
     expect(pidsOfRun(d.runId)).toEqual([]);
     expect(pidsOfRun(o.runId).sort()).toEqual([...o.pids].sort());
     expect(pidsOfRun(dn.runId).sort()).toEqual([...dn.pids].sort());
