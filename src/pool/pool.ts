@@ -12,7 +12,8 @@ import type { EventBus } from "../telemetry/bus.ts";
 import type { CrashInfo } from "../resilience/crash.ts";
 import { type CallOptions, type CallResult, type ToolSpec, Worker } from "../worker/worker.ts";
 import { HealthMonitor } from "../resilience/health.ts";
-import { sleep } from "../resilience/backoff.ts";
+import { backoffMs, sleep } from "../resilience/backoff.ts";
+import { RestartBudget } from "./restart-budget.ts";
 import { rssBytes } from "../runtime/procfs.ts";
 import { type AffinityMode, place } from "./affinity.ts";
 import { chooseDevice, deviceEnv } from "./devices.ts";
@@ -79,7 +80,7 @@ export class Pool {
   readonly #deps: PoolDeps;
   readonly #dispatcher: Dispatcher;
   readonly #taints = new Map<string, number>();
-  readonly #restarts: number[] = [];
+  readonly #restarts: RestartBudget;
   readonly #timers: Array<ReturnType<typeof setInterval>> = [];
   #replacing = 0;
   #calls = 0;
@@ -107,6 +108,7 @@ export class Pool {
     };
     this.#dispatcher = new Dispatcher(this.name, () => ({ maxQueue: config.maxQueue, queueTimeoutMs: this.timeouts.queueTimeoutMs }), this.stats);
     this.health = new HealthMonitor(config.health);
+    this.#restarts = new RestartBudget(config.maxRestarts, config.restartWindowMs);
     this.guard = new CallGuard(this.name, config, deps.bus);
   }
 
@@ -125,7 +127,7 @@ export class Pool {
     const { poolSize, startupBatchSize, startupBatchDelayMs } = this.config;
     try {
       for (let started = 0; started < poolSize; started += startupBatchSize) {
-        if (started > 0 && startupBatchDelayMs > 0) await delay(startupBatchDelayMs, this.#stopSignal.signal);
+        if (started > 0 && startupBatchDelayMs > 0) await sleep(startupBatchDelayMs, this.#stopSignal.signal);
         const batch = Math.min(startupBatchSize, poolSize - started);
         const results = await Promise.allSettled(Array.from({ length: batch }, () => this.#spawn()));
         const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -261,12 +263,10 @@ export class Pool {
 
   async #replaceLoop(): Promise<void> {
     for (let attempt = 0; !this.#closed; attempt++) {
-      const { maxRestarts, restartWindowMs } = this.config;
-      const now = Date.now();
-      while (this.#restarts.length && this.#restarts[0]! < now - restartWindowMs) this.#restarts.shift();
-      if (this.#restarts.length >= maxRestarts) {
-        const pauseMs = this.#restarts[0]! + restartWindowMs - now;
-        this.#deps.bus.emit("pool.restart_storm", { pool: this.name, restarts: this.#restarts.length, windowMs: restartWindowMs, pauseMs });
+      const pauseMs = this.#restarts.take(Date.now());
+      if (pauseMs > 0) {
+        const restarts = this.#restarts.used(Date.now());
+        this.#deps.bus.emit("pool.restart_storm", { pool: this.name, restarts, windowMs: this.config.restartWindowMs, pauseMs });
         try {
           await sleep(pauseMs, this.#stopSignal.signal);
         } catch {
@@ -274,7 +274,6 @@ export class Pool {
         }
         continue;
       }
-      this.#restarts.push(now);
       try {
         await this.#spawn();
         this.stats.restarts++;
@@ -283,7 +282,7 @@ export class Pool {
         if (this.#closed) return;
         this.#deps.bus.emit("worker.restart_failed", { pool: this.name, worker: "", error: (err as Error).message, attempt });
         try {
-          await delay(RESTART_BACKOFF_MS[Math.min(attempt, RESTART_BACKOFF_MS.length - 1)]!, this.#stopSignal.signal);
+          await sleep(backoffMs(attempt + 1, { sequenceMs: RESTART_BACKOFF_MS }), this.#stopSignal.signal);
         } catch {
           return;
         }
@@ -588,19 +587,4 @@ export class Pool {
     })();
     return this.#closing;
   }
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }

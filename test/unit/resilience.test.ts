@@ -151,3 +151,13 @@ describe("compileControl()", () => {
     expect(compileControl(TelemetryControlSchema.parse({ enabled: false }))("python.x")).toBe(false);
   });
 });
+
+describe("RestartBudget", () => {
+  test("allows max restarts per window, then says how long to wait", async () => {
+    const { RestartBudget } = await import("../../src/pool/restart-budget.ts");
+    const b = new RestartBudget(2, 1_000);
+    expect([b.take(0), b.take(100), b.take(200)]).toEqual([0, 0, 800]);
+    expect(b.take(1_000)).toBe(0);
+    expect(b.used(1_000)).toBe(2);
+  });
+});
