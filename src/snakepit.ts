@@ -86,10 +86,9 @@ export interface ToolsApi {
   list(options?: { pool?: string; sessionId?: string }): Array<ToolSpec & { pool?: string }>;
 }
 
+/** 128 random bits: two runs never share an id, so one never kills the other's workers. */
 function newRunId(): string {
-  const time = Date.now().toString(36).slice(-5);
-  const rand = Math.floor(Math.random() * 36 * 36).toString(36).padStart(2, "0");
-  return time + rand;
+  return crypto.randomUUID().replaceAll("-", "");
 }
 
 /**
@@ -125,7 +124,14 @@ export class Snakepit implements AsyncDisposable {
     this.sessions = sessions;
     this.#hooks = hooks;
     this.tools = {
-      register: (name, definition, options) => this.#registry.register(name, definition, options),
+      register: (name, definition, options) => {
+        if (options?.sessionId !== undefined && !this.sessions.get(options.sessionId)) {
+          throw new SnakepitError("session_not_found", `No session "${options.sessionId}" to register host tool "${name}" for`, {
+            details: { session: options.sessionId },
+          });
+        }
+        return this.#registry.register(name, definition, options);
+      },
       list: (options = {}) => {
         const names = options.pool ? [this.#pool(options.pool).name] : [...this.#pools.keys()];
         return [
@@ -148,6 +154,10 @@ export class Snakepit implements AsyncDisposable {
       onEnd: (session) => {
         if (pit) pit.#sessionEnded(session);
       },
+      // A new session never inherits host tools registered for an earlier one of the same id.
+      onCreate: (session) => {
+        if (pit) pit.#registry.dropSession(session.id);
+      },
     });
     const runId = newRunId();
     const instance = options.instance ?? "default";
@@ -162,6 +172,7 @@ export class Snakepit implements AsyncDisposable {
     bus.on("worker.spawned", (e) => registry.add(e.worker, e.pid));
     bus.on("worker.exited", (e) => registry.remove(e.worker));
     const env = hostEnv();
+    delete env.SNAKEPIT_TOKEN; // the server's secret is no business of Python code
     const bridgeDir = getBridgeDir();
     try {
       pit.#setUpTelemetry(options, hooks);
@@ -284,16 +295,24 @@ export class Snakepit implements AsyncDisposable {
     const pool = this.#pool(options.pool);
     if (options.sessionId === undefined) return (await pool.execute(tool, args, options)).result as T;
     const session = this.sessions.forCall(options.sessionId);
+    session.inFlight++;
     try {
       const { result } = await this.#withRehydrate(pool, session, () => pool.execute(tool, args, options, session));
-      if (session) session.stats.calls++;
+      session.stats.calls++;
       return result as T;
     } catch (err) {
-      if (session) session.stats.errors++;
+      session.stats.errors++;
       throw err;
     } finally {
-      if (session) session.stats.lastCallAt = Date.now();
+      session.stats.lastCallAt = Date.now();
+      this.#callEnded(session);
     }
+  }
+
+  /** A session's call ended; if the session ended meanwhile, its state may have been re-created. */
+  #callEnded(session: Session): void {
+    session.inFlight--;
+    if (session.ended && session.inFlight === 0) this.#sessionEnded(session);
   }
 
   /** When a strict session lost its worker: unpin, rehydrate through the hook if any, else fail. */
@@ -315,9 +334,19 @@ export class Snakepit implements AsyncDisposable {
   stream<T = unknown>(tool: string, args: Record<string, unknown> = {}, options: CallOptions = {}): AsyncGenerator<T, void, undefined> {
     checkCall(tool, args, options.affinity);
     const pool = this.#pool(options.pool);
-    const session = options.sessionId === undefined ? undefined : this.sessions.forCall(options.sessionId);
-    if (session) session.stats.calls++;
-    return pool.stream(tool, args, options, session) as AsyncGenerator<T, void, undefined>;
+    if (options.sessionId === undefined) return pool.stream(tool, args, options) as AsyncGenerator<T, void, undefined>;
+    const session = this.sessions.forCall(options.sessionId);
+    session.stats.calls++;
+    session.inFlight++;
+    const inner = pool.stream(tool, args, options, session);
+    const callEnded = () => this.#callEnded(session);
+    return (async function* () {
+      try {
+        yield* inner;
+      } finally {
+        callEnded();
+      }
+    })() as AsyncGenerator<T, void, undefined>;
   }
 
   /** Callback form of `stream` (the seed's execute_stream); resolves when the stream ends. */
@@ -340,7 +369,7 @@ export class Snakepit implements AsyncDisposable {
       id,
       execute: (tool, args, opts) => this.execute(tool, args, { ...opts, sessionId: id }),
       stream: (tool, args, opts) => this.stream(tool, args, { ...opts, sessionId: id }),
-      tools: { register: (name, definition) => this.#registry.register(name, definition, { sessionId: id }) },
+      tools: { register: (name, definition) => this.tools.register(name, definition, { sessionId: id }) },
       info: () => this.sessions.get(id),
       close: () => this.sessions.delete(id),
     };

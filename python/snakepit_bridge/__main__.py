@@ -7,11 +7,17 @@ and fd 0 at /dev/null. End of input on the protocol pipe means the host is gone:
 
 from __future__ import annotations
 
-import argparse
-import logging
 import os
-import signal
 import sys
+
+# `python -m` puts the working directory first on sys.path, so a json.py or logging.py there would
+# replace the standard module under the bridge itself. Keep it importable, but last.
+_cwd_entries = [p for p in sys.path if p in ("", os.getcwd())]
+sys.path[:] = [p for p in sys.path if p not in _cwd_entries] + [os.getcwd()]
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import signal  # noqa: E402
 
 
 def _take_protocol_fds() -> "tuple[int, int]":

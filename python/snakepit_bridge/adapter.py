@@ -118,7 +118,8 @@ def _load_module(spec: str) -> Any:
         sys.modules[mod_name] = module
         parent = os.path.dirname(path)
         if parent not in sys.path:
-            sys.path.insert(0, parent)
+            # Appended: a file next to the adapter named like a standard module must not shadow it.
+            sys.path.append(parent)
         module_spec.loader.exec_module(module)
         return module
     return importlib.import_module(spec)

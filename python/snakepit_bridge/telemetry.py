@@ -28,6 +28,7 @@ BATCH = 256
 FLUSH_INTERVAL_S = 0.05
 MAX_LABELS = 16
 MAX_LABEL_VALUES = 100
+MAX_LABEL_KEYS = 1_000  # (event name, label key) pairs tracked; past that, new pairs read "_other"
 SAMPLE_S = float(os.environ.get("SNAKEPIT_TELEMETRY_SAMPLE_S", "10") or 0)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
 
@@ -113,7 +114,13 @@ def _bounded_labels(name: str, metadata: Optional[Dict[str, Any]]) -> Dict[str, 
     out: Dict[str, str] = {}
     for k, v in list((metadata or {}).items())[:MAX_LABELS]:
         key, value = str(k), str(v)
-        seen = _label_values.setdefault((name, key), set())
+        seen = _label_values.get((name, key))
+        if seen is None:
+            if len(_label_values) >= MAX_LABEL_KEYS:
+                _capped += 1
+                out[key] = "_other"
+                continue
+            seen = _label_values[(name, key)] = set()
         if value not in seen:
             if len(seen) >= MAX_LABEL_VALUES:
                 _capped += 1

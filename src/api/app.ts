@@ -4,7 +4,7 @@
  * tests call `app.request()` with no port.
  */
 
-import { timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
@@ -15,6 +15,8 @@ import { connectHandlers } from "./connect.ts";
 import { fromHttpJson, toHttpJson } from "./http-json.ts";
 import { openApiDocument } from "./openapi.ts";
 import { CreateSessionBody, ExecuteBody } from "./schemas.ts";
+import { pullStream } from "./streams.ts";
+import { anyGlob } from "../telemetry/glob.ts";
 import { HTTP_STATUS } from "./status.ts";
 import { listPools, listTools, sessionView } from "./views.ts";
 
@@ -45,7 +47,9 @@ function errorResponse(c: Context<Env>, err: unknown): Response {
 async function readBody<S extends z.ZodType>(c: Context<Env>, schema: S): Promise<z.output<S>> {
   const type = c.req.header("content-type") ?? "";
   const text = await c.req.text();
-  if (text.length > 0 && !type.includes("application/json")) {
+  // The media type itself must be JSON: "text/plain; application/json" is a browser's CORS-free
+  // "simple" request and must not pass.
+  if (text.length > 0 && type.split(";")[0]!.trim().toLowerCase() !== "application/json") {
     throw new SnakepitError("invalid_argument", `Content-Type must be application/json, got ${type ? `"${type}"` : "none"}`, { details: { field: "content-type" } });
   }
   let raw: unknown;
@@ -77,9 +81,36 @@ function callOptions(body: ExecuteBody, signal: AbortSignal) {
 }
 
 function sameToken(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+  // Compare digests: equal lengths, so neither the token nor its length leaks through timing.
+  const a = createHash("sha256").update(given).digest();
+  const b = createHash("sha256").update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(:\d+)?$/i;
+
+/**
+ * Without a token, only this machine's own programs may call: the Host header must name a
+ * loopback address (DNS rebinding) and a browser request must come from a loopback page
+ * (cross-site form posts and fetches).
+ */
+function checkLocalOnly(c: Context<Env>): void {
+  const host = c.req.header("host") ?? "";
+  if (host && !LOOPBACK_HOST.test(host)) {
+    throw new SnakepitError("unauthenticated", `Host "${host}" is not a loopback address; set a token to serve other names`);
+  }
+  const origin = c.req.header("origin");
+  if (origin !== undefined && origin !== "null") {
+    let originHost = "";
+    try {
+      originHost = new URL(origin).host;
+    } catch {
+      // unparsable: refused below
+    }
+    if (!LOOPBACK_HOST.test(originHost)) throw new SnakepitError("unauthenticated", `Requests from ${origin} are refused; set a token to allow other origins`);
+  } else if (origin === "null" || c.req.header("sec-fetch-site") === "cross-site") {
+    throw new SnakepitError("unauthenticated", "Cross-site requests are refused; set a token to allow them");
+  }
 }
 
 /** Build the API over a running Snakepit. */
@@ -101,7 +132,12 @@ export function createApp(deps: AppDeps): Hono<Env> {
   });
   app.get("/openapi.json", (c) => c.json(openApiDocument(version)));
 
-  if (token) {
+  if (!token) {
+    app.use("*", async (c, next) => {
+      checkLocalOnly(c);
+      await next();
+    });
+  } else {
     app.use("*", async (c, next) => {
       const header = c.req.header("authorization");
       if (!header) throw new SnakepitError("unauthenticated", "Missing bearer token: send Authorization: Bearer <token>");
@@ -139,24 +175,16 @@ export function createApp(deps: AppDeps): Hono<Env> {
       encoder.encode(sse
         ? `event: ${kind}\ndata: ${JSON.stringify(data)}\n\n`
         : JSON.stringify(kind === "chunk" ? { chunk: data } : kind === "end" ? { end: true } : { error: data }) + "\n");
-    const stream = new ReadableStream<Uint8Array>({
-      async start(controller) {
-        try {
-          if (!first.done) {
-            controller.enqueue(frame("chunk", toHttpJson(first.value)));
-            for await (const chunk of { [Symbol.asyncIterator]: () => chunks }) controller.enqueue(frame("chunk", toHttpJson(chunk)));
-          }
-          controller.enqueue(frame("end", {}));
-        } catch (err) {
-          controller.enqueue(frame("error", SnakepitError.from(err).toJSON()));
-        } finally {
-          c.req.raw.signal.removeEventListener("abort", onClientGone);
-          controller.close();
-        }
-      },
-      cancel() {
+    const stream = pullStream(chunks, {
+      item: (chunk) => frame("chunk", toHttpJson(chunk)),
+      end: () => frame("end", {}),
+      error: (err) => frame("error", SnakepitError.from(err).toJSON()),
+      keepAlive: encoder.encode(sse ? ": keep-alive\n\n" : "\n"),
+    }, {
+      first,
+      onClose: () => {
+        c.req.raw.signal.removeEventListener("abort", onClientGone);
         ac.abort(new SnakepitError("aborted", "The client closed the stream"));
-        void chunks.return(undefined);
       },
     });
     return new Response(stream, {
@@ -196,25 +224,22 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   app.get("/v1/events", (c) => {
     const names = c.req.query("names")?.split(",").map((n) => n.trim()).filter(Boolean);
+    try {
+      if ((names?.length ?? 0) > 32) throw new Error("at most 32 globs");
+      anyGlob(names);
+    } catch (err) {
+      throw new SnakepitError("invalid_argument", `Bad name glob: ${(err as Error).message}`, { details: { field: "names" } });
+    }
     const ac = new AbortController();
     c.req.raw.signal.addEventListener("abort", () => ac.abort(), { once: true });
     const encoder = new TextEncoder();
     const events = pit.telemetry.events({ ...(names?.length ? { names } : {}), signal: ac.signal });
-    const stream = new ReadableStream<Uint8Array>({
-      async start(controller) {
-        controller.enqueue(encoder.encode(": snakepit events\n\n"));
-        try {
-          for await (const e of events) {
-            controller.enqueue(encoder.encode(`event: ${e.name}\ndata: ${JSON.stringify({ time: e.time, ...toHttpJson(e.data) as object })}\n\n`));
-          }
-        } finally {
-          controller.close();
-        }
-      },
-      cancel() {
-        ac.abort();
-      },
-    });
+    const stream = pullStream(events, {
+      item: (e) => encoder.encode(`event: ${e.name}\ndata: ${JSON.stringify({ time: e.time, ...toHttpJson(e.data) as object })}\n\n`),
+      end: () => new Uint8Array(0),
+      error: (err) => encoder.encode(`event: error\ndata: ${JSON.stringify(SnakepitError.from(err).toJSON())}\n\n`),
+      keepAlive: encoder.encode(": keep-alive\n\n"),
+    }, { onClose: () => ac.abort() });
     return new Response(stream, { headers: { "content-type": "text/event-stream", "cache-control": "no-store" } });
   });
 

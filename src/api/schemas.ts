@@ -9,7 +9,7 @@ export const ExecuteBody = z.object({
   args: z.record(z.string(), z.unknown()).default({}).describe(`Named arguments: ${typedValueNote}`),
   pool: z.string().min(1).optional().describe("Pool name; default: the first pool"),
   session_id: z.string().min(1).max(256).optional().describe("Session to run in (worker affinity, session state)"),
-  timeout_ms: z.number().int().positive().optional().describe("Total budget, queue wait included"),
+  timeout_ms: z.number().int().positive().max(2_147_483_647).optional().describe("Total budget, queue wait included"),
   affinity: z.enum(["hint", "strict_queue", "strict_fail_fast"]).optional().describe("Override the pool's session affinity"),
   idempotent: z.boolean().optional().describe("Safe to retry on another worker if this one crashes"),
 }).strict();
@@ -54,8 +54,8 @@ export const PoolInfo = z.object({
 
 export const CreateSessionBody = z.object({
   session_id: z.string().min(1).max(256).optional().describe("Id to use; default: a random UUID"),
-  ttl_ms: z.number().int().positive().optional().describe("Idle time before expiry; default: the server's session TTL"),
-  metadata: z.record(z.string(), z.string()).optional(),
+  ttl_ms: z.number().int().positive().max(2_147_483_647).optional().describe("Idle time before expiry, at most the server's sessions.maxTtlMs; default: sessions.ttlMs"),
+  metadata: z.record(z.string().max(128), z.string().max(1_024)).refine((m) => Object.keys(m).length <= 32, "at most 32 keys").optional(),
 }).strict();
 
 export const SessionInfo = z.object({

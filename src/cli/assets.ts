@@ -5,7 +5,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { cacheDir } from "../config/paths.ts";
 import { embeddedFiles } from "../runtime/process.ts";
@@ -38,8 +38,14 @@ async function resolveAssets(): Promise<Assets> {
   }
   const contents = await Promise.all(files.map(async (f) => ({ name: f.name, bytes: await f.bytes() })));
   const hash = typeof SNAKEPIT_ASSET_HASH === "string" ? SNAKEPIT_ASSET_HASH : contentHash(contents);
-  const target = join(cacheDir(), `assets-${hash}`);
+  let target = join(cacheDir(), `assets-${hash}`);
   if (!existsSync(target)) extract(contents, target);
+  if (!isOurs(target)) {
+    // Someone else's (or a writable-by-others) folder: never run code from it; use a private copy.
+    target = join(cacheDir(), `assets-${hash}-${process.getuid?.() ?? 0}-${process.pid}`);
+    rmSync(target, { recursive: true, force: true });
+    extract(contents, target);
+  }
   return { bridgeDir: join(target, "python"), exampleAdapter: join(target, "examples/adapters/demo.py:DemoAdapter"), compiled: true };
 }
 
@@ -54,10 +60,23 @@ export function contentHash(files: Array<{ name: string; bytes: Uint8Array }>): 
   return h.digest("hex").slice(0, 16);
 }
 
+/** A real folder, owned by us, writable by nobody else. */
+function isOurs(dir: string): boolean {
+  try {
+    const st = lstatSync(dir);
+    const uid = process.getuid?.();
+    return st.isDirectory() && !st.isSymbolicLink() && (uid === undefined || st.uid === uid) && (st.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
+}
+
 function extract(files: Array<{ name: string; bytes: Uint8Array }>, target: string): void {
   mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
   const tmp = `${target}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
   try {
+    mkdirSync(tmp, { mode: 0o700 });
+    chmodSync(tmp, 0o755 & ~0o022);
     for (const f of files) {
       const path = join(tmp, f.name);
       mkdirSync(dirname(path), { recursive: true });

@@ -23,7 +23,7 @@ export function parseArgsJson(text: string | undefined): Record<string, unknown>
 
 /** Run one call and print its result as JSON (one line per chunk with --stream). */
 export async function exec(config: LoadedConfig, tool: string, args: Record<string, unknown>, options: { stream: boolean; timeoutMs?: number }): Promise<number> {
-  await using pit = await Snakepit.start({ pools: config.pools, sessions: config.sessions, instance: config.instance });
+  await using pit = await Snakepit.start({ pools: config.pools, sessions: config.sessions, instance: config.instance, telemetry: config.telemetry, ...(config.stateDir ? { stateDir: config.stateDir } : {}) });
   const callOptions = options.timeoutMs ? { timeoutMs: options.timeoutMs } : {};
   if (options.stream) {
     for await (const chunk of pit.stream(tool, args, callOptions)) console.log(JSON.stringify(toHttpJson(chunk)));

@@ -48,7 +48,8 @@ config precedence: flags > SNAKEPIT_* environment > --config FILE (TOML or JSON)
 
   --host H        address to bind (default 127.0.0.1; anything else needs --token)
   --port P        port (default 7117; 0 = any free port)
-  --token T       bearer token required on every route but /healthz and /readyz
+  --token T       bearer token required on every route but /healthz, /readyz and /openapi.json
+                  (prefer SNAKEPIT_TOKEN: a flag shows in the process list)
   --instance NAME  process-registry name: a restart with the same name kills workers left by a
                    dead earlier run (default "default")
   --demo-call     after start, make one real HTTP call and print it
@@ -130,6 +131,7 @@ export async function main(argv: string[]): Promise<number> {
       if (values.help) return help("status");
       const env = hostEnv();
       const watch = intFlag("watch", values.watch);
+      if (watch !== undefined && watch <= 0) throw new SnakepitError("invalid_argument", "--watch takes a number of seconds above 0", { details: { field: "watch" } });
       return status(values.url ?? env.SNAKEPIT_URL ?? "http://127.0.0.1:7117", {
         token: values.token ?? env.SNAKEPIT_TOKEN,
         watchMs: watch ? watch * 1000 : undefined,

@@ -4,6 +4,18 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SnakepitError } from "../errors.ts";
 
+/** Module names an adapter must not take: Python would import ours instead of the standard one. */
+const RESERVED = new Set(`abc argparse array ast asyncio base64 bisect builtins calendar cmath code codecs collections
+colorsys concurrent contextlib copy csv ctypes dataclasses datetime decimal difflib dis email encodings enum errno
+faulthandler filecmp fnmatch fractions functools gc getopt getpass gettext glob graphlib gzip hashlib heapq hmac html
+http imaplib importlib inspect io ipaddress itertools json keyword linecache locale logging lzma mailbox marshal math
+mimetypes mmap multiprocessing netrc numbers operator optparse os pathlib pdb pickle pkgutil platform plistlib pprint
+profile pstats queue quopri random re reprlib resource runpy sched secrets select selectors shelve shlex shutil
+signal site smtplib socket socketserver sqlite3 ssl stat statistics string stringprep struct subprocess symtable sys
+sysconfig syslog tarfile tempfile termios test textwrap threading time timeit token tokenize tomllib trace traceback
+tracemalloc tty turtle types typing unicodedata unittest urllib uuid venv warnings wave weakref webbrowser xml
+zipfile zipimport zlib zoneinfo snakepit_bridge numpy orjson`.split(/\s+/));
+
 function className(name: string): string {
   return name.split(/[_-]/).filter(Boolean).map((p) => p[0]!.toUpperCase() + p.slice(1)).join("") + "Adapter";
 }
@@ -12,6 +24,11 @@ function className(name: string): string {
 export function scaffoldAdapter(name: string, dir: string): string[] {
   if (!/^[a-z_][a-z0-9_]*$/.test(name)) {
     throw new SnakepitError("invalid_argument", `Adapter name "${name}" must be a Python module name: lower_snake_case, e.g. "sentiment"`, { details: { field: "name" } });
+  }
+  if (RESERVED.has(name)) {
+    throw new SnakepitError("invalid_argument", `Adapter name "${name}" is a Python module already (it would shadow it); pick another, e.g. "${name}_tools"`, {
+      details: { field: "name" },
+    });
   }
   const cls = className(name);
   const adapterPath = join(dir, `${name}.py`);
@@ -39,7 +56,7 @@ class ${cls}(Adapter):
         for i in range(n):
             ctx.check_cancelled()
             yield {"i": i}
-`);
+`, { flag: "wx" });
   writeFileSync(testPath, `"""Tests for ${cls}. Run: python3 -m unittest test_${name}.py (needs snakepit_bridge importable)."""
 
 import unittest
@@ -65,6 +82,6 @@ class ${cls}Test(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
-`);
+`, { flag: "wx" });
   return [adapterPath, testPath];
 }

@@ -36,7 +36,7 @@ export async function serve(config: LoadedConfig, options: ServeOptions): Promis
   const url = `http://${s.host.includes(":") ? `[${s.host}]` : s.host}:${server.port}`;
   const pools = config.pools.map((p) => `${p.name} ×${p.poolSize} (${p.adapter})`).join(", ");
   bar.done(`snakepit listening on ${url} — pools: ${pools} — ready in ${Math.round(performance.now() - t0)} ms`);
-  const auth = s.token ? ` -H 'authorization: Bearer ${s.token.slice(0, 2)}…'` : "";
+  const auth = s.token ? ` -H "authorization: Bearer $SNAKEPIT_TOKEN"` : "";
   console.log(`try: curl -s ${url}/v1/execute${auth} -H 'content-type: application/json' -d '{"tool":"add","args":{"a":1,"b":2}}'`);
 
   if (options.demoCall) await demoCall(url, s.token, pit);
@@ -66,9 +66,11 @@ function untilStopped(server: HttpServer, pit: Snakepit, graceMs: number, once: 
       }
       stopping = true;
       console.log(`shutting down: finishing in-flight calls (up to ${graceMs} ms)`);
+      // One grace period in all: the HTTP side and the workers drain together.
+      const until = Date.now() + graceMs;
       await Promise.race([server.stop(false), new Promise((r) => setTimeout(r, graceMs))]);
       await server.stop(true);
-      await pit.close({ graceMs });
+      await pit.close({ graceMs: Math.max(0, until - Date.now()) });
       console.log("stopped");
       finish(0);
     };
@@ -78,7 +80,7 @@ function untilStopped(server: HttpServer, pit: Snakepit, graceMs: number, once: 
 }
 
 async function startWithProgress(config: LoadedConfig, bar: ReturnType<typeof progress>): Promise<Snakepit> {
-  return await Snakepit.start({ pools: config.pools, sessions: config.sessions, instance: config.instance }, {
+  return await Snakepit.start({ pools: config.pools, sessions: config.sessions, instance: config.instance, telemetry: config.telemetry, ...(config.stateDir ? { stateDir: config.stateDir } : {}) }, {
     on: {
       "worker.started": (e) => bar.step(`worker ${e.worker} ready (pid ${e.pid}, ${Math.round(e.durationMs)} ms)`),
     },

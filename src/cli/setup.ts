@@ -18,8 +18,8 @@ export async function setup(options: { python?: string | undefined; force: boole
     writeFileSync(path, `# snakepit configuration: every field and default is in docs/configuration.md.
 # Precedence: command-line flags > SNAKEPIT_* environment > this file > defaults.
 
-adapter = "${options.assets.exampleAdapter}"
-python = "${python}"
+adapter = ${JSON.stringify(options.assets.exampleAdapter)}
+python = ${JSON.stringify(python)}
 pool_size = 2
 
 [server]

@@ -1,6 +1,7 @@
 /**
  * Configuration from a file (TOML or JSON), the environment (`SNAKEPIT_*`) and flags, in
- * rising precedence (flags win). Errors name the field and where its value came from.
+ * rising precedence (flags win, also over each `[[pools]]` entry). Errors name the field and
+ * where its value came from.
  */
 
 import { parse as parseToml } from "smol-toml";
@@ -8,7 +9,7 @@ import { z } from "zod";
 import { SnakepitError } from "../errors.ts";
 import { readTextFile } from "../runtime/process.ts";
 import type { SessionConfig } from "../session/sessions.ts";
-import { parseConfig, parseSessionConfig, type SnakepitOptions } from "./parse.ts";
+import { parseConfig, parseSessionConfig, type SnakepitOptions, type TelemetryOptions } from "./parse.ts";
 import { type PoolConfig, PoolConfigSchema, type ServerConfig, ServerConfigSchema } from "./schema.ts";
 
 /** Everything `snakepit serve` runs with. */
@@ -18,13 +19,17 @@ export interface LoadedConfig {
   sessions: SessionConfig;
   /** Instance name for the process registry (file `instance`, SNAKEPIT_INSTANCE, --instance). */
   instance: string;
+  /** The file's `[telemetry]` table (metrics, log, control). */
+  telemetry: TelemetryOptions;
+  /** The file's `state_dir`, if any (else SNAKEPIT_STATE_DIR or the default). */
+  stateDir: string | undefined;
 }
 
 /** Where values come from. */
 export interface ConfigSources {
   file?: string | undefined;
   env?: Record<string, string | undefined>;
-  /** Already-typed values from the command line, by field name (pool or server fields). */
+  /** Already-typed values from the command line, by field name (pool or server fields, `instance`). */
   flags?: Record<string, unknown>;
 }
 
@@ -34,9 +39,17 @@ export const envName = (key: string) => "SNAKEPIT_" + key.replace(/([A-Z])/g, "_
 
 const poolKeys = Object.keys(PoolConfigSchema.shape);
 const serverKeys = Object.keys(ServerConfigSchema.shape);
+/** Tables whose own keys are variable names and stay as written. */
+const VERBATIM = new Set(["env", "metadata", "sampling"]);
 
-function camelKeys(obj: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(obj).map(([k, v]) => [camel(k), v]));
+/** snake_case -> camelCase, all the way down (but not inside `env` and the like). */
+function camelDeep(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(camelDeep);
+  if (typeof value !== "object" || value === null) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => {
+    const key = camel(k);
+    return [key, VERBATIM.has(key) ? v : camelDeep(v)];
+  }));
 }
 
 async function readFile(path: string): Promise<Record<string, unknown>> {
@@ -51,10 +64,7 @@ async function readFile(path: string): Promise<Record<string, unknown>> {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new SnakepitError("config_invalid", `${path}: expected a table/object at the top level`, { details: { source: path } });
   }
-  const top = camelKeys(raw as Record<string, unknown>);
-  if (top.server && typeof top.server === "object") top.server = camelKeys(top.server as Record<string, unknown>);
-  if (Array.isArray(top.pools)) top.pools = top.pools.map((p) => (typeof p === "object" && p ? camelKeys(p as Record<string, unknown>) : p));
-  return top;
+  return camelDeep(raw) as Record<string, unknown>;
 }
 
 function jsonType(schema: z.ZodObject, key: string): string {
@@ -73,46 +83,43 @@ function coerce(name: string, raw: string, type: string): unknown {
     if (/^(0|false|no)$/i.test(raw)) return false;
     throw new SnakepitError("config_invalid", `${name}: expected true or false, got "${raw}"`, { details: { source: name } });
   }
-  if (type === "array") return raw.trim().startsWith("[") ? JSON.parse(raw) : raw.split(/\s+/).filter(Boolean);
+  if (type === "array") {
+    if (!raw.trim().startsWith("[")) return raw.split(/\s+/).filter(Boolean);
+    try {
+      return JSON.parse(raw);
+    } catch (err) {
+      throw new SnakepitError("config_invalid", `${name}: not a JSON list: ${(err as Error).message}`, { details: { source: name } });
+    }
+  }
   return raw;
 }
 
 /** Merge file, environment and flags, validate, and check the server's exposure rules. */
 export async function loadConfig(sources: ConfigSources = {}): Promise<LoadedConfig> {
   const origin = new Map<string, string>();
-  const inline: Record<string, unknown> = {};
-  const server: Record<string, unknown> = {};
-  let pools: unknown;
-  let sessions: Record<string, unknown> | undefined;
-  let instance = "default";
-  const set = (key: string, value: unknown, from: string) => {
-    if (serverKeys.includes(key)) server[key] = value;
-    if (poolKeys.includes(key) || !serverKeys.includes(key)) inline[key] = value;
-    origin.set(key, from);
-  };
-
-  if (sources.file) {
-    const file = await readFile(sources.file);
-    for (const [k, v] of Object.entries(file)) {
-      if (k === "server" && typeof v === "object" && v) {
-        for (const [sk, sv] of Object.entries(v)) {
-          server[sk] = sv;
-          origin.set(`server.${sk}`, sources.file);
-        }
-      } else if (k === "instance") {
-        instance = String(v);
-      } else if (k === "sessions" && typeof v === "object" && v) {
-        sessions = camelKeys(v as Record<string, unknown>);
-        origin.set("sessions", sources.file);
-      } else if (k === "pools") {
-        pools = v;
-        origin.set("pools", sources.file);
-      } else {
-        inline[k] = v;
-        origin.set(k, sources.file);
-      }
+  const file = sources.file ? await readFile(sources.file) : {};
+  const from = sources.file ?? "config";
+  const { server: fileServer, pools, sessions, telemetry, instance: fileInstance, stateDir, ...inline } = file;
+  for (const key of Object.keys(inline)) origin.set(key, from);
+  for (const key of serverKeys) {
+    if (key in inline && !poolKeys.includes(key)) {
+      throw new SnakepitError("config_invalid", `${from}: "${key}" belongs under [server] (server.${key})`, { details: { field: key, source: from } });
     }
   }
+  const server: Record<string, unknown> = { ...(fileServer as Record<string, unknown> | undefined) };
+  for (const key of Object.keys(server)) origin.set(`server.${key}`, from);
+  // Environment and flags: applied over the file's top level AND over every [[pools]] entry.
+  const overrides: Record<string, unknown> = {};
+  const set = (key: string, value: unknown, source: string) => {
+    if (serverKeys.includes(key)) {
+      server[key] = value;
+      origin.set(`server.${key}`, source);
+    }
+    if (poolKeys.includes(key)) {
+      overrides[key] = value;
+      origin.set(key, source);
+    }
+  };
   for (const key of new Set([...poolKeys, ...serverKeys])) {
     if (key === "env" || key === "name") continue;
     const name = envName(key);
@@ -121,30 +128,37 @@ export async function loadConfig(sources: ConfigSources = {}): Promise<LoadedCon
     const type = jsonType(serverKeys.includes(key) ? ServerConfigSchema : PoolConfigSchema, key);
     set(key, coerce(name, raw, type), name);
   }
-  instance = sources.env?.SNAKEPIT_INSTANCE || instance;
   const { instance: instanceFlag, ...flags } = sources.flags ?? {};
-  if (typeof instanceFlag === "string" && instanceFlag) instance = instanceFlag;
   for (const [key, value] of Object.entries(flags)) {
     if (value !== undefined) set(key, value, `--${key.replace(/([A-Z])/g, "-$1").toLowerCase()}`);
   }
+  const instance = (typeof instanceFlag === "string" && instanceFlag) || sources.env?.SNAKEPIT_INSTANCE || (fileInstance as string | undefined) || "default";
 
-  const poolInput: SnakepitOptions = { ...(inline as SnakepitOptions) };
-  for (const key of serverKeys) if (!poolKeys.includes(key)) delete (poolInput as Record<string, unknown>)[key];
-  if (pools !== undefined) poolInput.pools = pools as NonNullable<SnakepitOptions["pools"]>;
-  const parsedPools = parseConfig(poolInput, (field) => origin.get(field) ?? (field ? "defaults" : sources.file ?? "config"));
+  const poolInput = { ...inline, ...overrides } as SnakepitOptions;
+  if (Array.isArray(pools)) {
+    poolInput.pools = pools.map((p) => ({ ...(p as object), ...overrides })) as NonNullable<SnakepitOptions["pools"]>;
+    origin.set("pools", from);
+  }
+  const sourceOf = (field: string) => origin.get(field) ?? (field ? "defaults" : from);
+  const parsedPools = parseConfig(poolInput, sourceOf);
   const parsedServer = ServerConfigSchema.safeParse(server);
   if (!parsedServer.success) {
     const issue = parsedServer.error.issues[0]!;
     const field = issue.path.map(String).join(".");
-    throw new SnakepitError("config_invalid", `${origin.get(field) ?? origin.get(`server.${field}`) ?? "config"}: server.${field}: ${issue.message}`, {
-      details: { field },
-    });
+    throw new SnakepitError("config_invalid", `${origin.get(`server.${field}`) ?? "config"}: server.${field}: ${issue.message}`, { details: { field } });
   }
-  const parsedSessions = parseSessionConfig(sessions, () => origin.get("sessions") ?? "config");
+  const parsedSessions = parseSessionConfig(sessions as SnakepitOptions["sessions"], () => from);
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(instance)) {
     throw new SnakepitError("config_invalid", `instance "${instance}" must be 1–64 letters, digits, _ . -`, { details: { field: "instance" } });
   }
-  const result = { pools: parsedPools, server: parsedServer.data, sessions: parsedSessions, instance };
+  const result: LoadedConfig = {
+    pools: parsedPools,
+    server: parsedServer.data,
+    sessions: parsedSessions,
+    instance,
+    telemetry: (telemetry as TelemetryOptions | undefined) ?? {},
+    stateDir: typeof stateDir === "string" ? stateDir : undefined,
+  };
   checkExposure(result.server);
   return result;
 }
@@ -156,7 +170,7 @@ export function checkExposure(server: ServerConfig): void {
   if (!LOOPBACK.test(server.host) && !server.token) {
     throw new SnakepitError(
       "config_invalid",
-      `Refusing to bind ${server.host} without a token: other machines could run code through this server. Set --token (or SNAKEPIT_TOKEN), or bind 127.0.0.1`,
+      `Refusing to bind ${server.host} without a token: other machines could run code through this server. Set SNAKEPIT_TOKEN (or --token), or bind 127.0.0.1`,
       { details: { field: "host" } },
     );
   }

@@ -56,7 +56,7 @@ export function parseConfig(input: SnakepitOptions, source: string | SourceOf = 
   if (typeof input !== "object" || input === null) {
     throw new SnakepitError("config_invalid", `${sourceOf("")}: expected an object`);
   }
-  const { pools, sessions: _sessions, instance: _instance, stateDir: _stateDir, telemetry: _telemetry, ...defaults } = input;
+  const { pools, sessions: _sessions, instance: _instance, stateDir: _stateDir, telemetry: _telemetry, ...defaults } = input as SnakepitOptions & Record<string, unknown>;
   const entries = pools && pools.length > 0
     ? pools.map((pool, i) => ({ raw: { ...defaults, ...pool }, prefix: `pools[${i}]` }))
     : [{ raw: defaults, prefix: "" }];

@@ -4,6 +4,7 @@
  */
 
 import { z } from "zod";
+import { MAX_TIMER_MS } from "./limits.ts";
 import { LifecycleSchema } from "../pool/lifecycle.ts";
 import { CircuitBreakerSchema } from "../resilience/circuit-breaker.ts";
 import { CrashBarrierSchema } from "../resilience/crash.ts";
@@ -13,7 +14,7 @@ import { HeartbeatSchema } from "../worker/heartbeat.ts";
 import { TIMEOUT_PROFILES } from "./profiles.ts";
 
 const profileNames = Object.keys(TIMEOUT_PROFILES) as [keyof typeof TIMEOUT_PROFILES, ...(keyof typeof TIMEOUT_PROFILES)[]];
-const ms = z.number().int().nonnegative();
+const ms = z.number().int().nonnegative().max(MAX_TIMER_MS);
 const msOrInfinite = z.union([ms, z.literal(Infinity)]);
 
 /** One pool of workers running one adapter. */
@@ -34,7 +35,7 @@ export const PoolConfigSchema = z.object({
   startupBatchSize: z.number().int().min(1).default(10).describe("Workers started together"),
   startupBatchDelayMs: ms.default(500).describe("Pause between start-up batches"),
   startupTimeoutMs: ms.min(1).default(30_000).describe("Time a worker has to import the adapter, run `setup()` and say it is ready"),
-  maxQueue: z.number().int().nonnegative().default(1_000).describe("Calls that may wait for a worker before `pool_saturated`"),
+  maxQueue: z.number().int().nonnegative().max(1_000_000).default(1_000).describe("Calls that may wait for a worker before `pool_saturated`"),
   prefetch: z.number().int().min(0).max(1_024).default(16)
     .describe("Extra short calls a busy worker may hold in its pipe when every worker is busy (0 = off)"),
   prefetchMaxServiceMs: z.number().nonnegative().default(1)
@@ -49,9 +50,9 @@ export const PoolConfigSchema = z.object({
   shutdownGraceMs: ms.default(6_000).describe("Time in-flight calls get at shutdown before SIGTERM, then SIGKILL"),
   logLevel: z.enum(["debug", "info", "warning", "error"]).default("warning").describe("Level of the Python bridge's own log"),
   devices: z.array(z.string().min(1)).default([]).describe("Devices given to workers round-robin (SNAKEPIT_DEVICE; CUDA_VISIBLE_DEVICES for `cuda:N`)"),
-  reconcileIntervalMs: z.number().int().positive().default(1_000).describe("How often the pool restores missing workers"),
+  reconcileIntervalMs: z.number().int().positive().max(MAX_TIMER_MS).default(1_000).describe("How often the pool restores missing workers"),
   maxRestarts: z.number().int().min(1).default(10).describe("Worker restarts allowed per `restartWindowMs` before pausing (crash storms)"),
-  restartWindowMs: z.number().int().positive().default(10_000).describe("Window for `maxRestarts`"),
+  restartWindowMs: z.number().int().positive().max(MAX_TIMER_MS).default(10_000).describe("Window for `maxRestarts`"),
   heartbeat: HeartbeatSchema.default(HeartbeatSchema.parse({})),
   crashBarrier: CrashBarrierSchema.default(CrashBarrierSchema.parse({})),
   retry: RetryPolicySchema.default(RetryPolicySchema.parse({})),
@@ -65,7 +66,7 @@ export const ServerConfigSchema = z.object({
   host: z.string().min(1).default("127.0.0.1").describe("Address to bind; anything but loopback needs a token"),
   port: z.number().int().min(0).max(65_535).default(7117).describe("Port to bind; 0 picks a free one"),
   token: z.string().min(8, "use at least 8 characters").optional().describe("Bearer token required on every route but health checks"),
-  maxBodyBytes: z.number().int().positive().default(16 * 1024 * 1024).describe("Largest request body accepted"),
+  maxBodyBytes: z.number().int().positive().max(MAX_TIMER_MS).default(16 * 1024 * 1024).describe("Largest request body accepted"),
   shutdownGraceMs: ms.default(6_000).describe("On SIGINT/SIGTERM: time in-flight calls get to finish"),
 }).strict();
 

@@ -4,6 +4,7 @@
  * call's own budget was shorter); abort while queued -> removed and rejected with the reason.
  */
 
+import { MAX_TIMER_MS } from "../config/limits.ts";
 import { abortError, SnakepitError } from "../errors.ts";
 import type { Worker } from "../worker/worker.ts";
 import { WaitQueue, type Waiter } from "./queue.ts";
@@ -86,7 +87,7 @@ export class Dispatcher {
         if (remove()) waiter.fail(abortError(signal!));
       };
       signal?.addEventListener("abort", onAbort, { once: true });
-      if (Number.isFinite(timeout)) {
+      if (Number.isFinite(timeout) && timeout <= MAX_TIMER_MS) {
         timer = setTimeout(() => {
           if (!remove()) return;
           this.#stats.queueTimeouts++;

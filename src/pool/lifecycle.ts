@@ -1,12 +1,13 @@
 /** Worker recycling rules: on age, on request count, on the Python process's resident memory. */
 
 import { z } from "zod";
+import { MAX_TIMER_MS } from "../config/limits.ts";
 
 export const LifecycleSchema = z.object({
-  workerTtlMs: z.number().int().positive().optional().describe("Recycle a worker this old (default: never)"),
-  workerMaxRequests: z.number().int().positive().optional().describe("Recycle a worker after this many calls (default: never)"),
+  workerTtlMs: z.number().int().positive().max(MAX_TIMER_MS).optional().describe("Recycle a worker this old (default: never)"),
+  workerMaxRequests: z.number().int().positive().max(MAX_TIMER_MS).optional().describe("Recycle a worker after this many calls (default: never)"),
   memoryThresholdMb: z.number().positive().optional().describe("Recycle a worker whose Python process RSS passes this (default: never)"),
-  checkIntervalMs: z.number().int().positive().default(60_000).describe("How often age and memory are checked"),
+  checkIntervalMs: z.number().int().positive().max(MAX_TIMER_MS).default(60_000).describe("How often age and memory are checked"),
 }).strict();
 export type LifecycleConfig = z.output<typeof LifecycleSchema>;
 

@@ -22,13 +22,16 @@ export interface RunRecord {
 
 const SAFE = /^[A-Za-z0-9_.-]{1,64}$/;
 
-function kill(pid: number, signal: "SIGTERM" | "SIGKILL"): void {
-  for (const target of [-pid, pid]) {
-    try {
-      process.kill(target, signal);
-    } catch {
-      // Gone already.
-    }
+function isRecord(r: RunRecord): boolean {
+  return SAFE.test(String(r.runId)) && Number.isInteger(r.hostPid) && Array.isArray(r.workers) &&
+    r.workers.every((w) => Number.isInteger(w.pid) && w.pid > 1);
+}
+
+function kill(target: number, signal: "SIGTERM" | "SIGKILL"): void {
+  try {
+    process.kill(target, signal);
+  } catch {
+    // Gone already.
   }
 }
 
@@ -78,7 +81,9 @@ export class ProcessRegistry {
       const path = join(this.dir, name);
       if (path === this.#file) continue;
       try {
-        out.push(JSON.parse(readFileSync(path, "utf8")) as RunRecord);
+        const record = JSON.parse(readFileSync(path, "utf8")) as RunRecord;
+        if (!isRecord(record) || `${record.runId}.json` !== name) throw new Error("not a run record");
+        out.push(record);
       } catch {
         rmSync(path, { force: true }); // a torn or foreign file: nothing to act on
       }
@@ -95,10 +100,15 @@ export class ProcessRegistry {
     for (const run of this.runs()) {
       if (isHostAlive(run)) continue;
       const left = run.workers.map((w) => w.pid).filter((pid) => isWorkerOf(pid, run.runId));
-      for (const pid of left) kill(pid, "SIGTERM");
+      for (const pid of left) kill(-pid, "SIGTERM"); // each worker leads its own process group
       const until = Date.now() + graceMs;
       while (left.some((pid) => isWorkerOf(pid, run.runId)) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-      for (const pid of left) if (isWorkerOf(pid, run.runId)) kill(pid, "SIGKILL");
+      // SIGKILL each group even if its leader is gone: members that ignore SIGTERM die too (a
+      // group id is not reused while members live). The pid alone only after checking it again.
+      for (const pid of left) {
+        kill(-pid, "SIGKILL");
+        if (isWorkerOf(pid, run.runId)) kill(pid, "SIGKILL");
+      }
       killed.push(...left);
       rmSync(join(this.dir, `${run.runId}.json`), { force: true });
     }

@@ -5,12 +5,13 @@
  */
 
 import { z } from "zod";
+import { MAX_TIMER_MS } from "../config/limits.ts";
 import { SnakepitError } from "../errors.ts";
 
 export const CircuitBreakerSchema = z.object({
   enabled: z.boolean().default(true).describe("Fail fast while the pool keeps failing"),
   failureThreshold: z.number().int().min(1).default(5).describe("Failures in a row that open the circuit"),
-  resetTimeoutMs: z.number().int().positive().default(30_000).describe("Time open before a probe call is let through"),
+  resetTimeoutMs: z.number().int().positive().max(MAX_TIMER_MS).default(30_000).describe("Time open before a probe call is let through"),
   halfOpenMaxCalls: z.number().int().min(1).default(1).describe("Probe calls let through while half-open"),
 }).strict();
 export type CircuitBreakerConfig = z.output<typeof CircuitBreakerSchema>;

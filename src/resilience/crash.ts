@@ -1,13 +1,14 @@
 /** Crash classification and the crash barrier's settings. */
 
 import { z } from "zod";
+import { MAX_TIMER_MS } from "../config/limits.ts";
 import type { ExitStatus } from "../runtime/process.ts";
 
 export const CrashBarrierSchema = z.object({
   enabled: z.boolean().default(true).describe("Classify crashes, taint the device, retry idempotent calls"),
-  taintMs: z.number().int().nonnegative().default(60_000).describe("How long a crashed worker's device is avoided"),
-  maxRetries: z.number().int().nonnegative().default(1).describe("Retries of an idempotent call whose worker crashed"),
-  backoffMs: z.array(z.number().int().nonnegative()).default([50, 100, 200]).describe("Wait before each such retry"),
+  taintMs: z.number().int().nonnegative().max(MAX_TIMER_MS).default(60_000).describe("How long a crashed worker's device is avoided"),
+  maxRetries: z.number().int().nonnegative().max(MAX_TIMER_MS).default(1).describe("Retries of an idempotent call whose worker crashed"),
+  backoffMs: z.array(z.number().int().nonnegative().max(MAX_TIMER_MS)).default([50, 100, 200]).describe("Wait before each such retry"),
 }).strict();
 export type CrashBarrierConfig = z.output<typeof CrashBarrierSchema>;
 

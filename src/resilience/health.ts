@@ -1,9 +1,10 @@
 /** Crashes in a rolling window: more than `maxCrashes` within `windowMs` is unhealthy. */
 
 import { z } from "zod";
+import { MAX_TIMER_MS } from "../config/limits.ts";
 
 export const HealthSchema = z.object({
-  crashWindowMs: z.number().int().positive().default(60_000).describe("Rolling window for counting crashes"),
+  crashWindowMs: z.number().int().positive().max(MAX_TIMER_MS).default(60_000).describe("Rolling window for counting crashes"),
   maxCrashes: z.number().int().min(1).default(10).describe("Crashes in the window that make the pool unhealthy"),
 }).strict();
 export type HealthConfig = z.output<typeof HealthSchema>;

@@ -4,6 +4,7 @@
  */
 
 import { z } from "zod";
+import { MAX_TIMER_MS } from "../config/limits.ts";
 import { SnakepitError, type SnakepitErrorCode } from "../errors.ts";
 import { backoffMs, sleep } from "./backoff.ts";
 
@@ -13,9 +14,9 @@ export const DEFAULT_RETRIABLE: SnakepitErrorCode[] = ["pool_saturated", "worker
 export const RetryPolicySchema = z.object({
   enabled: z.boolean().default(true).describe("Retry failed calls on the execute path"),
   maxAttempts: z.number().int().min(1).default(3).describe("Attempts in all, the first included"),
-  backoffMs: z.array(z.number().int().nonnegative()).default([100, 200, 400, 800, 1_600]).describe("Wait before each retry"),
+  backoffMs: z.array(z.number().int().nonnegative().max(MAX_TIMER_MS)).default([100, 200, 400, 800, 1_600]).describe("Wait before each retry"),
   jitter: z.number().min(0).max(1).default(0.25).describe("± fraction of each wait, random"),
-  maxBackoffMs: z.number().int().nonnegative().default(30_000).describe("Longest wait"),
+  maxBackoffMs: z.number().int().nonnegative().max(MAX_TIMER_MS).default(30_000).describe("Longest wait"),
   retriable: z.array(z.string()).default(DEFAULT_RETRIABLE).describe("Error codes that are retried"),
 }).strict();
 export type RetryPolicy = z.output<typeof RetryPolicySchema>;

@@ -5,15 +5,17 @@
  */
 
 import { z } from "zod";
+import { MAX_TIMER_MS } from "../config/limits.ts";
 import { SnakepitError } from "../errors.ts";
 import type { EventBus } from "../telemetry/bus.ts";
 import { MemorySessionStore, type Session, type SessionStore } from "./store.ts";
 
 /** Session settings (top level of the config, shared by all pools). */
 export const SessionConfigSchema = z.object({
-  ttlMs: z.number().int().positive().default(3_600_000).describe("Idle time after which a session expires"),
-  sweepIntervalMs: z.number().int().positive().default(60_000).describe("How often expired sessions are swept"),
-  maxSessions: z.number().int().positive().default(10_000).describe("Most sessions at once; more fail with `session_limit`"),
+  ttlMs: z.number().int().positive().max(MAX_TIMER_MS).default(3_600_000).describe("Idle time after which a session expires"),
+  maxTtlMs: z.number().int().positive().max(MAX_TIMER_MS).default(86_400_000).describe("Longest TTL a caller may ask for when creating a session"),
+  sweepIntervalMs: z.number().int().positive().max(MAX_TIMER_MS).default(60_000).describe("How often expired sessions are swept"),
+  maxSessions: z.number().int().positive().max(MAX_TIMER_MS).default(10_000).describe("Most sessions at once; more fail with `session_limit`"),
   warnAt: z.number().min(0).max(1).default(0.8).describe("Fraction of maxSessions at which a warning event is emitted"),
   autoCreate: z.boolean().default(true).describe("A call with an unknown session id creates the session"),
 }).strict();
@@ -40,8 +42,11 @@ export class SessionManager {
   #warned = false;
   readonly #now: () => number;
 
-  constructor(config: SessionConfig, deps: { bus: EventBus; onEnd: SessionEndHook; store?: SessionStore; now?: () => number }) {
+  readonly #onCreate: ((session: Session) => void) | undefined;
+
+  constructor(config: SessionConfig, deps: { bus: EventBus; onEnd: SessionEndHook; onCreate?: (session: Session) => void; store?: SessionStore; now?: () => number }) {
     this.config = config;
+    this.#onCreate = deps.onCreate;
     this.#store = deps.store ?? new MemorySessionStore();
     this.#bus = deps.bus;
     this.#onEnd = deps.onEnd;
@@ -58,6 +63,9 @@ export class SessionManager {
   create(id: string, options: CreateSessionOptions = {}): Session {
     if (!ID.test(id)) {
       throw new SnakepitError("invalid_argument", `Session id "${id.slice(0, 40)}" must be 1–256 characters of letters, digits and _ . : @ -`, { details: { field: "session_id" } });
+    }
+    if (options.ttlMs !== undefined && (!Number.isInteger(options.ttlMs) || options.ttlMs <= 0 || options.ttlMs > this.config.maxTtlMs)) {
+      throw new SnakepitError("invalid_argument", `Session TTL ${options.ttlMs} ms is outside 1..${this.config.maxTtlMs} ms (sessions.maxTtlMs)`, { details: { field: "ttl_ms" } });
     }
     const existing = this.get(id);
     if (existing) return existing;
@@ -79,6 +87,7 @@ export class SessionManager {
       metadata: options.metadata ?? {},
       workers: {},
       stats: { calls: 0, errors: 0, lastCallAt: undefined },
+      inFlight: 0,
     };
     this.#store.set(session);
     const used = this.#store.size / maxSessions;
@@ -88,6 +97,7 @@ export class SessionManager {
     } else if (used < warnAt) {
       this.#warned = false;
     }
+    this.#onCreate?.(session);
     this.#bus.emit("session.created", { session: id });
     return session;
   }
@@ -121,8 +131,10 @@ export class SessionManager {
     return true;
   }
 
+  /** Live sessions (expired ones not yet swept are left out). */
   list(): Session[] {
-    return this.#store.list();
+    const now = this.#now();
+    return this.#store.list().filter((s) => now - s.lastAccessedAt <= s.ttlMs);
   }
 
   /** Expire idle sessions now; returns how many ended. */
@@ -134,6 +146,7 @@ export class SessionManager {
 
   #end(session: Session, reason: "deleted" | "expired"): void {
     this.#store.delete(session.id);
+    session.ended = true;
     this.#onEnd(session, reason);
     this.#bus.emit(reason === "expired" ? "session.expired" : "session.deleted", { session: session.id });
   }

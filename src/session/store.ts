@@ -11,6 +11,10 @@ export interface Session {
   /** The worker that last served the session, per pool: where its Python state lives. */
   workers: Record<string, string>;
   stats: { calls: number; errors: number; lastCallAt: number | undefined };
+  /** Calls of this session still running (their end re-sends the state cleanup of a closed session). */
+  inFlight: number;
+  /** Set when the session ended while calls were still running. */
+  ended?: boolean;
 }
 
 /** Storage of sessions. Methods are synchronous so the call path never waits on it. */

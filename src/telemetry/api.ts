@@ -5,6 +5,7 @@ import type { Registry } from "prom-client";
 import { SnakepitError } from "../errors.ts";
 import type { AnyEvent, EventBus } from "./bus.ts";
 import { type TelemetryControlInput, TelemetryControlSchema } from "./control.ts";
+import { anyGlob } from "./glob.ts";
 
 const NAME = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/;
 
@@ -30,11 +31,6 @@ export interface TelemetryDeps {
   configure(control: ReturnType<typeof TelemetryControlSchema.parse>, target: { pool?: string; worker?: string }): Promise<void>;
 }
 
-function matcher(globs: string[] | undefined): (name: string) => boolean {
-  if (!globs?.length) return () => true;
-  const res = globs.map((g) => new RegExp(`^${g.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`));
-  return (name) => res.some((re) => re.test(name));
-}
 
 export function createTelemetryApi(deps: TelemetryDeps): TelemetryApi {
   const { bus } = deps;
@@ -73,7 +69,13 @@ export function createTelemetryApi(deps: TelemetryDeps): TelemetryApi {
       return deps.configure(parsed.data, target);
     },
     async *events(options = {}) {
-      const wanted = matcher(options.names);
+      if ((options.names?.length ?? 0) > 32) throw new SnakepitError("invalid_argument", "At most 32 name globs", { details: { field: "names" } });
+      let wanted: (name: string) => boolean;
+      try {
+        wanted = anyGlob(options.names);
+      } catch (err) {
+        throw new SnakepitError("invalid_argument", `Bad name glob: ${(err as Error).message}`, { details: { field: "names" } });
+      }
       const limit = options.bufferSize ?? 10_000;
       const buffer: AnyEvent[] = [];
       let wake: (() => void) | undefined;

@@ -5,11 +5,12 @@
  */
 
 import { z } from "zod";
+import { MAX_TIMER_MS } from "../config/limits.ts";
 
 export const HeartbeatSchema = z.object({
   enabled: z.boolean().default(true).describe("Ping workers and replace those that stop answering"),
-  intervalMs: z.number().int().positive().default(2_000).describe("Time between pings"),
-  timeoutMs: z.number().int().positive().default(10_000).describe("A ping unanswered this long is a miss"),
+  intervalMs: z.number().int().positive().max(MAX_TIMER_MS).default(2_000).describe("Time between pings"),
+  timeoutMs: z.number().int().positive().max(MAX_TIMER_MS).default(10_000).describe("A ping unanswered this long is a miss"),
   maxMissed: z.number().int().min(1).default(3).describe("Misses in a row that get the worker killed and replaced"),
 }).strict();
 export type HeartbeatConfig = z.output<typeof HeartbeatSchema>;

@@ -4,6 +4,7 @@
 
 import { Channel, type InboundHandlers, STREAM_WINDOW } from "../bridge/channel.ts";
 import { FrameDecoder } from "../bridge/frames.ts";
+import { MAX_TIMER_MS } from "../config/limits.ts";
 import { abortError, SnakepitError } from "../errors.ts";
 import { type ChildProcess, type ExitStatus, spawnChild } from "../runtime/process.ts";
 import { type CrashInfo, type CrashKind, classifyCrash } from "../resilience/crash.ts";
@@ -364,7 +365,8 @@ export class Worker {
       if (options.signal.aborted) onAbort();
       else options.signal.addEventListener("abort", onAbort, { once: true });
     }
-    if (options.timeoutMs !== undefined && Number.isFinite(options.timeoutMs)) {
+    // Budgets past a timer's range (~24.8 days) mean "no deadline": a timer that long would fire at once.
+    if (options.timeoutMs !== undefined && Number.isFinite(options.timeoutMs) && options.timeoutMs <= MAX_TIMER_MS) {
       timer = setTimeout(() => {
         cancel(new SnakepitError("deadline_exceeded", `Tool "${tool}" did not finish within ${Math.round(options.timeoutMs!)} ms`, {
           details: { tool, worker: this.id, timeoutMs: options.timeoutMs },

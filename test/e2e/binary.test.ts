@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdtempSync, readdirSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PYTHON, ROOT, startServer } from "../helpers.ts";
@@ -56,5 +56,22 @@ describe("the single executable", () => {
     expect(d.stdout.toString()).toContain("✓ bridge importable");
     expect(d.exitCode).toBe(0);
     expect(existsSync(binary)).toBe(true);
+  });
+});
+
+describe("the asset cache", () => {
+  test("a cache folder others can write to is never run from", async () => {
+    const first = mkdtempSync(join(tmpdir(), "snakepit-cache-"));
+    Bun.spawnSync([binary, "exec", "pid", "--python", PYTHON], { env: { ...process.env, SNAKEPIT_CACHE_DIR: first } });
+    const name = readdirSync(first).find((n) => n.startsWith("assets-"))!;
+    const planted = mkdtempSync(join(tmpdir(), "snakepit-cache-"));
+    const dir = join(planted, name, "python", "snakepit_bridge");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "__init__.py"), "");
+    writeFileSync(join(dir, "__main__.py"), "import sys; print('PLANTED'); sys.exit(3)\n");
+    chmodSync(join(planted, name), 0o777);
+    const run = Bun.spawnSync([binary, "exec", "greet", "--args", '{"name":"x"}', "--python", PYTHON], { env: { ...process.env, SNAKEPIT_CACHE_DIR: planted } });
+    expect(run.stdout.toString()).toBe('"Hello, x!"\n');
+    expect(run.stderr.toString()).not.toContain("PLANTED");
   });
 });

@@ -156,3 +156,39 @@ describe("createApp() bad input: a 4xx JSON error naming the problem, and the se
     });
   }
 });
+
+describe("createApp() without a token: this machine's programs only", () => {
+  test("cross-site and rebinding requests are refused; a plain local client is served", async () => {
+    const open = createApp({ pit });
+    const body = JSON.stringify({ tool: "add", args: { a: 1, b: 2 } });
+    const send = async (headers: Record<string, string>) => await open.request("/v1/execute", { method: "POST", headers, body });
+    expect((await send({ "content-type": "application/json", host: "127.0.0.1:7117" })).status).toBe(200);
+    expect((await send({ "content-type": "application/json", host: "localhost" })).status).toBe(200);
+    const simple = await send({ "content-type": "text/plain; application/json" });
+    expect(simple.status).toBe(400);
+    expect((await simple.json()).message).toContain("Content-Type must be application/json");
+    const rebound = await send({ "content-type": "application/json", host: "evil.example:7117" });
+    expect(rebound.status).toBe(401);
+    expect((await rebound.json()).message).toContain("is not a loopback address");
+    expect((await send({ "content-type": "application/json", origin: "https://evil.example" })).status).toBe(401);
+    expect((await send({ "content-type": "application/json", origin: "http://localhost:3000" })).status).toBe(200);
+    expect((await open.request("/v1/workers/default-1/recycle", { method: "POST", headers: { "sec-fetch-site": "cross-site" } })).status).toBe(401);
+  });
+
+  test("session bodies are bounded", async () => {
+    const big = await post("/v1/sessions", { metadata: { k: "x".repeat(2_000) } });
+    expect(big.status).toBe(400);
+    const keys = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, "v"]));
+    expect((await post("/v1/sessions", { metadata: keys })).status).toBe(400);
+    const forever = await post("/v1/sessions", { ttl_ms: 2_000_000_000 });
+    expect(forever.status).toBe(400);
+    expect((await forever.json()).message).toContain("sessions.maxTtlMs");
+    expect((await post("/v1/execute", { tool: "add", args: { a: 1 }, timeout_ms: 3_000_000_000 })).status).toBe(400);
+  });
+
+  test("a name glob cannot be used to stall the event stream", async () => {
+    const res = await app.request(`/v1/events?names=${"*".repeat(300)}!`, { headers: auth });
+    expect(res.status).toBe(400);
+    expect((await res.json()).message).toContain("Bad name glob");
+  });
+});

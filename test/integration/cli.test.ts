@@ -89,6 +89,7 @@ describe("snakepit CLI", () => {
     expect(again.code).toBe(64);
     expect(again.stderr).toContain("already exists");
     expect((await cli(["new", "adapter", "Bad-Name", "--dir", dir])).stderr).toContain("lower_snake_case");
+    expect((await cli(["new", "adapter", "json", "--dir", dir])).stderr).toContain("is a Python module already");
   });
 
   test("setup writes snakepit.toml and runs doctor", async () => {
@@ -117,6 +118,21 @@ describe("snakepit CLI", () => {
       server.proc.kill("SIGTERM");
       await server.proc.exited;
     }
+    // Flags and environment win over [[pools]] entries too; nested snake_case keys work.
+    writeFileSync(file, `[server]\nport = 0\n[heartbeat]\ninterval_ms = 500\n[[pools]]\nname = "a"\nadapter = "${fixture("echo.py")}"\npool_size = 1\n`);
+    const pooled = await startServer([BUN, MAIN, "serve", "--config", file, "--pool-size", "2"]);
+    try {
+      const { pools: p } = await (await fetch(`${pooled.url}/v1/pools`)).json();
+      expect(p[0]).toMatchObject({ name: "a", size: 2 });
+    } finally {
+      pooled.proc.kill("SIGTERM");
+      await pooled.proc.exited;
+    }
+    writeFileSync(file, `adapter = "${fixture("echo.py")}"\nhost = "0.0.0.0"\n`);
+    const misplaced = await cli(["serve", "--config", file]);
+    expect(misplaced.code).toBe(78);
+    expect(misplaced.stderr).toContain('"host" belongs under [server]');
+    writeFileSync(file, `adapter = "${fixture("echo.py")}"\npool_size = 1\n[server]\nport = 0\n`);
     const bad = await cli(["serve", "--config", file], { env: { SNAKEPIT_POOL_SIZE: "lots" } });
     expect(bad.code).toBe(78);
     expect(bad.stderr).toContain('SNAKEPIT_POOL_SIZE: expected a number, got "lots"');

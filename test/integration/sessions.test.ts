@@ -167,6 +167,28 @@ describe("affinity when the pinned worker dies", () => {
 });
 
 describe("session lifecycle", () => {
+  test("a session closed while its call runs still has its worker state dropped afterwards", async () => {
+    await using pit = await Snakepit.start({ adapter: fixture("echo.py"), poolSize: 1, python: PYTHON });
+    const s = pit.session("closing");
+    const started = new Promise((r) => pit.on("call.start", r));
+    const running = s.execute("slow_state", { ms: 300 });
+    await started;
+    s.close(); // reaches the worker before the tool writes ctx.state
+    expect(await running).toBe("written");
+    const worker = pit.pools.get("default")!.workers[0]!;
+    expect((await worker.control("Heartbeat", {})).sessions).toBe(0);
+  });
+
+  test("host tools cannot be registered for a session that does not exist, and a new session starts without old ones", async () => {
+    await using pit = await Snakepit.start({ adapter: fixture("stateful.py:Stateful"), poolSize: 1, python: PYTHON });
+    expect(() => pit.tools.register("t", { handler: () => 1 }, { sessionId: "nope" })).toThrow(expect.objectContaining({ code: "session_not_found" }));
+    const first = pit.session("reused");
+    first.tools.register("private_tool", { handler: () => 1 });
+    first.close();
+    pit.session("reused");
+    expect(await pit.execute("host_tools", {}, { sessionId: "reused" })).not.toContain("private_tool");
+  });
+
   test("TTL expiry frees the worker's session state", async () => {
     await using pit = await Snakepit.start({ adapter: fixture("stateful.py:Stateful"), poolSize: 1, python: PYTHON, sessions: { ttlMs: 50 } });
     await pit.execute("load", { name: "m" }, { sessionId: "ttl" });
