@@ -9,7 +9,7 @@ import { create, type DescMessage, type DescMethodStreaming, type DescMethodUnar
 import { Code, ConnectError, type StreamResponse, type Transport, type UnaryResponse } from "@connectrpc/connect";
 import { SnakepitError } from "../errors.ts";
 import type { Worker } from "../worker/worker.ts";
-import { STREAM_WINDOW } from "./channel.ts";
+import { Inbox } from "./inbox.ts";
 import { CONNECT_CODE } from "./wire-errors.ts";
 
 function toConnect(err: unknown): ConnectError {
@@ -55,40 +55,15 @@ export function createWorkerTransport(worker: Worker): Transport {
         break;
       }
       const json = toJson(method.input, create(method.input, first));
-      const queue: unknown[] = [];
-      let done = false;
-      let failure: ConnectError | undefined;
-      let wake: (() => void) | undefined;
+      const inbox = new Inbox<unknown>();
       const id = channel.request(method.name, json, {
-        message: (msg) => {
-          queue.push(msg);
-          wake?.();
-        },
-        end: (_msg, err) => {
-          done = true;
-          if (err) failure = toConnect(err);
-          wake?.();
-        },
+        message: (msg) => inbox.push(msg),
+        end: (_msg, err) => inbox.end(err ? toConnect(err) : undefined),
       }, { streaming: true, timeoutMs });
       signal?.addEventListener("abort", () => channel.cancel(id), { once: true });
       async function* messages() {
-        let taken = 0;
-        try {
-          for (;;) {
-            if (queue.length) {
-              yield fromJson(method.output, queue.shift() as JsonValue, readOptions);
-              if (++taken % (STREAM_WINDOW / 2) === 0) channel.credit(id, STREAM_WINDOW / 2);
-              continue;
-            }
-            if (done) {
-              if (failure) throw failure;
-              return;
-            }
-            await new Promise<void>((r) => (wake = r));
-            wake = undefined;
-          }
-        } finally {
-          if (!done) channel.cancel(id);
+        for await (const msg of inbox.read((n) => channel.credit(id, n), () => channel.cancel(id))) {
+          yield fromJson(method.output, msg as JsonValue, readOptions);
         }
       }
       return { stream: true, service: method.parent, method, header: new Headers(), trailer: new Headers(), message: messages() };

@@ -2,7 +2,8 @@
  * One Python worker process: spawn, readiness handshake, calls over the channel, stop in stages.
  */
 
-import { Channel, type InboundHandlers, STREAM_WINDOW } from "../bridge/channel.ts";
+import { Channel, type InboundHandlers } from "../bridge/channel.ts";
+import { Inbox } from "../bridge/inbox.ts";
 import { FrameDecoder } from "../bridge/frames.ts";
 import { MAX_TIMER_MS } from "../config/limits.ts";
 import { abortError, SnakepitError } from "../errors.ts";
@@ -395,42 +396,14 @@ export class Worker {
    * (and takes its slot) now, not at the first `next()`.
    */
   stream(tool: string, args: Record<string, unknown>, options: CallOptions = {}): AsyncGenerator<unknown, void, undefined> {
-    const chunks: unknown[] = [];
-    let wake: (() => void) | undefined;
-    const call = this.#start("ExecuteStreamingTool", tool, args, options, (msg) => {
-      chunks.push((msg as { data?: unknown }).data ?? null);
-      wake?.();
-    });
-    let finished = false;
-    let failure: unknown;
-    call.done.then(
-      () => (finished = true),
-      (err) => {
-        finished = true;
-        failure = err;
-      },
-    ).finally(() => wake?.());
+    const inbox = new Inbox<unknown>();
+    const call = this.#start("ExecuteStreamingTool", tool, args, options, (msg) => inbox.push((msg as { data?: unknown }).data ?? null));
+    call.done.then(() => inbox.end(), (err) => inbox.end(err));
     const channel = this.#channel;
-    return (async function* () {
-      let consumed = 0;
-      try {
-        for (;;) {
-          if (chunks.length > 0) {
-            yield chunks.shift();
-            if (++consumed % (STREAM_WINDOW / 2) === 0) channel?.credit(call.id, STREAM_WINDOW / 2);
-            continue;
-          }
-          if (finished) {
-            if (failure) throw failure;
-            return;
-          }
-          await new Promise<void>((resolve) => (wake = resolve));
-          wake = undefined;
-        }
-      } finally {
-        if (!finished) call.cancel(new SnakepitError("aborted", `Stream of "${tool}" was closed by the consumer`));
-      }
-    })();
+    return inbox.read(
+      (n) => channel?.credit(call.id, n),
+      () => call.cancel(new SnakepitError("aborted", `Stream of "${tool}" was closed by the consumer`)),
+    );
   }
 
   /** Internal: the worker's channel, for the Connect transport. Not semver. */
