@@ -25,10 +25,26 @@ try:  # optional speed-up
 except ImportError:  # pragma: no cover - depends on the machine
     _fast_loads = json.loads
 
-try:
-    import numpy as _np  # type: ignore
-except ImportError:  # pragma: no cover - depends on the machine
-    _np = None
+_np: Any = None  # numpy, imported on first use: it costs ~60 ms of worker start-up
+
+
+def _numpy() -> Any:
+    """numpy if installed (imported once, when an array first shows up), else None."""
+    global _np
+    if _np is None:
+        try:
+            import numpy  # type: ignore
+
+            _np = numpy
+        except ImportError:  # pragma: no cover - depends on the machine
+            _np = False
+    return _np or None
+
+
+def has_numpy() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("numpy") is not None
 
 MAX_SAFE_INT = 2**53 - 1
 TAG = "__snakepit__"
@@ -63,10 +79,11 @@ def _convert(obj: Any, attachments: List[bytes]) -> Any:
     if isinstance(obj, (bytes, bytearray, memoryview)):
         attachments.append(bytes(obj))
         return {TAG: "bytes", "ref": len(attachments) - 1}
-    if _np is not None:
-        if isinstance(obj, _np.ndarray):
+    np = _numpy() if type(obj).__module__.startswith("numpy") else None
+    if np is not None:
+        if isinstance(obj, np.ndarray):
             if obj.dtype.name in _NUMPY_DTYPES:
-                arr = _np.ascontiguousarray(obj)
+                arr = np.ascontiguousarray(obj)
                 if arr.dtype.byteorder == ">":
                     arr = arr.astype(arr.dtype.newbyteorder("<"))
                 attachments.append(arr.tobytes())
@@ -77,7 +94,7 @@ def _convert(obj: Any, attachments: List[bytes]) -> Any:
                     "ref": len(attachments) - 1,
                 }
             return obj.tolist()
-        if isinstance(obj, _np.generic):
+        if isinstance(obj, np.generic):
             return obj.item()
     if isinstance(obj, (set, frozenset)):
         return list(obj)
@@ -192,8 +209,9 @@ def _revive_tag(obj: dict, attachments: List[bytes]) -> Any:
         data = attachments[obj["ref"]]
         dtype = obj["dtype"]
         shape = tuple(obj["shape"])
-        if _np is not None:
-            return _np.frombuffer(data, dtype=_np.dtype(dtype).newbyteorder("<")).reshape(shape)
+        np = _numpy()
+        if np is not None:
+            return np.frombuffer(data, dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape)
         import array
 
         flat = array.array(_DTYPE_CODES[dtype])

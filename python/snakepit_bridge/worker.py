@@ -10,7 +10,6 @@ one event loop thread.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections import deque
 import os
@@ -74,7 +73,7 @@ class Worker:
         self._busy = 0
         self._waiting: "deque[CallState]" = deque()
         self._sessions: Dict[str, Dict[str, Any]] = {}
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._loop: Any = None  # asyncio loop, started with the first async tool
         self._loop_lock = threading.Lock()
         self._stopping = False
         self._last_heard = time.monotonic()
@@ -94,7 +93,7 @@ class Worker:
             "pythonVersion": sys.version.split()[0],
             "tools": [t.spec() for t in self.tools.values()],
             "capacity": self.capacity,
-            "features": [f for f, ok in (("orjson", codec._fast_loads is not codec.json.loads), ("numpy", codec._np is not None)) if ok],
+            "features": [f for f, ok in (("orjson", codec._fast_loads is not codec.json.loads), ("numpy", codec.has_numpy())) if ok],
         }, parent=0, wait=False)
         for i in range(self.capacity):
             threading.Thread(target=self._thread_main, name=f"snakepit-{i + 1}", daemon=True).start()
@@ -326,7 +325,9 @@ class Worker:
                 error = BridgeError(f"result of call {call.id} cannot be encoded: {type(exc).__name__}: {exc}")
         self.send({"k": END, "id": call.id, "error": error_payload(error)})
 
-    def _event_loop(self) -> asyncio.AbstractEventLoop:
+    def _event_loop(self) -> Any:
+        import asyncio
+
         with self._loop_lock:
             if self._loop is None:
                 loop = asyncio.new_event_loop()
@@ -337,6 +338,8 @@ class Worker:
     def _await(self, call: CallState, coro: Any) -> Any:
         """Run a coroutine on the event loop thread; a host cancel cancels its task."""
         import concurrent.futures
+
+        import asyncio
 
         future = asyncio.run_coroutine_threadsafe(coro, self._event_loop())
         call.future = future
@@ -368,6 +371,8 @@ class Worker:
                     yield item
             finally:
                 try:
+                    import asyncio
+
                     asyncio.run_coroutine_threadsafe(gen.aclose(), self._event_loop()).result(timeout=2)
                 except Exception:  # noqa: BLE001 - closing is best effort
                     pass

@@ -54,9 +54,15 @@ class Host:
         self.writer.write_packet(payload, atts, typed)
 
     def recv(self):
-        flags, payload, atts = self.reader.read_packet()
-        msg = loads(payload)
-        return revive(msg, atts) if flags & FLAG_TYPED else msg
+        """The next packet, answering (and skipping) telemetry batches the worker sends on its own."""
+        while True:
+            flags, payload, atts = self.reader.read_packet()
+            msg = loads(payload)
+            msg = revive(msg, atts) if flags & FLAG_TYPED else msg
+            if msg.get("k") == REQUEST and msg.get("m") == "StreamTelemetry":
+                self.send({"k": END, "id": msg["id"], "msg": {}})
+                continue
+            return msg
 
     def close(self):
         os.close(self.to_worker_w)
