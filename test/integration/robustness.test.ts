@@ -30,11 +30,12 @@ describe("robustness", () => {
   });
 
   test("cancelling a call still queued in the worker answers it at once; the running call is unharmed", async () => {
-    await using pit = await Snakepit.start({ adapter: FAULTS, poolSize: 1, python: PYTHON, cancelGraceMs: 1_000 });
-    for (let i = 0; i < 20; i++) await pit.execute("pid"); // short calls: the worker may be prefetched
+    // prefetchMaxServiceMs high: the second call is surely held in the worker, behind the first.
+    await using pit = await Snakepit.start({ adapter: FAULTS, poolSize: 1, python: PYTHON, cancelGraceMs: 1_000, prefetchMaxServiceMs: 10_000 });
     const pid = await pit.execute<number>("pid");
     const long = pit.execute("slow", { ms: 1_500 });
     const queued = pit.execute("pid", {}, { timeoutMs: 200 });
+    expect(pit.stats()).toMatchObject({ inFlight: 2, queued: 0 });
     await expect(queued).rejects.toMatchObject({ code: "deadline_exceeded" });
     expect(await long).toBe(1_500);
     expect(await pit.execute("pid")).toBe(pid); // not recycled
@@ -63,10 +64,10 @@ describe("robustness", () => {
   });
 
   test("a crash gives every in-flight caller its own error (its own tool and correlation id)", async () => {
-    await using pit = await Snakepit.start({ adapter: FAULTS, poolSize: 1, python: PYTHON, prefetch: 4 });
-    for (let i = 0; i < 20; i++) await pit.execute("pid");
+    await using pit = await Snakepit.start({ adapter: FAULTS, poolSize: 1, python: PYTHON, prefetch: 4, prefetchMaxServiceMs: 10_000 });
     const a = pit.execute("slow", { ms: 500 }, { correlationId: "call-a" });
     const b = pit.execute("pid", {}, { correlationId: "call-b" });
+    expect(pit.stats().inFlight).toBe(2); // both on the one worker
     await Bun.sleep(50);
     process.kill(pit.listWorkers()[0]!.pid, "SIGKILL");
     const [ea, eb] = await Promise.all([failure(a), failure(b)]);
