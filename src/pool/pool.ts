@@ -12,13 +12,12 @@ import type { EventBus } from "../telemetry/bus.ts";
 import type { CrashInfo } from "../resilience/crash.ts";
 import { type CallOptions, type CallResult, type ToolSpec, Worker } from "../worker/worker.ts";
 import { HealthMonitor } from "../resilience/health.ts";
-import { backoffMs, sleep } from "../resilience/backoff.ts";
-import { RestartBudget } from "./restart-budget.ts";
+import { sleep } from "../resilience/backoff.ts";
+import { Supervisor } from "./supervisor.ts";
 import { rssBytes } from "../runtime/procfs.ts";
 import { type AffinityMode, place } from "./affinity.ts";
 import { chooseDevice, deviceEnv } from "./devices.ts";
 import { CallGuard } from "./guard.ts";
-import { recycleReason } from "./lifecycle.ts";
 import type { Span } from "@opentelemetry/api";
 import { endSpan, startCallSpan, startWorkerSpan, traceparentOf } from "../telemetry/tracing.ts";
 import type { TelemetryControl } from "../telemetry/control.ts";
@@ -67,8 +66,6 @@ export interface WorkerInfo {
   rssBytes?: number | undefined;
 }
 
-const RESTART_BACKOFF_MS = [100, 200, 400, 800, 1_600, 3_200, 5_000];
-
 export class Pool {
   readonly name: string;
   readonly config: PoolConfig;
@@ -79,16 +76,11 @@ export class Pool {
   readonly guard: CallGuard;
   readonly #deps: PoolDeps;
   readonly #dispatcher: Dispatcher;
-  readonly #taints = new Map<string, number>();
-  readonly #restarts: RestartBudget;
-  readonly #timers: Array<ReturnType<typeof setInterval>> = [];
-  #replacing = 0;
+  readonly #supervisor: Supervisor;
   #calls = 0;
   /** Workers being recycled: their replacement is already started. */
   readonly #retiring = new Set<string>();
   #telemetryControl: TelemetryControl | undefined;
-  #recycling = 0;
-  #wasHealthy = true;
   #nextWorker = 1;
   #rr = 0;
   #closed = false;
@@ -108,8 +100,26 @@ export class Pool {
     };
     this.#dispatcher = new Dispatcher(this.name, () => ({ maxQueue: config.maxQueue, queueTimeoutMs: this.timeouts.queueTimeoutMs }), this.stats);
     this.health = new HealthMonitor(config.health);
-    this.#restarts = new RestartBudget(config.maxRestarts, config.restartWindowMs);
     this.guard = new CallGuard(this.name, config, deps.bus);
+    const pool = this;
+    this.#supervisor = new Supervisor({
+      name: this.name,
+      config,
+      stats: this.stats,
+      health: this.health,
+      bus: deps.bus,
+      get workers() {
+        return pool.workers;
+      },
+      get stopSignal() {
+        return pool.#stopSignal.signal;
+      },
+      get isClosed() {
+        return pool.#closed;
+      },
+      spawn: () => this.#spawn(),
+      recycle: (id) => this.recycle(id),
+    });
   }
 
   /** Tools of this pool's adapter, as its first ready worker reported them. */
@@ -138,20 +148,13 @@ export class Pool {
       throw err;
     }
     this.#deps.bus.emit("pool.ready", { pool: this.name, workers: this.workers.length, durationMs: performance.now() - t0 });
-    this.#every(this.config.reconcileIntervalMs, () => this.#reconcile());
-    this.#every(this.config.lifecycle.checkIntervalMs, () => this.#checkLifecycle());
-  }
-
-  #every(ms: number, fn: () => void): void {
-    const timer = setInterval(fn, ms);
-    (timer as { unref?: () => void }).unref?.();
-    this.#timers.push(timer);
+    this.#supervisor.start();
   }
 
   async #spawn(): Promise<Worker> {
     const id = `${this.name}-${this.#nextWorker++}`;
     const c = this.config;
-    const device = chooseDevice(c.devices, this.workers.map((w) => w.device ?? ""), this.#taints, Date.now());
+    const device = chooseDevice(c.devices, this.workers.map((w) => w.device ?? ""), this.#supervisor.taints, Date.now());
     let inbound: InboundHandlers | undefined;
     const worker: Worker = new Worker(
       {
@@ -220,108 +223,17 @@ export class Pool {
     ));
     const retiring = this.#retiring.delete(worker.id);
     if (expected || this.#closed) return;
-    this.stats.crashes++;
-    this.health.record();
-    this.#reportHealth();
-    if (worker.device && this.config.crashBarrier.enabled && this.config.crashBarrier.taintMs > 0) {
-      const until = Date.now() + this.config.crashBarrier.taintMs;
-      this.#taints.set(worker.device, until);
-      this.#deps.bus.emit("device.tainted", { pool: this.name, device: worker.device, untilMs: until });
-    }
-    if (!retiring) void this.#replace();
-  }
-
-  #reportHealth(): void {
-    const healthy = this.health.isHealthy;
-    if (healthy === this.#wasHealthy) return;
-    this.#wasHealthy = healthy;
-    this.#deps.bus.emit("pool.health", { pool: this.name, healthy, recentCrashes: this.health.recentCrashes });
+    // A worker being recycled already has its replacement.
+    this.#supervisor.crashed(worker, !retiring);
   }
 
   #onIdle(worker: Worker): void {
     const max = this.config.lifecycle.workerMaxRequests;
     if (max !== undefined && worker.requests >= max && worker.state === "ready") {
-      void this.#recycleFor(worker, "max_requests");
+      void this.#supervisor.recycleFor(worker, "max_requests");
       return;
     }
     this.#dispatcher.feed(worker);
-  }
-
-  /**
-   * Start a replacement, retrying with backoff while the pool is open. More than `maxRestarts`
-   * in `restartWindowMs` is a crash storm: replacements pause until the window has room, so a
-   * crash loop costs neither CPU nor log lines.
-   */
-  async #replace(): Promise<void> {
-    this.#replacing++;
-    try {
-      await this.#replaceLoop();
-    } finally {
-      this.#replacing--;
-    }
-  }
-
-  async #replaceLoop(): Promise<void> {
-    for (let attempt = 0; !this.#closed; attempt++) {
-      const pauseMs = this.#restarts.take(Date.now());
-      if (pauseMs > 0) {
-        const restarts = this.#restarts.used(Date.now());
-        this.#deps.bus.emit("pool.restart_storm", { pool: this.name, restarts, windowMs: this.config.restartWindowMs, pauseMs });
-        try {
-          await sleep(pauseMs, this.#stopSignal.signal);
-        } catch {
-          return;
-        }
-        continue;
-      }
-      try {
-        await this.#spawn();
-        this.stats.restarts++;
-        return;
-      } catch (err) {
-        if (this.#closed) return;
-        this.#deps.bus.emit("worker.restart_failed", { pool: this.name, worker: "", error: (err as Error).message, attempt });
-        try {
-          await sleep(backoffMs(attempt + 1, { sequenceMs: RESTART_BACKOFF_MS }), this.#stopSignal.signal);
-        } catch {
-          return;
-        }
-      }
-    }
-  }
-
-  /** Restore missing workers (a safety net under the replacement loop). */
-  #reconcile(): void {
-    if (this.#closed) return;
-    const missing = this.config.poolSize - this.workers.filter((w) => w.state !== "draining").length - this.#replacing;
-    for (let i = 0; i < missing; i++) void this.#replace();
-    this.#reportHealth();
-  }
-
-  /** Recycle workers past their age or memory limit, one at a time. */
-  #checkLifecycle(): void {
-    if (this.#closed || this.#recycling > 0) return;
-    const now = Date.now();
-    for (const w of this.workers) {
-      if (w.state !== "ready") continue;
-      const reason = recycleReason(w, rssBytes(w.pid) ?? w.lastBeat?.rssBytes, this.config.lifecycle, now);
-      if (reason) {
-        void this.#recycleFor(w, reason);
-        return;
-      }
-    }
-  }
-
-  async #recycleFor(worker: Worker, reason: string): Promise<void> {
-    this.#recycling++;
-    try {
-      const replacedBy = await this.recycle(worker.id);
-      this.#deps.bus.emit("worker.recycled", { pool: this.name, worker: worker.id, reason, replacedBy });
-    } catch {
-      // The worker went away meanwhile, or the pool closed: nothing to recycle.
-    } finally {
-      this.#recycling--;
-    }
   }
 
   #pick(prefetch: boolean): Worker | undefined {
@@ -574,7 +486,7 @@ export class Pool {
   close(options: { graceMs?: number } = {}): Promise<void> {
     if (this.#closing) return this.#closing;
     this.#closed = true;
-    for (const timer of this.#timers) clearInterval(timer);
+    this.#supervisor.stop();
     const graceMs = options.graceMs ?? this.config.shutdownGraceMs;
     const closed = this.#closedError();
     this.#dispatcher.failAll(closed);
