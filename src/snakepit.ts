@@ -290,11 +290,20 @@ export class Snakepit implements AsyncDisposable {
   }
 
   /** Call a tool and return its result. */
-  async execute<T = unknown>(tool: string, args: Record<string, unknown> = {}, options: CallOptions = {}): Promise<T> {
-    checkCall(tool, args, options.affinity);
-    const pool = this.#pool(options.pool);
-    if (options.sessionId === undefined) return (await pool.execute(tool, args, options)).result as T;
-    const session = this.sessions.forCall(options.sessionId);
+  execute<T = unknown>(tool: string, args: Record<string, unknown> = {}, options: CallOptions = {}): Promise<T> {
+    let pool: Pool;
+    try {
+      checkCall(tool, args, options.affinity);
+      pool = this.#pool(options.pool);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (options.sessionId === undefined) return pool.execute(tool, args, options).then((r) => r.result as T);
+    return this.#executeInSession<T>(pool, tool, args, options, options.sessionId);
+  }
+
+  async #executeInSession<T>(pool: Pool, tool: string, args: Record<string, unknown>, options: CallOptions, sessionId: string): Promise<T> {
+    const session = this.sessions.forCall(sessionId);
     session.inFlight++;
     try {
       const { result } = await this.#withRehydrate(pool, session, () => pool.execute(tool, args, options, session));
