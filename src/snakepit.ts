@@ -13,11 +13,10 @@ import { hostEnv } from "./runtime/process.ts";
 import { type CreateSessionOptions, SessionManager } from "./session/sessions.ts";
 import type { Session } from "./session/store.ts";
 import { EventBus, type EventName, type SnakepitEvents } from "./telemetry/bus.ts";
-import { createTelemetryApi, type TelemetryApi } from "./telemetry/api.ts";
-import { compileControl, type TelemetryControl, TelemetryControlSchema } from "./telemetry/control.ts";
-import { Logger, LogConfigSchema, type LogSink } from "./telemetry/logger.ts";
-import { createMetrics } from "./telemetry/metrics.ts";
-import { wireLogs } from "./telemetry/log-events.ts";
+import type { TelemetryApi } from "./telemetry/api.ts";
+import type { TelemetryControlInput } from "./telemetry/control.ts";
+import type { Logger, LogSink } from "./telemetry/logger.ts";
+import { setUpTelemetry } from "./telemetry/setup.ts";
 import { type HostToolDefinition, ToolRegistry } from "./tools/registry.ts";
 import { getBridgeDir, resolvePython } from "./worker/python.ts";
 import type { ToolSpec } from "./worker/worker.ts";
@@ -171,11 +170,20 @@ export class Snakepit implements AsyncDisposable {
     pit = new Snakepit(runId, bus, sessions, hooks, registry, instance);
     bus.on("worker.spawned", (e) => registry.add(e.worker, e.pid));
     bus.on("worker.exited", (e) => registry.remove(e.worker));
+    let initialControl: TelemetryControlInput | undefined;
     const env = hostEnv();
     delete env.SNAKEPIT_TOKEN; // the server's secret is no business of Python code
     const bridgeDir = getBridgeDir();
     try {
-      pit.#setUpTelemetry(options, hooks);
+      const telemetry = setUpTelemetry(options.telemetry ?? {}, hooks.logSink, {
+        bus,
+        pools: () => pit!.#pools,
+        pool: (name) => pit!.#pool(name),
+        sessions: () => sessions.size,
+      });
+      pit.logger = telemetry.logger;
+      pit.telemetry = telemetry.api;
+      initialControl = telemetry.initialControl;
       await registry.sweepDeadRuns();
       for (const config of configs) {
         const python = await resolvePython(config.python);
@@ -183,7 +191,7 @@ export class Snakepit implements AsyncDisposable {
         pit.#pools.set(config.name, pool);
       }
       await Promise.all([...pit.#pools.values()].map((p) => p.start()));
-      if (pit.#initialControl) await pit.telemetry.configure(pit.#initialControl);
+      if (initialControl) await pit.telemetry.configure(initialControl);
     } catch (err) {
       await pit.close();
       throw SnakepitError.from(err);
@@ -206,71 +214,6 @@ export class Snakepit implements AsyncDisposable {
     } finally {
       await pit.close();
     }
-  }
-
-  #setUpTelemetry(options: SnakepitOptions, hooks: StartHooks): void {
-    const t = options.telemetry ?? {};
-    const log = LogConfigSchema.safeParse(t.log ?? {});
-    const control = TelemetryControlSchema.safeParse(t.control ?? {});
-    if (!log.success || !control.success) {
-      const issue = (!log.success ? log.error : control.success ? undefined : control.error)!.issues[0]!;
-      throw new SnakepitError("config_invalid", `Invalid configuration: telemetry.${log.success ? "control" : "log"}.${issue.path.join(".")}: ${issue.message}`);
-    }
-    this.logger = new Logger(log.data, hooks.logSink);
-    wireLogs(this.#bus, this.logger);
-    const registry = t.metrics === false ? undefined : createMetrics(this.#bus, {
-      pools: () => [...this.#pools.values()].map((p) => ({
-        name: p.name,
-        workers: p.workers,
-        stats: { ...p.stats, queued: p.snapshot().queued },
-        circuit: p.guard.breaker.state,
-        knownTools: new Set(p.tools.map((x) => x.name)),
-      })),
-      sessions: () => this.sessions.size,
-    });
-    this.#initialControl = t.control ? control.data : undefined;
-    this.telemetry = createTelemetryApi({
-      bus: this.#bus,
-      registry,
-      configure: async (c, target) => {
-        const pools = target.pool ? [this.#pool(target.pool)] : [...this.#pools.values()];
-        await Promise.all(pools.map((p) => p.configureTelemetry(c, target.worker)));
-      },
-    });
-    this.#deriveCallEvents();
-  }
-
-  #initialControl: TelemetryControl | undefined;
-
-  /**
-   * The built-in per-call Python events (python.call.stop / python.call.exception) are derived
-   * here from each reply (which carries the time spent in the tool), so they cost Python nothing.
-   * The pool's telemetry control (allow, deny, sampling) applies to them as in Python.
-   */
-  #deriveCallEvents(): void {
-    const bus = this.#bus;
-    const filters = new Map<TelemetryControl | undefined, (name: string) => boolean>();
-    const passes = (pool: string, name: string) => {
-      const control = this.#pools.get(pool)?.telemetryControl;
-      if (!control) return true;
-      let f = filters.get(control);
-      if (!f) filters.set(control, (f = compileControl(control)));
-      return f(name);
-    };
-    bus.on("call.stop", (e) => {
-      if (e.pythonMs <= 0 || !bus.has("python.event") || !passes(e.pool, "python.call.stop")) return;
-      bus.emit("python.event", {
-        pool: e.pool, worker: e.worker, name: "python.call.stop", measurements: { duration_us: Math.round(e.pythonMs * 1000) },
-        metadata: { tool: e.tool }, timestampUs: Date.now() * 1000, correlationId: e.correlationId,
-      });
-    });
-    bus.on("call.exception", (e) => {
-      if (!e.pythonType || !bus.has("python.event") || !passes(e.pool, "python.call.exception")) return;
-      bus.emit("python.event", {
-        pool: e.pool, worker: e.worker ?? "", name: "python.call.exception", measurements: { duration_us: Math.round(e.durationMs * 1000) },
-        metadata: { tool: e.tool, type: e.pythonType }, timestampUs: Date.now() * 1000, correlationId: e.correlationId,
-      });
-    });
   }
 
   #sessionEnded(session: Session): void {
