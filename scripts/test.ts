@@ -62,7 +62,12 @@ for (const suite of suites) {
     stderr: "pipe",
     env: { ...process.env, NO_COLOR: "1", SNAKEPIT_TEST_PYTHON: PYTHON, ...suite.env },
   });
-  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const outText = new Response(proc.stdout).text();
+  const errText = new Response(proc.stderr).text();
+  const code = await proc.exited;
+  // A stray grandchild holding the pipes must not hang the whole run: give them 5 s to close.
+  const late = new Promise<string>((r) => setTimeout(() => r("\n(output cut: a process left by this suite still holds its pipes)\n"), 5_000));
+  const [out, err] = await Promise.all([Promise.race([outText, late]), Promise.race([errText, late])]);
   const text = out + "\n" + err;
   const counts = suite.count(text, code);
   passed += counts.passed;
@@ -75,4 +80,4 @@ for (const suite of suites) {
   }
 }
 console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+process.exit(failed ? 1 : 0); // also ends any timer left by a cut-off suite
