@@ -9,6 +9,7 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import type { z } from "zod";
+import { isLoopback } from "../config/loopback.ts";
 import { SnakepitError } from "../errors.ts";
 import type { Snakepit } from "../snakepit.ts";
 import { connectHandlers } from "./connect.ts";
@@ -87,8 +88,6 @@ function sameToken(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(:\d+)?$/i;
-
 /**
  * Without a token, only this machine's own programs may call: the Host header must name a
  * loopback address (DNS rebinding) and a browser request must come from a loopback page
@@ -96,7 +95,7 @@ const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(:\d+)
  */
 function checkLocalOnly(c: Context<Env>): void {
   const host = c.req.header("host") ?? "";
-  if (host && !LOOPBACK_HOST.test(host)) {
+  if (host && !isLoopback(host)) {
     throw new SnakepitError("unauthenticated", `Host "${host}" is not a loopback address; set a token to serve other names`);
   }
   const origin = c.req.header("origin");
@@ -107,7 +106,7 @@ function checkLocalOnly(c: Context<Env>): void {
     } catch {
       // unparsable: refused below
     }
-    if (!LOOPBACK_HOST.test(originHost)) throw new SnakepitError("unauthenticated", `Requests from ${origin} are refused; set a token to allow other origins`);
+    if (!isLoopback(originHost)) throw new SnakepitError("unauthenticated", `Requests from ${origin} are refused; set a token to allow other origins`);
   } else if (origin === "null" || c.req.header("sec-fetch-site") === "cross-site") {
     throw new SnakepitError("unauthenticated", "Cross-site requests are refused; set a token to allow them");
   }

@@ -8,6 +8,7 @@ import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
 import { SnakepitError } from "../errors.ts";
 import { readTextFile } from "../runtime/process.ts";
+import { isLoopback } from "./loopback.ts";
 import type { SessionConfig } from "../session/sessions.ts";
 import { parseConfig, parseSessionConfig, type SnakepitOptions, type TelemetryOptions } from "./parse.ts";
 import { type PoolConfig, PoolConfigSchema, type ServerConfig, ServerConfigSchema } from "./schema.ts";
@@ -163,11 +164,9 @@ export async function loadConfig(sources: ConfigSources = {}): Promise<LoadedCon
   return result;
 }
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/;
-
 /** Refuse to listen beyond this machine without a token. */
 export function checkExposure(server: ServerConfig): void {
-  if (!LOOPBACK.test(server.host) && !server.token) {
+  if (!isLoopback(server.host) && !server.token) {
     throw new SnakepitError(
       "config_invalid",
       `Refusing to bind ${server.host} without a token: other machines could run code through this server. Set SNAKEPIT_TOKEN (or --token), or bind 127.0.0.1`,
