@@ -13,6 +13,7 @@ import { isLoopback } from "../config/loopback.ts";
 import { SnakepitError } from "../errors.ts";
 import type { Snakepit } from "../snakepit.ts";
 import { connectHandlers } from "./connect.ts";
+import { DASHBOARD_PATHS, dashboardAsset } from "./dashboard/routes.ts";
 import { fromHttpJson, toHttpJson } from "./http-json.ts";
 import { openApiDocument } from "./openapi.ts";
 import { CreateSessionBody, ExecuteBody } from "./schemas.ts";
@@ -130,6 +131,12 @@ export function createApp(deps: AppDeps): Hono<Env> {
     return c.json(health, health.ready ? 200 : 503);
   });
   app.get("/openapi.json", (c) => c.json(openApiDocument(version)));
+  for (const path of DASHBOARD_PATHS) {
+    app.get(path, (c) => {
+      if (!token) checkLocalOnly(c);
+      return dashboardAsset(path, c.req.header("if-none-match"))!;
+    });
+  }
 
   if (!token) {
     app.use("*", async (c, next) => {
@@ -238,7 +245,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
       end: () => new Uint8Array(0),
       error: (err) => encoder.encode(`event: error\ndata: ${JSON.stringify(SnakepitError.from(err).toJSON())}\n\n`),
       keepAlive: encoder.encode(": keep-alive\n\n"),
-    }, { onClose: () => ac.abort() });
+    }, { onClose: () => ac.abort(), open: encoder.encode(": connected\n\n") });
     return new Response(stream, { headers: { "content-type": "text/event-stream", "cache-control": "no-store" } });
   });
 

@@ -17,7 +17,7 @@ export interface StreamFormat<T> {
 export function pullStream<T>(
   it: AsyncIterator<T>,
   format: StreamFormat<T>,
-  options: { first?: IteratorResult<T>; keepAliveMs?: number; onClose?: () => void } = {},
+  options: { first?: IteratorResult<T>; keepAliveMs?: number; onClose?: () => void; open?: Uint8Array } = {},
 ): ReadableStream<Uint8Array> {
   let first = options.first;
   let pending: Promise<IteratorResult<T>> | undefined;
@@ -29,6 +29,10 @@ export function pullStream<T>(
     options.onClose?.();
   };
   return new ReadableStream<Uint8Array>({
+    start(controller) {
+      // Bytes at once put the headers on the wire now, not with the first item.
+      if (options.open) controller.enqueue(options.open);
+    },
     async pull(controller) {
       try {
         let next: IteratorResult<T>;
