@@ -29,11 +29,11 @@ export DEBIAN_FRONTEND=noninteractive
 timeout 300 apt-get update -qq >/dev/null 2>&1 || true
 # One package at a time would be slow; try all at once, then one by one so one missing name
 # does not cost the others.
-if timeout 900 apt-get install -y -qq --no-install-recommends $missing >/dev/null 2>&1; then
+if timeout 900 apt-get install -y -qq $missing >/dev/null 2>&1; then
   echo "optional-deps: installed$missing"
 else
   for p in $missing; do
-    if timeout 600 apt-get install -y -qq --no-install-recommends "$p" >/dev/null 2>&1; then
+    if timeout 600 apt-get install -y -qq "$p" >/dev/null 2>&1; then
       echo "optional-deps: installed $p"
     else
       echo "optional-deps: apt-get could not install $p; the tests that need it will skip"
