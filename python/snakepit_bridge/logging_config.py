@@ -2,7 +2,8 @@
 
 Records go to stderr (which the host folds into its log, tagged with the worker); each record
 carries `correlation_id`, the current call's id (or "-"). The level comes from
-SNAKEPIT_LOG_LEVEL: debug, info, warning, error (the default) or none.
+SNAKEPIT_LOG_LEVEL: debug, info, warning, error or none (by default a worker keeps the host's
+`--log-level`, else "error").
 """
 
 from __future__ import annotations
@@ -36,11 +37,18 @@ class CorrelationIdFilter(logging.Filter):
 
 
 def configure_logging(force: bool = False) -> None:
-    """Configure the root logger from SNAKEPIT_LOG_LEVEL; `force` replaces existing handlers."""
-    name = os.environ.get("SNAKEPIT_LOG_LEVEL", "error").strip().lower()
-    level = LEVELS.get(name, logging.ERROR)
-    logging.disable(logging.CRITICAL if name == "none" else logging.NOTSET)
+    """Configure the root logger; `force` replaces existing handlers.
+
+    The level is SNAKEPIT_LOG_LEVEL's; without it, a worker keeps the level the host started it
+    with (`--log-level`), and anything else gets "error", the original's default.
+    """
     root = logging.getLogger()
+    name = os.environ.get("SNAKEPIT_LOG_LEVEL", "").strip().lower()
+    if name:
+        level = LEVELS.get(name, logging.ERROR)
+    else:
+        level = root.level if root.handlers and root.level != logging.NOTSET else logging.ERROR
+    logging.disable(logging.CRITICAL if name == "none" else logging.NOTSET)
     if force:
         for handler in list(root.handlers):
             root.removeHandler(handler)

@@ -26,6 +26,7 @@ class WorkerProcess:
             [sys.executable, "-m", "snakepit_bridge", "--adapter", path, "--worker-id", "tw"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, cwd=FIXTURES,
         )
+        self.telemetry: List[Dict[str, Any]] = []
         self.reader = FrameReader(self.proc.stdout.fileno())
         self.writer = FrameWriter(self.proc.stdin.fileno())
         self.ready = self.recv()
@@ -56,8 +57,6 @@ class WorkerProcess:
                 self.send({"k": END, "id": msg["id"], "msg": {}})
                 continue
             return msg
-
-    telemetry: List[Dict[str, Any]] = []
 
     def call(self, call_id: int, tool: str, args: Dict[str, Any], **extra: Any) -> Dict[str, Any]:
         """Send ExecuteTool and return its END."""
