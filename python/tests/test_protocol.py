@@ -41,5 +41,18 @@ class ProtocolVersionTest(unittest.TestCase):
         self.assertIn("the host refused this worker: no thanks", worker.close())
 
 
+
+class HostConstantTest(unittest.TestCase):
+    def test_python_and_the_host_speak_the_same_version(self):
+        import os
+        import re
+
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        with open(os.path.join(root, "src/bridge/protocol.ts"), encoding="utf-8") as f:
+            found = re.search(r"export const PROTOCOL_VERSION = (\d+);", f.read())
+        self.assertIsNotNone(found)
+        self.assertEqual(int(found.group(1)), PROTOCOL_VERSION)
+
+
 if __name__ == "__main__":
     unittest.main()

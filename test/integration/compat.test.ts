@@ -48,10 +48,11 @@ describe("an original-style adapter, unmodified", () => {
 
   test("every call gets a new adapter instance, initialized and cleaned up even when it fails", async () => {
     const s = pit.session("lifecycle");
-    const first = await s.execute<Record<string, number>>("lifecycle");
+    type Lifecycle = { created: number; initialized: number; cleaned_up: number; pid: number; instance: number };
+    const first = await s.execute<Lifecycle>("lifecycle");
     const err = await failure(s.execute("broken"));
     expect(err.python?.type).toBe("ValueError");
-    const second = await s.execute<Record<string, number>>("lifecycle");
+    const second = await s.execute<Lifecycle>("lifecycle");
     expect(second.pid).toBe(first.pid);
     expect(second.instance === first.instance && second.created === first.created).toBe(false);
     expect(second.created - first.created).toBe(2);
