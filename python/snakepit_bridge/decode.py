@@ -81,10 +81,12 @@ def decode_packet(flags: int, payload: bytes, attachments: List[bytes]) -> Any:
                 f"arguments nest {depth - PACKET_OVERHEAD} levels deep; the limit is {MAX_DEPTH}",
                 context={"limit": MAX_DEPTH, "depth": depth - PACKET_OVERHEAD},
             )
-        msg = codec.loads(payload)
+        escapes = _SURROGATE_ESCAPE.search(payload) is not None
+        # With escaped surrogates, the standard decoder (orjson refuses them without saying where).
+        msg = codec.loads_std(payload) if escapes else codec.loads(payload)
         if flags & FLAG_TYPED:
             msg = codec.revive(msg, attachments)
-        if _SURROGATE_ESCAPE.search(payload):
+        if escapes:
             where = _lone_surrogate(msg, [])
             if where:
                 where = where[len("msg.args."):] if where.startswith("msg.args.") else where
