@@ -28,7 +28,7 @@ from .correlation import (
     reset_correlation_id,
     set_correlation_id,
 )
-from .glob import any_glob
+from .globs import any_glob
 from .samples import rss_bytes
 
 __all__ = [

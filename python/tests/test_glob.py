@@ -5,7 +5,7 @@ import os
 import unittest
 
 from snakepit_bridge import telemetry
-from snakepit_bridge.glob import MAX_GLOB_LENGTH, any_glob, glob_matcher
+from snakepit_bridge.globs import MAX_GLOB_LENGTH, any_glob, glob_matcher
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
