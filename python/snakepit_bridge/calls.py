@@ -8,7 +8,6 @@ and the call then answers `deadline_exceeded`.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from typing import Any, Callable, Dict, Iterator, Optional
@@ -101,25 +100,21 @@ class CallRunner:
             args = dict(args)
             args["ctx"] = ctx
         self._check(call)
-        with self._scope(call, tool, ctx) as invoke:
-            result = invoke(args)
-            if call.streaming:
-                self._stream(call, result)
-            elif is_stream(result):
-                result = list(self._iterate(call, result))
-        if call.streaming:
-            self.finish(call)
-            return
-        duration_us = int((time.perf_counter() - started) * 1e6)
-        self.finish(call, result={"result": result, "durationUs": duration_us})
-
-    def _scope(self, call: CallState, tool: Tool, ctx: Optional[ToolContext]) -> Any:
         if tool.adapter_class is not None:
-            return compat.request_scope(tool, ctx, lambda coro: self._await(call, coro))
-        fn = tool.fn
-        if tool.is_async:
-            return contextlib.nullcontext(lambda args: self._await(call, fn(**args)))
-        return contextlib.nullcontext(lambda args: fn(**args))
+            with compat.request_scope(tool, ctx, lambda coro: self._await(call, coro)) as invoke:
+                reply = self._settle(call, invoke(args), started)
+        else:
+            reply = self._settle(call, self._await(call, tool.fn(**args)) if tool.is_async else tool.fn(**args), started)
+        self.finish(call, result=reply)  # after an original-style adapter's cleanup()
+
+    def _settle(self, call: CallState, result: Any, started: float) -> Optional[Dict[str, Any]]:
+        """Send a stream's chunks (None), or the unary reply (a returned iterator is collected)."""
+        if call.streaming:
+            self._stream(call, result)
+            return None
+        if is_stream(result):
+            result = list(self._iterate(call, result))
+        return {"result": result, "durationUs": int((time.perf_counter() - started) * 1e6)}
 
     def _await(self, call: CallState, coro: Any) -> Any:
         cid = call.msg.get("correlationId", "")

@@ -22,12 +22,15 @@ EXIT_REFUSED = 78  # EX_CONFIG: the host refused us (e.g. another protocol versi
 
 
 def exit_group(code: int = 0) -> None:
-    """Exit, taking the subprocesses our tools started (our process group) with us."""
+    """Exit, taking the subprocesses our tools started (our process group) with us.
+
+    A refusal (code != 0) exits with its code so the host can tell why; the host's own sweep
+    then takes the group.
+    """
     try:
         sys.stderr.flush()
-        if os.getpgrp() == os.getpid():
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            os.killpg(os.getpid(), signal.SIGKILL if code == 0 else signal.SIGTERM)
+        if code == 0 and os.getpgrp() == os.getpid():
+            os.killpg(os.getpid(), signal.SIGKILL)
     finally:
         os._exit(code)
 

@@ -7,7 +7,6 @@ from async tools and log records). The original Snakepit's helpers are kept unde
 from __future__ import annotations
 
 import contextvars
-import uuid
 from typing import Any, Dict, Optional
 
 __all__ = [
@@ -38,6 +37,8 @@ def reset_correlation_id(token: "contextvars.Token[Optional[str]]") -> None:
 
 
 def new_correlation_id() -> str:
+    import uuid  # on first use: it costs start-up time every worker would pay
+
     return uuid.uuid4().hex
 
 

@@ -81,7 +81,7 @@ def decode_packet(flags: int, payload: bytes, attachments: List[bytes]) -> Any:
                 f"arguments nest {depth - PACKET_OVERHEAD} levels deep; the limit is {MAX_DEPTH}",
                 context={"limit": MAX_DEPTH, "depth": depth - PACKET_OVERHEAD},
             )
-        escapes = _SURROGATE_ESCAPE.search(payload) is not None
+        escapes = b"\\u" in payload and _SURROGATE_ESCAPE.search(payload) is not None
         # With escaped surrogates, the standard decoder (orjson refuses them without saying where).
         msg = codec.loads_std(payload) if escapes else codec.loads(payload)
         if flags & FLAG_TYPED:
