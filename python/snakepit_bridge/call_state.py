@@ -16,7 +16,8 @@ class CallState:
         "id", "method", "msg", "cancelled", "expired", "deadline", "received", "credits", "credit_cond", "future",
     )
 
-    def __init__(self, call_id: int, method: str, msg: Dict[str, Any], deadline: Optional[float]) -> None:
+    def __init__(self, call_id: int, method: str, msg: Dict[str, Any], deadline: Optional[float],
+                 received: Optional[float] = None) -> None:
         self.id = call_id
         self.method = method
         self.msg = msg
@@ -24,7 +25,7 @@ class CallState:
         self.cancelled = False
         self.expired = False
         self.deadline = deadline
-        self.received = time.monotonic()
+        self.received = time.monotonic() if received is None else received
         self.credits = 0
         self.credit_cond: Optional[threading.Condition] = None
         self.future: Any = None

@@ -16,7 +16,7 @@ from . import compat, correlation, tracing
 from .adapter import Tool
 from .aio import EventLoop
 from .call_state import CallState
-from .chunks import is_stream, unwrap_chunk
+from .chunks import PLAIN_TYPES as _PLAIN, is_stream, unwrap_chunk
 from .context import ToolContext
 from .deadlines import DeadlineTimer
 from .errors import BridgeError, Cancelled, DeadlineExceeded, ToolNotFound
@@ -28,6 +28,7 @@ __all__ = ["CallRunner", "TERMINATING"]
 
 # Set by the SIGTERM handler: a SystemExit raised then must end the worker, not just a call.
 TERMINATING = threading.Event()
+_CURRENT = correlation._current
 Send = Callable[[Dict[str, Any]], None]
 
 
@@ -76,7 +77,7 @@ class CallRunner:
                 self._timer.arm(call)
             args = body.get("args") or {}
             tool.validate(args)
-            token = correlation.bind(body.get("correlationId", ""))
+            token = _CURRENT.set(body.get("correlationId") or None)
             try:
                 if tracing.available and body.get("traceparent"):
                     with tracing.tool_span(name, body["traceparent"]) as own:
@@ -86,7 +87,7 @@ class CallRunner:
                 else:
                     self._run_tool(call, tool, args, started)
             finally:
-                correlation.reset_correlation_id(token)
+                _CURRENT.reset(token)
         except BaseException as exc:  # noqa: BLE001 - the host always gets an answer
             self.finish(call, error=exc)
             # A tool calling sys.exit() is an error of that call; SIGTERM (TERMINATING) ends us.
@@ -99,13 +100,18 @@ class CallRunner:
         if tool.wants_ctx:
             args = dict(args)
             args["ctx"] = ctx
-        self._check(call)
+        if call.cancelled or call.expired:
+            self._check(call)
         if tool.adapter_class is not None:
             with compat.request_scope(tool, ctx, lambda coro: self._await(call, coro)) as invoke:
                 reply = self._settle(call, invoke(args), started)
-        else:
-            reply = self._settle(call, self._await(call, tool.fn(**args)) if tool.is_async else tool.fn(**args), started)
-        self.finish(call, result=reply)  # after an original-style adapter's cleanup()
+            self.finish(call, result=reply)  # after the adapter's cleanup()
+            return
+        result = self._await(call, tool.fn(**args)) if tool.is_async else tool.fn(**args)
+        if call.credit_cond is None and type(result) in _PLAIN:  # the common case, inline
+            self.finish(call, result={"result": result, "durationUs": int((time.perf_counter() - started) * 1e6)})
+            return
+        self.finish(call, result=self._settle(call, result, started))
 
     def _settle(self, call: CallState, result: Any, started: float) -> Optional[Dict[str, Any]]:
         """Send a stream's chunks (None), or the unary reply (a returned iterator is collected)."""
@@ -124,7 +130,7 @@ class CallRunner:
             try:
                 return await coro
             finally:
-                correlation.reset_correlation_id(token)
+                _CURRENT.reset(token)
 
         return self._aio.run(call, bound())
 
@@ -148,7 +154,7 @@ class CallRunner:
     def _check(call: CallState) -> None:
         if call.cancelled:
             raise Cancelled(f"call {call.id} was cancelled by the host")
-        if call.stopped:
+        if call.expired or (call.deadline is not None and time.monotonic() > call.deadline):
             raise DeadlineExceeded(f"call {call.id} passed its deadline")
 
     # ---- chunks --------------------------------------------------------------------------

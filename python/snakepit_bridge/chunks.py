@@ -13,7 +13,7 @@ from typing import Any, Optional, Tuple
 
 __all__ = ["StreamChunk", "is_stream", "unwrap_chunk"]
 
-_PLAIN = frozenset((int, float, bool, str, dict, list, tuple, bytes))
+PLAIN_TYPES = frozenset((int, float, bool, str, dict, list, tuple, bytes, type(None)))
 _CHUNK_KEYS = frozenset(("data", "is_final"))
 _CHUNK_KEYS_MAX = frozenset(("data", "is_final", "metadata"))
 
@@ -34,7 +34,7 @@ class StreamChunk:
 
 def is_stream(value: Any) -> bool:
     """True for iterators and async iterators, false for plain values and containers."""
-    if value is None or type(value) in _PLAIN or isinstance(value, (str, bytes, bytearray, dict, list, tuple)):
+    if type(value) in PLAIN_TYPES or isinstance(value, (str, bytes, bytearray, dict, list, tuple)):
         return False
     return hasattr(value, "__next__") or hasattr(value, "__anext__")
 

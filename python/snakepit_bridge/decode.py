@@ -21,6 +21,7 @@ __all__ = ["MAX_DEPTH", "PACKET_OVERHEAD", "UndecodablePacket", "decode_packet",
 
 MAX_DEPTH = 256  # levels of nesting a call's arguments may have (a scalar is 0, {"a": 1} is 1)
 PACKET_OVERHEAD = 2  # the packet object and its "msg" around the arguments
+_QUICK = 2 * (MAX_DEPTH + PACKET_OVERHEAD)  # shorter packets cannot nest past the limit
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
@@ -74,8 +75,18 @@ def _lone_surrogate(value: Any, path: List[str]) -> Optional[str]:
 
 def decode_packet(flags: int, payload: bytes, attachments: List[bytes]) -> Any:
     """The decoded packet; UndecodablePacket naming the problem when it cannot be decoded."""
+    if len(payload) < _QUICK and not flags and b"\\u" not in payload:
+        try:  # too short to nest past the limit, no escapes: the plain decoder is enough
+            return codec.loads(payload)
+        except Exception:  # noqa: BLE001 - the full path below names the problem
+            pass
+    return _decode_checked(flags, payload, attachments)
+
+
+def _decode_checked(flags: int, payload: bytes, attachments: List[bytes]) -> Any:
     try:
-        depth = nesting_depth(payload)
+        # Quick bound first: fewer opening brackets than the limit cannot nest past it.
+        depth = nesting_depth(payload) if payload.count(b"[") + payload.count(b"{") > MAX_DEPTH else 0
         if depth > MAX_DEPTH + PACKET_OVERHEAD:
             raise InvalidArgument(
                 f"arguments nest {depth - PACKET_OVERHEAD} levels deep; the limit is {MAX_DEPTH}",

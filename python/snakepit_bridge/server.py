@@ -147,9 +147,26 @@ class Server:
         if kind == REQUEST or kind == STREAM_REQUEST:
             method = packet.get("m", "")
             body = packet.get("msg") or {}
-            if method in _CALLS:
-                return self._admit(kind, call_id, method, body, packet)
-            self.control.answer(call_id, method, body)
+            if method not in _CALLS:
+                self.control.answer(call_id, method, body)
+                return None
+            # Admit a call (inline: this is the hot path).
+            now = time.monotonic()
+            timeout_ms = packet.get("t")
+            call = CallState(call_id, method, body, now + timeout_ms / 1000 if timeout_ms else None, now)
+            if kind == STREAM_REQUEST:
+                call.credits = int(packet.get("n") or STREAM_WINDOW)
+                call.credit_cond = threading.Condition()
+            self.calls[call_id] = call
+            if self.stopping:
+                self.runner.finish(call, error=BridgeError("worker is shutting down", code="worker_unavailable"))
+                return None
+            with self._slots:
+                if self._busy < self.capacity:
+                    self._busy += 1
+                    return call
+                self._waiting.append(call)
+            return None
         elif kind == CANCEL:
             self._cancel(call_id)
         elif kind == CREDIT:
@@ -162,24 +179,6 @@ class Server:
             self.host.on_message(call_id, packet.get("msg"))
         elif kind == END:
             self.host.on_end(call_id, packet.get("msg"), packet.get("error"))
-        return None
-
-    def _admit(self, kind: int, call_id: int, method: str, body: Dict[str, Any], packet: Dict[str, Any]) -> Optional[CallState]:
-        timeout_ms = packet.get("t")
-        deadline = time.monotonic() + timeout_ms / 1000 if timeout_ms else None
-        call = CallState(call_id, method, body, deadline)
-        if kind == STREAM_REQUEST:
-            call.credits = int(packet.get("n") or STREAM_WINDOW)
-            call.credit_cond = threading.Condition()
-        self.calls[call_id] = call
-        if self.stopping:
-            self.runner.finish(call, error=BridgeError("worker is shutting down", code="worker_unavailable"))
-            return None
-        with self._slots:
-            if self._busy < self.capacity:
-                self._busy += 1
-                return call
-            self._waiting.append(call)
         return None
 
     def _cancel(self, call_id: int) -> None:
