@@ -77,7 +77,7 @@ class Adapter:
 class Tool:
     __slots__ = (
         "name", "description", "fn", "streaming", "is_async", "is_async_gen", "is_gen", "params", "var_kw",
-        "wants_ctx", "validate", "schema", "timeout_ms", "required_variables", "adapter_class", "attr",
+        "wants_ctx", "validate", "schema", "timeout_ms", "required_variables", "adapter_class", "attr", "shared",
     )
 
     def __init__(self, name: str, fn: Callable[..., Any], description: str, streaming: Optional[bool],
@@ -97,6 +97,7 @@ class Tool:
         self.required_variables = list(required_variables or [])
         # Set for the original Snakepit's BaseAdapter: a new instance of it serves each call.
         self.adapter_class: Optional[type] = None
+        self.shared: Any = None  # a thread-safe adapter's one instance, else None (one per call)
         self.attr = name
 
     def spec(self) -> Dict[str, Any]:
@@ -152,6 +153,7 @@ def discover_tools(target: Any) -> Dict[str, Tool]:
         found = Tool(tool_name, member, meta["description"] or _doc(member), meta["streaming"],
                      meta.get("timeout_ms"), meta.get("required_variables"))
         found.adapter_class = per_request
+        found.shared = target if per_request is not None and getattr(per_request, "__thread_safe__", False) is True else None
         found.attr = attr
         tools[tool_name] = found
     return tools

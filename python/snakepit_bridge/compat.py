@@ -35,7 +35,7 @@ def _call_hook(adapter: Any, name: str, run_async: RunAsync) -> None:
 def request_scope(tool: Tool, ctx: Optional[ToolContext], run_async: RunAsync) -> Iterator[Callable[[Dict[str, Any]], Any]]:
     cls = tool.adapter_class
     assert cls is not None
-    adapter = cls()
+    adapter = tool.shared if tool.shared is not None else cls()
     session = SessionContext(ctx)
     setter = getattr(adapter, "set_session_context", None)
     if callable(setter):
@@ -69,4 +69,5 @@ def passthrough_tool(target: Any, name: str) -> Optional[Tool]:
 
     found = Tool(name, routed, "routed by the adapter's execute_tool", False)
     found.adapter_class = cls
+    found.shared = target if getattr(cls, "__thread_safe__", False) is True else None
     return found

@@ -19,11 +19,11 @@ class WorkerProcess:
     """`python -m snakepit_bridge --adapter FIXTURE`; `ready` is its Ready request."""
 
     def __init__(self, adapter: str, *, answer_ready: Optional[Dict[str, Any]] = None,
-                 ready_error: Optional[Dict[str, Any]] = None, env: Optional[Dict[str, str]] = None) -> None:
+                 ready_error: Optional[Dict[str, Any]] = None, capacity: int = 1, env: Optional[Dict[str, str]] = None) -> None:
         path = os.path.join(FIXTURES, adapter) if adapter.endswith(".py") and not os.path.isabs(adapter) else adapter
         full_env = dict(os.environ, PYTHONPATH=PYTHON_DIR, SNAKEPIT_TELEMETRY_SAMPLE_S="0", **(env or {}))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "snakepit_bridge", "--adapter", path, "--worker-id", "tw"],
+            [sys.executable, "-m", "snakepit_bridge", "--adapter", path, "--worker-id", "tw", "--capacity", str(capacity)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, cwd=FIXTURES,
         )
         self.telemetry: List[Dict[str, Any]] = []
