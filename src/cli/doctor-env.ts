@@ -7,6 +7,7 @@ import { checkInstalled } from "../python-env/check.ts";
 import { interpreterReport, pythonVersion } from "../python-env/interpreter.ts";
 import { readRequirements, venvDir, venvPython } from "../python-env/requirements.ts";
 import { staleReason } from "../python-env/venv.ts";
+import { installOptions } from "../python-env/prepare.ts";
 import { resolvePython } from "../worker/python.ts";
 import type { Check } from "./doctor.ts";
 
@@ -61,7 +62,7 @@ export async function packagesCheck(pool: PoolConfig, env: Record<string, string
     const req = await readRequirements(pool.requirements, pool.cwd);
     const dir = venvDir(req.path, pool.venv, pool.cwd);
     const base = await resolvePython(pool.python);
-    const stale = staleReason(dir, req, { path: base, version: await pythonVersion(base) }, pool.install, env);
+    const stale = staleReason(dir, req, { path: base, version: await pythonVersion(base) }, installOptions(pool), env);
     if (stale && !existsSync(venvPython(dir))) return { name, ok: false, detail: stale, fix };
     const states = await checkInstalled(venvPython(dir), req.entries);
     const bad = states.filter((s) => !s.ok);

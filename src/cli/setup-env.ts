@@ -28,6 +28,16 @@ export function withEnvFlags(pools: PoolConfig[], flags: EnvFlags): PoolConfig[]
   }));
 }
 
+/** The lines `setup --requirements ...` adds to a new snakepit.toml (top-level keys, then [install]). */
+export function envToml(flags: EnvFlags): string {
+  const install = [
+    flags.indexUrl ? `index_url = ${JSON.stringify(flags.indexUrl)}` : "",
+    flags.findLinks?.length ? `find_links = ${JSON.stringify(flags.findLinks)}` : "",
+    flags.noIndex ? "no_index = true" : "",
+  ].filter(Boolean);
+  return `requirements = ${JSON.stringify(flags.requirements)}\n${install.length ? `\n[install]\n${install.join("\n")}\n` : ""}`;
+}
+
 /** Make or update every pool's venv, printing one line each; false when one failed. */
 export async function setUpEnvironments(pools: PoolConfig[], env: Record<string, string>): Promise<boolean> {
   let ok = true;

@@ -6,7 +6,7 @@ import { hostEnv } from "../runtime/process.ts";
 import { resolvePython } from "../worker/python.ts";
 import type { Assets } from "./assets.ts";
 import { printChecks, runChecks } from "./doctor.ts";
-import { setUpEnvironments, withEnvFlags } from "./setup-env.ts";
+import { envToml, setUpEnvironments, withEnvFlags } from "./setup-env.ts";
 
 /** Flags of `snakepit setup` for the managed environment. */
 export interface EnvFlags {
@@ -33,7 +33,7 @@ export async function setup(options: { python?: string | undefined; force: boole
 adapter = ${JSON.stringify(options.assets.exampleAdapter)}
 python = ${JSON.stringify(python)}
 pool_size = 2
-
+${options.requirements ? envToml(options) : ""}
 [server]
 host = "127.0.0.1"
 port = 7117

@@ -4,6 +4,7 @@
  * thread profile, a warning for adapters importing libraries that are unsafe under threads.
  */
 
+import { resolve } from "node:path";
 import type { PoolConfig } from "../config/schema.ts";
 import { needsDetection, resolveDevices } from "../hardware/assign.ts";
 import { detectHardware } from "../hardware/detect.ts";
@@ -11,6 +12,7 @@ import type { EventBus } from "../telemetry/bus.ts";
 import { resolvePython } from "../worker/python.ts";
 import { interpreterReport, pythonVersion } from "./interpreter.ts";
 import { readRequirements, venvDir } from "./requirements.ts";
+import type { InstallConfig } from "./schema.ts";
 import { ensureVenv, type VenvResult } from "./venv.ts";
 
 /** What `preparePool` needs from its owner. */
@@ -20,12 +22,18 @@ export interface PrepareDeps {
   env: Record<string, string>;
 }
 
+/** The pool's install options, relative wheelhouses made absolute against its cwd (like `requirements`). */
+export function installOptions(config: PoolConfig): InstallConfig {
+  const findLinks = config.install.findLinks.map((f) => /^[a-z][a-z0-9+.-]*:\/\//i.test(f) ? f : resolve(config.cwd ?? process.cwd(), f));
+  return { ...config.install, findLinks };
+}
+
 /** Make (or confirm) the pool's venv; undefined when the pool names no `requirements`. */
 export async function ensurePoolEnv(config: PoolConfig, env: Record<string, string>): Promise<VenvResult | undefined> {
   if (!config.requirements) return undefined;
   const base = await resolvePython(config.python);
   const req = await readRequirements(config.requirements, config.cwd);
-  return ensureVenv(venvDir(req.path, config.venv, config.cwd), req, { path: base, version: await pythonVersion(base) }, config.install, env);
+  return ensureVenv(venvDir(req.path, config.venv, config.cwd), req, { path: base, version: await pythonVersion(base) }, installOptions(config), env);
 }
 
 /** The interpreter and the config (devices resolved) a pool starts with. */

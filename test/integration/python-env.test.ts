@@ -4,39 +4,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Snakepit } from "../../src/snakepit.ts";
 import { cli, PYTHON } from "../helpers.ts";
+import { buildTinyWheel, TINY_ADAPTER } from "../fixtures/tiny-wheel.ts";
 
 // A venv needs the venv module and ensurepip (Debian: python3-venv); the test skips without them.
 const venvMissing = Bun.spawnSync([PYTHON, "-c", "import venv, ensurepip"]).exitCode !== 0;
 const dir = mkdtempSync(join(tmpdir(), "snakepit-venv-"));
 
-/** Build tinypkg-0.1.0-py3-none-any.whl by hand (a wheel is a zip with dist-info): no network, no build backend. */
-function buildWheel(wheelhouse: string): void {
-  mkdirSync(wheelhouse, { recursive: true });
-  const script = `
-import base64, hashlib, sys, zipfile
-files = {
-    "tinypkg/__init__.py": "GREETING = 'hello from tinypkg'\\n",
-    "tinypkg-0.1.0.dist-info/METADATA": "Metadata-Version: 2.1\\nName: tinypkg\\nVersion: 0.1.0\\n",
-    "tinypkg-0.1.0.dist-info/WHEEL": "Wheel-Version: 1.0\\nGenerator: snakepit-test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
-}
-record = []
-with zipfile.ZipFile(sys.argv[1], "w") as z:
-    for name, text in files.items():
-        data = text.encode()
-        z.writestr(name, data)
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{name},sha256={digest},{len(data)}")
-    record.append("tinypkg-0.1.0.dist-info/RECORD,,")
-    z.writestr("tinypkg-0.1.0.dist-info/RECORD", "\\n".join(record) + "\\n")
-`;
-  const p = Bun.spawnSync([PYTHON, "-c", script, join(wheelhouse, "tinypkg-0.1.0-py3-none-any.whl")]);
-  if (p.exitCode !== 0) throw new Error(p.stderr.toString());
-}
-
 beforeAll(() => {
-  buildWheel(join(dir, "wheelhouse"));
+  buildTinyWheel(PYTHON, join(dir, "wheelhouse"));
   writeFileSync(join(dir, "requirements.txt"), "# the app's packages\ntinypkg==0.1.0\n");
-  writeFileSync(join(dir, "adapter.py"), "from snakepit_bridge import tool\nimport tinypkg\n\n\n@tool\ndef greet() -> str:\n    return tinypkg.GREETING\n");
+  writeFileSync(join(dir, "adapter.py"), TINY_ADAPTER);
   writeFileSync(join(dir, "snakepit.toml"), `adapter = "adapter.py"
 python = ${JSON.stringify(PYTHON)}
 requirements = "requirements.txt"
@@ -58,6 +35,7 @@ describe("snakepit setup with requirements", () => {
     const first = await cli(["setup", "--config", "snakepit.toml"], { cwd: dir });
     expect(first.stdout).toContain("✓ venv (default): ");
     expect(first.stdout).toMatch(/created with (pip|uv) in/);
+    expect(first.stdout).toContain("✓ packages (default): ");
     expect(first.code).toBe(0);
     const venv = join(dir, ".snakepit", "venv");
     const lock = JSON.parse(readFileSync(join(venv, "snakepit-lock.json"), "utf8"));
