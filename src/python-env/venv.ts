@@ -5,12 +5,13 @@
  */
 
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { SnakepitError } from "../errors.ts";
 import { runWithDeadline, which } from "../hardware/tool.ts";
 import { hostEnv } from "../runtime/process.ts";
 import { checkInstalled } from "./check.ts";
+import { withDirLock } from "./dir-lock.ts";
 import { type Requirements, venvPython } from "./requirements.ts";
 import type { InstallConfig } from "./schema.ts";
 
@@ -76,14 +77,32 @@ async function run(cmd: string[], what: string, o: InstallConfig, env: Record<st
   }
 }
 
+/** Every distribution installed in `python`'s environment, name -> version (the lock's package list). */
+async function installedDistributions(python: string, env: Record<string, string>): Promise<Record<string, string>> {
+  const code = "import json, importlib.metadata as m; print(json.dumps(sorted((d.metadata['Name'], d.version) for d in m.distributions() if d.metadata['Name'])))";
+  const out = await runWithDeadline([python, "-c", code], env, 60_000);
+  if (out.exitCode !== 0) throw new SnakepitError("worker_spawn_failed", `${python} cannot list its packages: ${out.stderr.trim().split("\n").pop() ?? ""}`);
+  return Object.fromEntries(JSON.parse(out.stdout) as Array<[string, string]>);
+}
+
 /** Create or update the venv at `dir` for `req`, using interpreter `base`; a no-op when the lock matches. */
 export async function ensureVenv(dir: string, req: Requirements, base: { path: string; version: string }, o: InstallConfig, env: Record<string, string> = hostEnv()): Promise<VenvResult> {
   const inst = installerOf(o, env);
   const python = venvPython(dir);
   const previous = readLock(dir);
   if (!staleReason(dir, req, base, o, env)) return { dir, python, action: "unchanged", installer: inst.name, lock: previous! };
-  const sameInterpreter = previous && previous.interpreter.path === base.path && previous.interpreter.version === base.version && existsSync(python);
   mkdirSync(dirname(dir), { recursive: true });
+  return withDirLock(`${dir}.lock`, o.timeoutMs, async () => {
+    // Another process may have finished the same work while we waited.
+    const now = readLock(dir);
+    if (!staleReason(dir, req, base, o, env)) return { dir, python, action: "unchanged" as const, installer: inst.name, lock: now! };
+    return build(dir, req, base, o, env, inst, now);
+  });
+}
+
+async function build(dir: string, req: Requirements, base: { path: string; version: string }, o: InstallConfig, env: Record<string, string>, inst: { name: "uv" | "pip"; uv?: string }, previous: VenvLock | undefined): Promise<VenvResult> {
+  const python = venvPython(dir);
+  const sameInterpreter = previous && previous.interpreter.path === base.path && previous.interpreter.version === base.version && existsSync(python);
   if (!sameInterpreter) {
     const create = inst.uv ? [inst.uv, "venv", "--quiet", "--allow-existing", "--python", base.path, dir] : [base.path, "-m", "venv", "--clear", dir];
     await run(create, `creating the venv ${dir}`, o, env);
@@ -96,12 +115,16 @@ export async function ensureVenv(dir: string, req: Requirements, base: { path: s
       : [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--quiet", ...sources, ...what];
     await run(install, `installing ${req.path}`, o, { ...env, PIP_NO_INPUT: "1" });
   }
-  const states = await checkInstalled(python, req.entries);
-  const packages = Object.fromEntries(states.filter((s) => s.name && s.installed).map((s) => [s.name!, s.installed!]));
+  const bad = (await checkInstalled(python, req.entries)).filter((s) => !s.ok);
+  if (bad.length) {
+    throw new SnakepitError("worker_spawn_failed", `after installing ${req.path}: ${bad.map((s) => `${s.name ?? s.requirement}: ${s.problem}`).join("; ")}`);
+  }
+  const packages = await installedDistributions(python, env);
   const lock: VenvLock = {
     version: 1, interpreter: base, requirements: { path: req.path, sha256: req.sha256 }, optionsSha256: optionsHash(o, inst.name),
     installer: inst.name, packages, createdAt: new Date().toISOString(),
   };
-  writeFileSync(join(dir, LOCK_FILE), JSON.stringify(lock, null, 2) + "\n");
+  writeFileSync(join(dir, `${LOCK_FILE}.tmp`), JSON.stringify(lock, null, 2) + "\n");
+  renameSync(join(dir, `${LOCK_FILE}.tmp`), join(dir, LOCK_FILE));
   return { dir, python, action: previous && sameInterpreter ? "updated" : "created", installer: inst.name, lock };
 }

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PYTHON, ROOT, startServer } from "../helpers.ts";
@@ -84,6 +84,7 @@ describe("the single executable's managed environment", () => {
       return;
     }
     const dir = mkdtempSync(join(tmpdir(), "snakepit-binenv-"));
+    try {
     buildTinyWheel(PYTHON, join(dir, "wheelhouse"));
     writeFileSync(join(dir, "requirements.txt"), "tinypkg==0.1.0\n");
     const env = { ...process.env, SNAKEPIT_CACHE_DIR: mkdtempSync(join(tmpdir(), "c-")) };
@@ -96,5 +97,8 @@ describe("the single executable's managed environment", () => {
     writeFileSync(join(dir, "adapter.py"), TINY_ADAPTER);
     const call = Bun.spawnSync([binary, "exec", "greet", "--config", "snakepit.toml", "--adapter", "adapter.py"], { cwd: dir, env });
     expect(call.stdout.toString()).toBe('"hello from tinypkg"\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 240_000);
 });

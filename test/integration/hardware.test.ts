@@ -58,6 +58,7 @@ describe("devices: auto", () => {
     expect(body.accelerator).toBe("cuda");
     expect(body.gpus.map((g) => g.id)).toEqual(["cuda:0", "cuda:1"]);
     expect(body.cpu.threads).toBeGreaterThan(0);
+    expect((await Snakepit.hardware()).gpus.map((g) => g.id)).toEqual(["cuda:0", "cuda:1"]);
   }, 60_000);
 });
 

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Snakepit } from "../../src/snakepit.ts";
+import { checkInstalled } from "../../src/python-env/check.ts";
 import { cli, PYTHON } from "../helpers.ts";
 import { buildTinyWheel, TINY_ADAPTER } from "../fixtures/tiny-wheel.ts";
 
@@ -24,7 +25,8 @@ no_index = true
 find_links = ["wheelhouse"]
 `);
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// A venv holds thousands of files: removing it on a loaded machine takes seconds.
+afterAll(() => rmSync(dir, { recursive: true, force: true }), 120_000);
 
 describe("snakepit setup with requirements", () => {
   test("builds a venv offline, workers import the package, a repeat is a no-op, doctor flags a missing package", async () => {
@@ -45,6 +47,14 @@ describe("snakepit setup with requirements", () => {
     const again = await cli(["setup", "--config", "snakepit.toml"], { cwd: dir });
     expect(again.stdout).toContain("up to date (lock matches; nothing to do)");
     expect(JSON.parse(readFileSync(join(venv, "snakepit-lock.json"), "utf8")).createdAt).toBe(lock.createdAt);
+
+    const states = await checkInstalled(join(venv, "bin", "python"), ["tinypkg==0.2.0", "tinypkg>=0.1", "absent-pkg", "./local-dir"]);
+    expect(states.map((x) => [x.name, x.ok, x.problem])).toEqual([
+      ["tinypkg", false, "version 0.1.0 does not satisfy ==0.2.0"],
+      ["tinypkg", true, undefined],
+      ["absent-pkg", false, "missing"],
+      [null, true, "not checked: a path without a package name"],
+    ]);
 
     await using pit = await Snakepit.start({ adapter: join(dir, "adapter.py"), python: PYTHON, requirements: join(dir, "requirements.txt"), install: { noIndex: true, findLinks: [join(dir, "wheelhouse")] } });
     expect(await pit.execute("greet", {})).toBe("hello from tinypkg");
