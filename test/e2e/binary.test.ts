@@ -85,18 +85,18 @@ describe("the single executable's managed environment", () => {
     }
     const dir = mkdtempSync(join(tmpdir(), "snakepit-binenv-"));
     try {
-    buildTinyWheel(PYTHON, join(dir, "wheelhouse"));
-    writeFileSync(join(dir, "requirements.txt"), "tinypkg==0.1.0\n");
-    const env = { ...process.env, SNAKEPIT_CACHE_DIR: mkdtempSync(join(tmpdir(), "c-")) };
-    const setup = Bun.spawnSync([binary, "setup", "--python", PYTHON, "--requirements", "requirements.txt", "--no-index", "--find-links", "wheelhouse"], { cwd: dir, env });
-    const out = setup.stdout.toString();
-    expect(out).toContain("✓ venv (default): ");
-    expect(out).toContain("✓ packages (default): ");
-    expect(out).toMatch(/✓ cpu: .* cores/);
-    expect(setup.exitCode).toBe(0);
-    writeFileSync(join(dir, "adapter.py"), TINY_ADAPTER);
-    const call = Bun.spawnSync([binary, "exec", "greet", "--config", "snakepit.toml", "--adapter", "adapter.py"], { cwd: dir, env });
-    expect(call.stdout.toString()).toBe('"hello from tinypkg"\n');
+      buildTinyWheel(PYTHON, join(dir, "wheelhouse"));
+      writeFileSync(join(dir, "requirements.txt"), "tinypkg==0.1.0\n");
+      const env = { ...process.env, SNAKEPIT_CACHE_DIR: mkdtempSync(join(tmpdir(), "c-")) };
+      const setup = Bun.spawnSync([binary, "setup", "--python", PYTHON, "--requirements", "requirements.txt", "--no-index", "--find-links", "wheelhouse"], { cwd: dir, env });
+      const out = setup.stdout.toString();
+      expect(out).toContain("✓ venv (default): ");
+      expect(out).toContain("✓ packages (default): ");
+      expect(out).toMatch(/✓ cpu: .* cores/);
+      expect(setup.exitCode).toBe(0);
+      writeFileSync(join(dir, "adapter.py"), TINY_ADAPTER);
+      const call = Bun.spawnSync([binary, "exec", "greet", "--config", "snakepit.toml", "--adapter", "adapter.py"], { cwd: dir, env });
+      expect(call.stdout.toString()).toBe('"hello from tinypkg"\n');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
