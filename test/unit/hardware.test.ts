@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { resolveDevices } from "../../src/hardware/assign.ts";
+import { deviceEnv, resolveDevices } from "../../src/hardware/assign.ts";
 import { parseCpuinfo, parseMeminfo } from "../../src/hardware/cpu.ts";
 import { clearHardwareCache, detectHardware } from "../../src/hardware/detect.ts";
 import { parseNvidiaCsv } from "../../src/hardware/nvidia.ts";
@@ -112,6 +112,13 @@ describe("resolveDevices()", () => {
     expect(() => resolveDevices(["cuda", "cuda:1"], none)).toThrow(expect.objectContaining({ code: "config_invalid" }));
     expect(resolveDevices(["cuda:3", "cuda:5"], undefined)).toEqual(["cuda:3", "cuda:5"]);
     expect(resolveDevices("cpu", undefined)).toEqual(["cpu"]);
+  });
+
+  test("deviceEnv() sets each vendor's visibility variable; a CPU worker sees no GPU", () => {
+    expect(deviceEnv("cuda:1")).toEqual({ SNAKEPIT_DEVICE: "cuda:1", SNAKEPIT_LOCAL_DEVICE: "cuda:0", CUDA_VISIBLE_DEVICES: "1" });
+    expect(deviceEnv("rocm:1")).toEqual({ SNAKEPIT_DEVICE: "rocm:1", SNAKEPIT_LOCAL_DEVICE: "cuda:0", HIP_VISIBLE_DEVICES: "1" });
+    expect(deviceEnv("cpu")).toEqual({ SNAKEPIT_DEVICE: "cpu", SNAKEPIT_LOCAL_DEVICE: "cpu", CUDA_VISIBLE_DEVICES: "", HIP_VISIBLE_DEVICES: "" });
+    expect(deviceEnv(undefined)).toEqual({});
   });
 
   test("a tainted device is avoided while others exist", () => {
