@@ -173,6 +173,7 @@ export class Snakepit implements AsyncDisposable {
     let initialControl: TelemetryControlInput | undefined;
     const env = hostEnv();
     delete env.SNAKEPIT_TOKEN; // the server's secret is no business of Python code
+    delete env.SNAKEPIT_TOKEN_FILE;
     const bridgeDir = getBridgeDir();
     try {
       const telemetry = setUpTelemetry(options.telemetry ?? {}, hooks.logSink, {
