@@ -506,6 +506,8 @@ class Worker:
         """Exit, taking the subprocesses our tools started (our process group) with us."""
         try:
             sys.stderr.flush()
+            from .reaper import kill_tree
+            kill_tree()
             if os.getpgrp() == os.getpid():
                 os.killpg(os.getpid(), signal.SIGKILL)
         finally:
