@@ -16,7 +16,6 @@ watchdog, drain, normal exit). Stdlib only.
 from __future__ import annotations
 
 import atexit
-import ctypes
 import os
 import re
 import signal
@@ -50,6 +49,8 @@ def _become_subreaper() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
+        import ctypes  # only here: it costs ~10 ms at start-up
+
         libc = ctypes.CDLL(None, use_errno=True)
         return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     except (OSError, AttributeError):
