@@ -58,8 +58,9 @@ export class CallGuard {
   /** Run `attempt` with the breaker, crash barrier and retry policy around it. */
   run<T>(attempt: () => Promise<T>, options: GuardOptions): Promise<T> {
     this.#budget.recordCall();
+    let probe: boolean;
     try {
-      this.breaker.acquire();
+      probe = this.breaker.acquire();
     } catch (err) {
       return Promise.reject(err);
     }
@@ -68,29 +69,31 @@ export class CallGuard {
       first = attempt();
     } catch (err) {
       // Placement can refuse synchronously (strict affinity): recover like any failure.
-      return this.#recover(SnakepitError.from(err), attempt, options);
+      return this.#recover(SnakepitError.from(err), attempt, options, probe);
     }
     return first.then(
       (out) => {
-        this.breaker.release();
+        if (probe) this.breaker.release();
         return out;
       },
-      (err: unknown) => this.#recover(SnakepitError.from(err), attempt, options),
+      (err: unknown) => this.#recover(SnakepitError.from(err), attempt, options, probe),
     );
   }
 
   /** A failed call weighs on the breaker only when it says the adapter cannot be started. */
-  #record(err: SnakepitError): void {
+  #record(err: SnakepitError, probe: boolean): void {
     if (breakerVerdict(err.code) === "failure") this.breaker.failure();
-    else this.breaker.release();
+    else if (probe) this.breaker.release();
   }
 
   /** After a failed attempt: retry while the crash barrier or the retry policy allows. */
-  async #recover<T>(first: SnakepitError, attempt: () => Promise<T>, options: GuardOptions): Promise<T> {
+  async #recover<T>(first: SnakepitError, attempt: () => Promise<T>, options: GuardOptions, firstProbe: boolean): Promise<T> {
     let err = first;
+    let probe = firstProbe;
     let crashRetries = 0;
     for (let attempts = 1; ; attempts++) {
-      this.#record(err);
+      this.#record(err, probe);
+      probe = false;
       const crash = err.code === "worker_crashed" && options.idempotent && this.#crash.enabled && crashRetries < this.#crash.maxRetries;
       const policy = !crash && retryRefusal(err, this.#retry, { attempt: attempts }) === undefined;
       if (attempts > 1) err.details.attempts = attempts;
@@ -109,10 +112,10 @@ export class CallGuard {
       // the retry budget spent -> final.
       if (policy && isOverload(err.code) && this.#isSaturated()) continue;
       if (policy && !this.#budget.tryRetry()) throw err;
-      this.breaker.acquire(); // open with no ready worker: fail with circuit_open, do not retry into it
+      probe = this.breaker.acquire(); // open with no ready worker: fail with circuit_open, do not retry into it
       try {
         const out = await attempt();
-        this.breaker.release();
+        if (probe) this.breaker.release();
         return out;
       } catch (next) {
         err = SnakepitError.from(next);
