@@ -101,7 +101,7 @@ export class Pool {
     this.health = new HealthMonitor(config.health, { isWhole: () => this.workers.filter((w) => w.state === "ready").length >= config.poolSize });
     this.guard = new CallGuard(this.name, config, deps.bus, {
       canServe: () => this.workers.some((w) => w.state === "ready"),
-      isSaturated: () => this.#dispatcher.queued >= config.maxQueue && !this.workers.some((w) => w.state === "ready" && w.hasCapacity),
+      isSaturated: () => !this.#closed && this.#dispatcher.queued >= config.maxQueue && !this.workers.some((w) => w.state === "ready" && w.hasCapacity),
     });
     const pool = this;
     this.#supervisor = new Supervisor({
