@@ -12,7 +12,7 @@
 
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createRunCgroup, destroyCgroup, destroyCgroupNow, runCgroups } from "../runtime/cgroup.ts";
+import { createRunCgroup, destroyCgroup, destroyCgroupNow, isPopulated, runCgroups } from "../runtime/cgroup.ts";
 import { cmdline, pidsWithEnv, startTime } from "../runtime/procfs.ts";
 
 /** A worker id as a cgroup directory name (the Python side names it the same way). */
@@ -129,9 +129,11 @@ export class ProcessRegistry {
       killed.push(...this.#sweepRun(run.runId));
       rmSync(join(this.dir, `${run.runId}.json`), { force: true });
     }
-    // Run cgroups of any instance whose host died (its workers could not remove them).
+    // Run cgroups whose host died: ours are killed; another instance's only removed when empty
+    // (its host may live in another pid namespace, where we cannot see it).
     for (const run of runCgroups()) {
-      if (run.runId !== this.#record.runId && startTime(run.hostPid) === undefined) destroyCgroup(run.dir);
+      if (run.runId === this.#record.runId || startTime(run.hostPid) !== undefined) continue;
+      if (run.instance === this.#record.instance || !isPopulated(run.dir)) destroyCgroup(run.dir);
     }
     return killed;
   }

@@ -68,6 +68,20 @@ for (const cgroups of [true, false]) {
       await host.exited;
     }, 30_000);
 
+    test.skipIf(!cgroups || skip)("a worker SIGKILLed alone takes its setsid child and daemon with it (the host kills its cgroup)", async () => {
+      const { host, started } = await startHost("serve", cgroups);
+      try {
+        const [worker] = started.workers;
+        process.kill(worker!, "SIGKILL");
+        const gone = await waitUntil(() => !isAlive(started.setsid) && !isAlive(started.daemon), 1_000, 10);
+        for (const pid of [started.setsid, started.daemon]) if (isAlive(pid)) process.kill(pid, "SIGKILL");
+        expect(gone).toBe(true);
+      } finally {
+        host.kill("SIGTERM");
+        await host.exited;
+      }
+    }, 30_000);
+
     test.skipIf(skip)("what a worker killed with its host could not reap, the next start of the instance sweeps", async () => {
       const instance = `sweep-${name}-${process.pid}`;
       const first = await startHost("serve", cgroups, instance);
