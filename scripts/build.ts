@@ -1,10 +1,12 @@
 /**
  * Build the single executable: `bun build --compile` of the CLI, with the Python bridge and the
- * example adapter embedded, and their content hash fixed at build time (the cache key).
+ * example adapter embedded, their content hash fixed at build time (the cache key) and each
+ * file's SHA-256 (checked against the extracted tree before each launch).
  */
 
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
+import { manifestOf } from "../src/cli/asset-cache.ts";
 import { contentHash } from "../src/cli/assets.ts";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -19,12 +21,16 @@ function pyFiles(dir: string): string[] {
 }
 
 const assets = [...pyFiles(join(root, "python/snakepit_bridge")), join(root, "examples/adapters/demo.py")];
-const hash = contentHash(assets.map((p) => ({ name: relative(root, p), bytes: readFileSync(p) })));
+const files = assets.map((p) => ({ name: relative(root, p), bytes: readFileSync(p) }));
+const hash = contentHash(files);
+// Every file's SHA-256, held in the binary: the extracted tree is checked against it at each launch.
+const manifest = JSON.stringify(manifestOf(files));
 const cmd = [
   process.execPath, "build", "--compile", "--minify",
   join(root, "src/cli/main.ts"), ...assets,
   "--asset-naming=[dir]/[name].[ext]",
   `--define=SNAKEPIT_ASSET_HASH="${hash}"`,
+  `--define=SNAKEPIT_ASSET_MANIFEST=${JSON.stringify(manifest)}`,
   "--outfile", outfile,
 ];
 const proc = Bun.spawn(cmd, { cwd: root, stdout: "inherit", stderr: "inherit" });

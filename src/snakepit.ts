@@ -192,6 +192,8 @@ export class Snakepit implements AsyncDisposable {
     let initialControl: TelemetryControlInput | undefined;
     const env = hostEnv();
     delete env.SNAKEPIT_TOKEN; // the server's secret is no business of Python code
+    delete env.SNAKEPIT_TOKEN_FILE;
+    Object.assign(env, registry.workerEnv()); // where workers contain what they start (SECURITY.md)
     const bridgeDir = getBridgeDir();
     try {
       const telemetry = setUpTelemetry(options.telemetry ?? {}, hooks.logSink, {

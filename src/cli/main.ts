@@ -27,7 +27,7 @@ const POOL_FLAGS = {
   instance: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
-const SERVER_FLAGS = { host: { type: "string" }, port: { type: "string", short: "p" }, token: { type: "string" } } as const;
+const SERVER_FLAGS = { host: { type: "string" }, port: { type: "string", short: "p" }, token: { type: "string" }, "token-file": { type: "string" } } as const;
 
 const HELP: Record<string, string> = {
   main: `snakepit ${VERSION}: supervised pools of Python workers as fast, callable tools
@@ -45,12 +45,13 @@ commands:
 options: --help on any command, --version
 config precedence: flags > SNAKEPIT_* environment > --config FILE (TOML or JSON) > defaults`,
   serve: `usage: snakepit serve [--config FILE] [--adapter FILE[:Class]] [--pool-size N] [--python PATH]
-                      [--host H] [--port P] [--token T] [--instance NAME] [--demo-call] [--once]
+                      [--host H] [--port P] [--token-file FILE | --token T] [--instance NAME] [--demo-call] [--once]
 
-  --host H        address to bind (default 127.0.0.1; anything else needs --token)
+  --host H        address to bind (default 127.0.0.1; anything else needs a token)
   --port P        port (default 7117; 0 = any free port)
-  --token T       bearer token required on every route but /healthz, /readyz and /openapi.json
-                  (prefer SNAKEPIT_TOKEN: a flag shows in the process list)
+  --token-file FILE  file (mode 600) or pipe holding the bearer token required on every route
+                  but /healthz, /readyz and /openapi.json (or SNAKEPIT_TOKEN_FILE; see SECURITY.md)
+  --token T       the token itself (or SNAKEPIT_TOKEN; a flag shows in the process list)
   --instance NAME  process-registry name: a restart with the same name kills workers left by a
                    dead earlier run (default "default")
   --demo-call     after start, make one real HTTP call and print it
@@ -89,6 +90,7 @@ async function config(values: Record<string, unknown>, exampleAdapter: string, p
     host: values.host,
     port: intFlag("port", values.port as string | undefined),
     token: values.token,
+    tokenFile: values["token-file"],
     instance: values.instance,
   };
   const file = (values.config as string | undefined) ?? env.SNAKEPIT_CONFIG;

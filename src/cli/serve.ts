@@ -3,6 +3,7 @@
 import { createApp } from "../api/app.ts";
 import type { LoadedConfig } from "../config/load.ts";
 import { SnakepitError } from "../errors.ts";
+import { makeNonDumpable } from "../runtime/dumpable.ts";
 import { type HttpServer, onSignal, serveHttp } from "../runtime/process.ts";
 import { Snakepit } from "../snakepit.ts";
 import { progress } from "./output.ts";
@@ -19,6 +20,7 @@ export interface ServeOptions {
 /** Run the server until a signal; resolves with the exit code. */
 export async function serve(config: LoadedConfig, options: ServeOptions): Promise<number> {
   const t0 = performance.now();
+  await makeNonDumpable(); // tools cannot read this process's environ, memory or fds (SECURITY.md)
   const total = config.pools.reduce((n, p) => n + p.poolSize, 0);
   const bar = progress(total);
   const pit = await startWithProgress(config, bar);

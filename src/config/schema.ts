@@ -75,6 +75,7 @@ export const ServerConfigSchema = z.object({
   host: z.string().min(1).default("127.0.0.1").describe("Address to bind; anything but loopback needs a token"),
   port: z.number().int().min(0).max(65_535).default(7117).describe("Port to bind; 0 picks a free one"),
   token: z.string().min(8, "use at least 8 characters").optional().describe("Bearer token required on every route but health checks"),
+  tokenFile: z.string().min(1).optional().describe("File (or pipe) holding the token: the recommended way, kept out of process lists"),
   maxBodyBytes: z.number().int().positive().max(MAX_TIMER_MS).default(16 * 1024 * 1024).describe("Largest request body accepted"),
   shutdownGraceMs: ms.default(6_000).describe("On SIGINT/SIGTERM: time in-flight calls get to finish"),
 }).strict();

@@ -102,8 +102,11 @@ export class Pool {
       queueTimeoutMs: config.queueTimeoutMs ?? profile.queueTimeoutMs,
     };
     this.#dispatcher = new Dispatcher(this.name, () => ({ maxQueue: config.maxQueue, queueTimeoutMs: this.timeouts.queueTimeoutMs }), this.stats);
-    this.health = new HealthMonitor(config.health);
-    this.guard = new CallGuard(this.name, config, deps.bus);
+    this.health = new HealthMonitor(config.health, { isWhole: () => this.workers.filter((w) => w.state === "ready").length >= config.poolSize });
+    this.guard = new CallGuard(this.name, config, deps.bus, {
+      canServe: () => this.workers.some((w) => w.state === "ready"),
+      isSaturated: () => !this.#closed && this.#dispatcher.queued >= config.maxQueue && !this.workers.some((w) => w.state === "ready" && w.hasCapacity),
+    });
     const pool = this;
     this.#supervisor = new Supervisor({
       name: this.name,
