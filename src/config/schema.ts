@@ -4,8 +4,8 @@
  */
 
 import { z } from "zod";
-import { MAX_TIMER_MS } from "./limits.ts";
-import { LifecycleSchema } from "../pool/lifecycle.ts";
+import { MAX_TIMER_MS } from "../core/limits.ts";
+import { LifecycleSchema } from "../resilience/lifecycle.ts";
 import { CircuitBreakerSchema } from "../resilience/circuit-breaker.ts";
 import { CrashBarrierSchema } from "../resilience/crash.ts";
 import { HealthSchema } from "../resilience/health.ts";
@@ -46,6 +46,8 @@ export const PoolConfigSchema = z.object({
   executeTimeoutMs: msOrInfinite.optional().describe("Budget of `execute` calls (default: from the profile)"),
   streamTimeoutMs: msOrInfinite.optional().describe("Budget of streams (default: from the profile)"),
   queueTimeoutMs: msOrInfinite.optional().describe("Longest wait for a free worker (default: from the profile)"),
+  streamStallTimeoutMs: ms.min(1).default(30_000)
+    .describe("A stream whose consumer reads nothing for this long is cancelled and its worker freed"),
   cancelGraceMs: ms.default(2_000).describe("Time a cancelled call has to stop before its worker is recycled"),
   shutdownGraceMs: ms.default(6_000).describe("Time in-flight calls get at shutdown before SIGTERM, then SIGKILL"),
   logLevel: z.enum(["debug", "info", "warning", "error"]).default("warning").describe("Level of the Python bridge's own log"),

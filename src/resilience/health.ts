@@ -1,7 +1,7 @@
 /** Crashes in a rolling window: more than `maxCrashes` within `windowMs` is unhealthy. */
 
 import { z } from "zod";
-import { MAX_TIMER_MS } from "../config/limits.ts";
+import { MAX_TIMER_MS } from "../core/limits.ts";
 
 export const HealthSchema = z.object({
   crashWindowMs: z.number().int().positive().max(MAX_TIMER_MS).default(60_000).describe("Rolling window for counting crashes"),

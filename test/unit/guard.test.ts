@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { SnakepitError } from "../../src/errors.ts";
-import { CallGuard } from "../../src/pool/guard.ts";
+import { CallGuard } from "../../src/call/guard.ts";
 import { CircuitBreakerSchema } from "../../src/resilience/circuit-breaker.ts";
 import { CrashBarrierSchema } from "../../src/resilience/crash.ts";
 import { RetryPolicySchema } from "../../src/resilience/retry.ts";

@@ -3,8 +3,8 @@
 import { SnakepitError } from "../errors.ts";
 import type { EventBus, SnakepitEvents } from "../telemetry/bus.ts";
 import { inHostToolSpan } from "../telemetry/tracing.ts";
-import type { ToolRegistry } from "../tools/registry.ts";
-import type { InboundHandlers } from "./channel.ts";
+import type { ToolRegistry } from "./registry.ts";
+import type { InboundHandlers } from "../bridge/channel.ts";
 
 /** Build the handlers for one worker of one pool. */
 export function createHostHandlers(deps: { bus: EventBus; registry: ToolRegistry; pool: string; worker: string }): InboundHandlers {

@@ -1,16 +1,23 @@
 /**
- * The resilience around each execute call, in the seed's order: circuit breaker (fail fast while
- * the pool keeps failing), crash barrier (retry an idempotent call whose worker crashed), retry
- * policy (retry what surely did not run). All bounded by the call's deadline and signal. The
- * first attempt costs one `.then`; the retry machinery only runs after a failure.
+ * The resilience around each call and stream, in the seed's order: circuit breaker (fail fast
+ * while the pool keeps failing), crash barrier (retry an idempotent call whose worker crashed),
+ * retry policy (retry what surely did not run). All bounded by the call's deadline and signal.
+ * A call its worker never started is run again at the front of the queue, whatever its
+ * idempotency: that is neither a failure nor a retry. The first attempt costs one `.then`; the
+ * retry machinery only runs after a failure.
  */
 
 import { SnakepitError, type SnakepitErrorCode } from "../errors.ts";
-import { backoffMs, sleep } from "../resilience/backoff.ts";
+import { type Clock, realClock, sleepOn } from "../core/clock.ts";
+import { backoffMs } from "../resilience/backoff.ts";
 import { CircuitBreaker, type CircuitBreakerConfig } from "../resilience/circuit-breaker.ts";
 import type { CrashBarrierConfig } from "../resilience/crash.ts";
 import type { RetryPolicy } from "../resilience/retry.ts";
 import type { EventBus } from "../telemetry/bus.ts";
+import { NOT_STARTED } from "../worker/link.ts";
+
+/** One attempt of a call; `front`: the previous attempt never started, go to the front of the queue. */
+export type Attempt<T> = (front: boolean) => Promise<T>;
 
 /** Failures that say the pool is in trouble (not the caller's input, not the tool's own error). */
 const BREAKER_COUNTS = new Set<SnakepitErrorCode>(["worker_crashed", "deadline_exceeded", "queue_timeout", "worker_unavailable", "worker_spawn_failed"]);
@@ -21,7 +28,7 @@ const BREAKER_NEUTRAL = new Set<SnakepitErrorCode>(["circuit_open", "aborted", "
 export interface GuardOptions {
   idempotent: boolean;
   signal: AbortSignal | undefined;
-  /** `performance.now()` deadline of the whole call. */
+  /** Deadline of the whole call, on the guard's clock. */
   deadline: number;
   tool: string;
 }
@@ -32,9 +39,18 @@ export class CallGuard {
   readonly #retry: RetryPolicy;
   readonly #crash: CrashBarrierConfig;
   readonly #bus: EventBus;
+  readonly #clock: Clock;
+  /** Calls run again because their worker never started them. */
+  requeued = 0;
 
-  constructor(pool: string, config: { retry: RetryPolicy; circuitBreaker: CircuitBreakerConfig; crashBarrier: CrashBarrierConfig }, bus: EventBus) {
+  constructor(
+    pool: string,
+    config: { retry: RetryPolicy; circuitBreaker: CircuitBreakerConfig; crashBarrier: CrashBarrierConfig },
+    bus: EventBus,
+    clock: Clock = realClock,
+  ) {
     this.#pool = pool;
+    this.#clock = clock;
     this.#retry = config.retry;
     this.#crash = config.crashBarrier;
     this.#bus = bus;
@@ -44,7 +60,7 @@ export class CallGuard {
   }
 
   /** Run `attempt` with the breaker, crash barrier and retry policy around it. */
-  run<T>(attempt: () => Promise<T>, options: GuardOptions): Promise<T> {
+  run<T>(attempt: Attempt<T>, options: GuardOptions): Promise<T> {
     try {
       this.breaker.acquire();
     } catch (err) {
@@ -52,7 +68,7 @@ export class CallGuard {
     }
     let first: Promise<T>;
     try {
-      first = attempt();
+      first = attempt(false);
     } catch (err) {
       // Placement can refuse synchronously (strict affinity): recover like any failure.
       return this.#recover(SnakepitError.from(err), attempt, options);
@@ -66,6 +82,11 @@ export class CallGuard {
     );
   }
 
+  /** Count a failure that came after the guard let the call through (a stream failing after its first chunk). */
+  recordLate(err: SnakepitError): void {
+    this.#record(err);
+  }
+
   #record(err: SnakepitError): void {
     if (BREAKER_COUNTS.has(err.code)) this.breaker.failure(err.code === "worker_crashed" ? `crash:${String(err.details.worker)}` : undefined);
     else if (BREAKER_NEUTRAL.has(err.code)) this.breaker.release();
@@ -73,10 +94,21 @@ export class CallGuard {
   }
 
   /** After a failed attempt: retry while the crash barrier or the retry policy allows. */
-  async #recover<T>(first: SnakepitError, attempt: () => Promise<T>, options: GuardOptions): Promise<T> {
+  async #recover<T>(first: SnakepitError, attempt: Attempt<T>, options: GuardOptions): Promise<T> {
     let err = first;
     let crashRetries = 0;
     for (let attempts = 1; ; attempts++) {
+      while (err.details[NOT_STARTED] === true && !options.signal?.aborted && this.#clock.now() < options.deadline) {
+        this.requeued++;
+        this.#bus.emit("call.requeued", { pool: this.#pool, tool: options.tool, worker: String(err.details.worker ?? "") });
+        try {
+          const out = await attempt(true);
+          this.breaker.success();
+          return out;
+        } catch (next) {
+          err = SnakepitError.from(next);
+        }
+      }
       this.#record(err);
       const crash = err.code === "worker_crashed" && options.idempotent && this.#crash.enabled && crashRetries < this.#crash.maxRetries;
       const policy = this.#retry.enabled && this.#retry.retriable.includes(err.code) && attempts < this.#retry.maxAttempts;
@@ -85,16 +117,16 @@ export class CallGuard {
       const wait = crash
         ? backoffMs(crashRetries + 1, { sequenceMs: this.#crash.backoffMs })
         : backoffMs(attempts, { sequenceMs: this.#retry.backoffMs, jitter: this.#retry.jitter, maxMs: this.#retry.maxBackoffMs });
-      if (options.signal?.aborted || performance.now() + wait >= options.deadline) throw err;
+      if (options.signal?.aborted || this.#clock.now() + wait >= options.deadline) throw err;
       if (crash) {
         crashRetries++;
         err.details.retriedAfterCrash = crashRetries;
       }
       this.#bus.emit("call.retry", { pool: this.#pool, tool: options.tool, code: err.code, attempt: attempts, delayMs: wait, reason: crash ? "crash" : "policy" });
-      await sleep(wait, options.signal);
+      await sleepOn(this.#clock, wait, options.signal);
       this.breaker.acquire(); // open now: fail with circuit_open, do not retry into it
       try {
-        const out = await attempt();
+        const out = await attempt(false);
         this.breaker.success();
         return out;
       } catch (next) {
