@@ -12,6 +12,7 @@ import { HealthSchema } from "../resilience/health.ts";
 import { RetryPolicySchema } from "../resilience/retry.ts";
 import { HeartbeatSchema } from "../worker/heartbeat.ts";
 import { TIMEOUT_PROFILES } from "./profiles.ts";
+import { AFFINITY_MODES } from "../session/affinity.ts";
 
 const profileNames = Object.keys(TIMEOUT_PROFILES) as [keyof typeof TIMEOUT_PROFILES, ...(keyof typeof TIMEOUT_PROFILES)[]];
 const ms = z.number().int().nonnegative().max(MAX_TIMER_MS);
@@ -40,7 +41,7 @@ export const PoolConfigSchema = z.object({
     .describe("Extra short calls a busy worker may hold in its pipe when every worker is busy (0 = off)"),
   prefetchMaxServiceMs: z.number().nonnegative().default(1)
     .describe("Only workers whose recent calls average under this get prefetched calls"),
-  affinity: z.enum(["hint", "strict_queue", "strict_fail_fast"]).default("hint")
+  affinity: z.enum(AFFINITY_MODES).default("hint")
     .describe("Session affinity: `hint` prefers the session's worker; `strict_queue` waits for it; `strict_fail_fast` fails with `worker_busy`"),
   timeoutProfile: z.enum(profileNames).default("balanced").describe("Named timeout profile (see the table below)"),
   executeTimeoutMs: msOrInfinite.optional().describe("Budget of `execute` calls (default: from the profile)"),

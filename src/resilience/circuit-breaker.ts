@@ -38,9 +38,9 @@ export class CircuitBreaker {
     this.#onChange = options.onChange ?? (() => {});
   }
 
+  /** The state as of now. Reading it changes nothing: an open circuit past its reset time reads half_open, and becomes it at the next `acquire()`. */
   get state(): CircuitState {
-    if (this.#state === "open" && this.#now() - this.#openedAt >= this.config.resetTimeoutMs) this.#move("half_open");
-    return this.#state;
+    return this.#state === "open" && this.#now() - this.#openedAt >= this.config.resetTimeoutMs ? "half_open" : this.#state;
   }
 
   get failures(): number {
@@ -61,6 +61,7 @@ export class CircuitBreaker {
   acquire(): void {
     if (!this.config.enabled) return;
     const state = this.state;
+    if (state !== this.#state) this.#move(state);
     if (state === "closed") return;
     if (state === "half_open" && this.#probes < this.config.halfOpenMaxCalls) {
       this.#probes++;
