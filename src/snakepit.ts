@@ -108,13 +108,13 @@ export class Snakepit implements AsyncDisposable {
       pit.telemetry = telemetry.api;
       initialControl = telemetry.initialControl;
       await registry.sweepDeadRuns();
-      const inbound = (pool: string, worker: string) => createHostHandlers({ bus, registry: pit!.#registry, pool, worker });
+      const host = (pool: string, worker: string) => createHostHandlers({ bus, registry: pit!.#registry, pool, worker });
       const rehydrate = hooks.rehydrate && (async (lease: { id: string }, pool: string, lostWorker: string) => {
         await hooks.rehydrate!({ sessionId: lease.id, pool, lostWorker, session: pit!.session(lease.id) });
       });
       for (const config of configs) {
         const python = await resolvePython(config.python);
-        const createWorker = localProcessFactory({ runId, instance, python, bridgeDir, env, inbound });
+        const createWorker = localProcessFactory({ runId, instance, python, bridgeDir, env, host });
         pit.#pools.set(config.name, new Pool(config, { runId, bus, createWorker, rehydrate }));
       }
       await Promise.all([...pit.#pools.values()].map((p) => p.start()));

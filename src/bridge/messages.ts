@@ -81,3 +81,20 @@ export const BRIDGE_METHODS = [
   "Ping", "Heartbeat", "ExecuteTool", "ExecuteStreamingTool", "ListTools", "InitializeSession", "CleanupSession", "ConfigureTelemetry", "Shutdown",
 ] as const satisfies ReadonlyArray<keyof BridgeMethods>;
 export const HOST_METHODS = ["Ready", "CallHostTool", "StreamHostTool", "ListHostTools", "StreamTelemetry", "Log"] as const satisfies ReadonlyArray<keyof HostMethods>;
+
+/** What a handler of a worker-initiated request gets besides the message. */
+export interface HostCallContext {
+  signal: AbortSignal;
+  timeoutMs: number | undefined;
+}
+
+type Reply<T> = T | Promise<T>;
+
+/** The host's side of HostService, one typed handler per method (Ready is the worker's own). */
+export interface HostHandlers {
+  CallHostTool(msg: HostToolRequest, ctx: HostCallContext): Reply<HostToolResponse>;
+  StreamHostTool(msg: HostToolRequest, ctx: HostCallContext): AsyncIterable<unknown>;
+  ListHostTools(msg: HostMethods["ListHostTools"][0], ctx: HostCallContext): Reply<HostMethods["ListHostTools"][1]>;
+  StreamTelemetry(msg: TelemetryBatch, ctx: HostCallContext): Reply<pb.TelemetryAckJson>;
+  Log(msg: pb.LogRecordJson, ctx: HostCallContext): Reply<pb.LogAckJson>;
+}

@@ -1,6 +1,6 @@
 /** How a pool gets its workers: the seam's factory, and the local-process one. */
 
-import type { InboundHandlers } from "../bridge/channel.ts";
+import type { HostHandlers } from "../bridge/messages.ts";
 import type { PoolConfig } from "../config/schema.ts";
 import type { Clock } from "../core/clock.ts";
 import { deviceEnv } from "./devices.ts";
@@ -27,7 +27,7 @@ export interface LocalWorkerDeps {
   bridgeDir: string;
   env: Record<string, string>;
   /** The handlers of requests a worker sends the host (host tools, telemetry). */
-  inbound: (pool: string, worker: string) => InboundHandlers;
+  host: (pool: string, worker: string) => HostHandlers;
 }
 
 /** Workers that are local Python processes. */
@@ -50,7 +50,7 @@ export function localProcessFactory(deps: LocalWorkerDeps): WorkerFactory {
       cancelGraceMs: c.cancelGraceMs,
       logLevel: c.logLevel,
     },
-    { ...hooks, inbound: deps.inbound(c.name, id) },
+    { ...hooks, host: deps.host(c.name, id) },
     clock,
   );
 }

@@ -3,10 +3,11 @@
  * calls over the pipe channel, stop in stages. One implementation of the `WorkerLink` seam.
  */
 
-import { Channel, type InboundHandlers } from "../bridge/channel.ts";
+import { Channel } from "../bridge/channel.ts";
+import { serveHost } from "../bridge/host-service.ts";
 import { FrameDecoder } from "../bridge/frames.ts";
 import { Inbox } from "../bridge/inbox.ts";
-import { type BridgeMethods, type ControlMethod, type ReadyRequest, type ToolChunk, toolSpecFromWire, type ToolSpec } from "../bridge/messages.ts";
+import { type BridgeMethods, type ControlMethod, type HostHandlers, type ToolChunk, toolSpecFromWire, type ToolSpec } from "../bridge/messages.ts";
 import { type Clock, realClock } from "../core/clock.ts";
 import { SnakepitError } from "../errors.ts";
 import { type CrashKind, classifyCrash } from "../resilience/crash.ts";
@@ -23,7 +24,7 @@ export { describeExit, type WorkerSpec };
 
 /** Hooks of a local worker: the seam's, plus the handlers of requests the worker sends the host. */
 export interface LocalWorkerHooks extends WorkerHooks {
-  inbound: InboundHandlers;
+  host: HostHandlers;
 }
 
 export class LocalProcessWorker implements WorkerLink {
@@ -120,18 +121,12 @@ export class LocalProcessWorker implements WorkerLink {
     this.#hooks.onSpawn(this);
     let onReady!: (error?: SnakepitError) => void;
     const ready = new Promise<void>((resolve, reject) => (onReady = (error) => (error ? reject(error) : resolve())));
-    const channel = new Channel((bytes) => child.write(bytes), {
-      unary: (method, msg, ctx) => {
-        if (method !== "Ready") return this.#hooks.inbound.unary(method, msg, ctx);
-        const hello = msg as ReadyRequest;
-        this.tools = (hello.tools ?? []).map(toolSpecFromWire);
-        this.pythonVersion = String(hello.pythonVersion ?? "");
-        this.features = hello.features ?? [];
-        onReady(checkProtocol(this.id, hello.protocolVersion));
-        return {};
-      },
-      stream: (method, msg, ctx) => this.#hooks.inbound.stream(method, msg, ctx),
-    });
+    const channel = new Channel((bytes) => child.write(bytes), serveHost(this.#hooks.host, (hello) => {
+      this.tools = (hello.tools ?? []).map(toolSpecFromWire);
+      this.pythonVersion = hello.pythonVersion ?? "";
+      this.features = hello.features ?? [];
+      onReady(checkProtocol(this.id, hello.protocolVersion));
+    }));
     this.#channel = channel;
     const decoder = new FrameDecoder();
     const stdoutDone = pump(child.stdout, (chunk) => {
@@ -253,7 +248,7 @@ export class LocalProcessWorker implements WorkerLink {
 
   control<M extends ControlMethod>(method: M, msg: BridgeMethods[M][0], timeoutMs = 5_000): Promise<BridgeMethods[M][1]> {
     if (!this.#channel) return Promise.reject(new SnakepitError("worker_unavailable", `Worker "${this.id}" is not started`));
-    return this.#channel.call(method, msg, timeoutMs) as Promise<BridgeMethods[M][1]>;
+    return this.#channel.call(method, msg, timeoutMs);
   }
 
   /** Stop: polite Shutdown RPC, then SIGTERM, then SIGKILL, each after `graceMs`. */

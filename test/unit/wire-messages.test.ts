@@ -5,11 +5,17 @@ import { BRIDGE_METHODS, HOST_METHODS, PROTOCOL_VERSION, toolSpecFromWire } from
 import { realClock } from "../../src/core/clock.ts";
 import { CallTracker } from "../../src/worker/calls.ts";
 import { checkProtocol } from "../../src/worker/handshake.ts";
+import { EventBus } from "../../src/telemetry/bus.ts";
+import { createHostHandlers } from "../../src/tools/host-handlers.ts";
+import { ToolRegistry } from "../../src/tools/registry.ts";
 
 describe("bridge/messages", () => {
   test("the method tables are exactly the generated services' methods", () => {
-    expect([...BRIDGE_METHODS].sort()).toEqual(BridgeService.methods.map((m) => m.name).sort());
-    expect([...HOST_METHODS].sort()).toEqual(HostService.methods.map((m) => m.name).sort());
+    expect([...BRIDGE_METHODS].sort() as string[]).toEqual(BridgeService.methods.map((m) => m.name).sort());
+    expect([...HOST_METHODS].sort() as string[]).toEqual(HostService.methods.map((m) => m.name).sort());
+    // The host serves every HostService method but Ready (the worker's handshake).
+    const handlers = createHostHandlers({ bus: new EventBus(), registry: new ToolRegistry(), pool: "p", worker: "w" });
+    expect(Object.keys(handlers).sort()).toEqual(HOST_METHODS.filter((m) => m !== "Ready").sort());
   });
 
   test("an ExecuteTool request as the host writes it uses only fields of the proto message", () => {
