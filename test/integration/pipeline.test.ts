@@ -95,6 +95,18 @@ describe("Snakepit.stream() resilience", () => {
   });
 });
 
+describe("stream stall timeout", () => {
+  test("a consumer that stops reading gets its stream cancelled and the worker freed", async () => {
+    await using pit = await Snakepit.start({ adapter: STREAMS, poolSize: 1, python: PYTHON, streamStallTimeoutMs: 300 });
+    const stream = pit.stream("ticks", { n: 100_000, delay_ms: 2 });
+    expect(await stream.next()).toEqual({ value: 0, done: false });
+    expect(pit.stats().inFlight).toBe(1);
+    expect(await waitUntil(() => pit.stats().inFlight === 0, 10_000)).toBe(true); // cancelled in Python, slot freed
+    await expect(stream.next()).rejects.toMatchObject({ code: "deadline_exceeded" });
+    expect(await pit.execute("pid")).toBe(pit.listWorkers()[0]!.pid); // the same worker serves again
+  });
+});
+
 describe("never-started calls", () => {
   test("a call queued behind a cancelled call that ignores its cancel succeeds", async () => {
     await using pit = await Snakepit.start({
