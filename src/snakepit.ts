@@ -198,8 +198,10 @@ export class Snakepit implements AsyncDisposable {
   stream<T = unknown>(tool: string, args: Record<string, unknown> = {}, options: CallOptions = {}): AsyncGenerator<T, void, undefined> {
     checkCall(tool, args, options.affinity);
     const pool = this.#pool(options.pool);
-    const lease = options.sessionId === undefined ? undefined : this.sessions.lease(options.sessionId);
-    return pool.stream(tool, args, options, lease) as AsyncGenerator<T, void, undefined>;
+    const sessionId = options.sessionId;
+    if (sessionId === undefined) return pool.stream(tool, args, options) as AsyncGenerator<T, void, undefined>;
+    this.sessions.forCall(sessionId); // an unknown session fails here, at once
+    return pool.stream(tool, args, options, () => this.sessions.lease(sessionId)) as AsyncGenerator<T, void, undefined>;
   }
 
   /** Callback form of `stream` (the seed's execute_stream); resolves when the stream ends. */

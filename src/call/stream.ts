@@ -26,8 +26,10 @@ export async function* runStream(
   tool: string,
   args: Record<string, unknown>,
   options: ExecuteOptions,
-  lease?: SessionLease,
+  leaseFor?: SessionLease | (() => SessionLease),
 ): AsyncGenerator<unknown, void, undefined> {
+  // A lease is taken when the stream starts, so a stream never iterated holds none.
+  const lease = typeof leaseFor === "function" ? leaseFor() : leaseFor;
   let ctx: CallContext;
   try {
     ctx = begin(host, tool, true, options, lease);
@@ -66,8 +68,8 @@ export async function* runStream(
           details: { tool, worker: ctx.worker, stallMs: host.streamStallMs },
         });
         // Cancel in the worker now (frees its slot) and settle: the consumer may never come back.
+        // A slow consumer says nothing about the pool's health: the breaker does not hear of it.
         void stream.chunks.return();
-        host.guard.recordLate(stalled);
         settleError(ctx, stalled);
       }, host.streamStallMs);
       try {

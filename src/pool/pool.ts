@@ -180,7 +180,7 @@ export class Pool implements CallHost {
   }
 
   /** Stream a tool's chunks from the least-loaded worker (or the session's worker). */
-  stream(tool: string, args: Record<string, unknown>, options: ExecuteOptions = {}, lease?: SessionLease): AsyncGenerator<unknown, void, undefined> {
+  stream(tool: string, args: Record<string, unknown>, options: ExecuteOptions = {}, lease?: SessionLease | (() => SessionLease)): AsyncGenerator<unknown, void, undefined> {
     return runStream(this, tool, args, options, lease);
   }
 

@@ -24,8 +24,8 @@ export interface CallOwner {
   readonly id: string;
   readonly isReady: boolean;
   readonly cancelGraceMs: number;
-  /** A slot freed (`drained` when none is left running). */
-  released(drained: boolean): void;
+  /** A slot freed (a call ended). */
+  released(): void;
   /** A cancelled call outlived its grace: the worker must go. */
   cancelTimedOut(callId: number): void;
 }
@@ -116,7 +116,7 @@ export class CallTracker {
         graceTimer?.clear();
         if (cancelled) this.zombies--;
         this.inFlight--;
-        owner.released(this.inFlight === 0);
+        owner.released();
         if (this.inFlight === 0) for (const done of this.#drainWaiters.splice(0)) done();
         settle(err && this.#own(err, tool, entry.notStarted), reply);
       },
