@@ -7,7 +7,7 @@
  * retry machinery only runs after a failure.
  */
 
-import { SnakepitError, type SnakepitErrorCode } from "../errors.ts";
+import { abortError, SnakepitError, type SnakepitErrorCode } from "../errors.ts";
 import { type Clock, realClock, sleepOn } from "../core/clock.ts";
 import { backoffMs } from "../resilience/backoff.ts";
 import { CircuitBreaker, type CircuitBreakerConfig } from "../resilience/circuit-breaker.ts";
@@ -109,6 +109,8 @@ export class CallGuard {
           err = SnakepitError.from(next);
         }
       }
+      // A call that never started and cannot wait any longer: its own deadline or abort ended it.
+      if (err.details[NOT_STARTED] === true) err = notStartedEnd(err, options);
       this.#record(err);
       const crash = err.code === "worker_crashed" && options.idempotent && this.#crash.enabled && crashRetries < this.#crash.maxRetries;
       const policy = this.#retry.enabled && this.#retry.retriable.includes(err.code) && attempts < this.#retry.maxAttempts;
@@ -134,4 +136,13 @@ export class CallGuard {
       }
     }
   }
+}
+
+/** The error of a never-started call that ran out of time (or was aborted) before it could run again. */
+function notStartedEnd(err: SnakepitError, options: GuardOptions): SnakepitError {
+  if (options.signal?.aborted) return abortError(options.signal);
+  return new SnakepitError("deadline_exceeded", `Tool "${options.tool}" never started: its worker went away and its deadline passed before another was free`, {
+    cause: err,
+    details: { tool: options.tool, worker: err.details.worker },
+  });
 }

@@ -45,3 +45,30 @@ describe("CallGuard", () => {
     expect(g.breaker.state).toBe("open");
   });
 });
+
+describe("CallGuard and never-started calls", () => {
+  const notStarted = () => new SnakepitError("worker_unavailable", "gone before it started", { details: { worker: "w1", notStarted: true } });
+
+  test("runs a never-started call again at the front of the queue, idempotent or not, without counting a failure", async () => {
+    const g = guard(1);
+    const fronts: boolean[] = [];
+    let n = 0;
+    const out = await g.run((front) => {
+      fronts.push(front);
+      return ++n < 3 ? Promise.reject(notStarted()) : Promise.resolve("ran");
+    }, opts());
+    expect(out).toBe("ran");
+    expect(fronts).toEqual([false, true, true]);
+    expect(g.requeued).toBe(2);
+    expect(g.breaker.state).toBe("closed");
+  });
+
+  test("a never-started call past its deadline fails with deadline_exceeded, aborted when its signal fired", async () => {
+    const g = guard(5);
+    const late = { ...opts(), deadline: performance.now() - 1 };
+    await expect(g.run(() => Promise.reject(notStarted()), late)).rejects.toMatchObject({ code: "deadline_exceeded", details: { worker: "w1" } });
+    const abort = new AbortController();
+    abort.abort();
+    await expect(g.run(() => Promise.reject(notStarted()), { ...opts(), signal: abort.signal })).rejects.toMatchObject({ code: "aborted" });
+  });
+});
