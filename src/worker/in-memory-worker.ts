@@ -5,7 +5,8 @@
  */
 
 import type { CallSink, RequestOptions } from "../bridge/channel.ts";
-import type { BridgeMethods, ControlMethod, ExecuteToolRequest, ToolSpec } from "../bridge/messages.ts";
+import { Inbox } from "../bridge/inbox.ts";
+import type { BridgeMethods, ControlMethod, ExecuteToolRequest, ToolChunk, ToolSpec } from "../bridge/messages.ts";
 import { type Clock, realClock } from "../core/clock.ts";
 import { SnakepitError } from "../errors.ts";
 import type { CrashInfo } from "../resilience/crash.ts";
@@ -183,37 +184,16 @@ export class InMemoryWorker implements WorkerLink {
   }
 
   stream(tool: string, args: Record<string, unknown>, options: CallOptions = {}): WorkerStream {
-    const chunks: unknown[] = [];
-    let wake: (() => void) | undefined;
-    let ended: { error?: unknown } | undefined;
+    const inbox = new Inbox<unknown>();
     let durationUs = 0;
-    const call = this.#calls.start(this.#conduit, "ExecuteStreamingTool", tool, args, options, (msg) => {
-      chunks.push((msg as { data?: unknown }).data ?? null);
-      wake?.();
-    });
+    const call = this.#calls.start(this.#conduit, "ExecuteStreamingTool", tool, args, options, (msg) => inbox.push((msg as ToolChunk).data ?? null));
     call.done.then((end) => {
       durationUs = Number((end as { durationUs?: number } | undefined)?.durationUs ?? 0);
-      ended = {};
-      wake?.();
-    }, (error) => {
-      ended = { error };
-      wake?.();
-    });
-    async function* read(): AsyncGenerator<unknown, void, undefined> {
-      try {
-        for (;;) {
-          if (chunks.length) yield chunks.shift();
-          else if (ended) {
-            if (ended.error) throw ended.error;
-            return;
-          } else await new Promise<void>((r) => (wake = r));
-        }
-      } finally {
-        if (!ended) call.cancel(new SnakepitError("aborted", `Stream of "${tool}" was closed by the consumer`));
-      }
-    }
+      inbox.end();
+    }, (err) => inbox.end(err));
+    const chunks = inbox.read(() => {}, () => call.cancel(new SnakepitError("aborted", `Stream of "${tool}" was closed by the consumer`)));
     return {
-      chunks: read(),
+      chunks,
       get durationUs() {
         return durationUs;
       },
