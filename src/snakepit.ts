@@ -3,18 +3,18 @@
  * routes calls, streams and sessions to them.
  */
 
-import { settleAll } from "./call/batch.ts";
+import { runBatch } from "./call/batch.ts";
 import { parseConfig, parseSessionConfig, type SnakepitOptions } from "./config/parse.ts";
 import { SnakepitError } from "./errors.ts";
 import { checkCall, newRunId } from "./facade/checks.ts";
-import { createToolsApi, healthOf, type HealthReport, sessionHandle, totals } from "./facade/parts.ts";
+import { createToolsApi, healthOf, type HealthReport, recycleIn, sessionHandle, totals } from "./facade/parts.ts";
 import { killStrays } from "./facade/strays.ts";
 import { setUpTelemetry } from "./facade/telemetry-setup.ts";
 import type { BatchCall, BatchResult, CallOptions, SessionHandle, SnakepitStats, StartHooks, ToolsApi } from "./facade/types.ts";
-import { Pool } from "./pool/pool.ts";
-import { localProcessFactory } from "./pool/worker-factory.ts";
+import type { Pool } from "./pool/pool.ts";
 import { stateDir as defaultStateDir } from "./config/paths.ts";
-import { ProcessRegistry } from "./registry/process-registry.ts";
+import type { ProcessRegistry } from "./registry/process-registry.ts";
+import { buildPools, openProcessRegistry } from "./facade/compose.ts";
 import { hostEnv } from "./runtime/process.ts";
 import type { AffinityMode } from "./session/affinity.ts";
 import { type CreateSessionOptions, SessionManager } from "./session/sessions.ts";
@@ -26,7 +26,10 @@ import type { Logger } from "./telemetry/logger.ts";
 import { createHostHandlers } from "./tools/host-handlers.ts";
 import { ToolRegistry } from "./tools/registry.ts";
 import type { WorkerInfo } from "./worker/link.ts";
-import { getBridgeDir, resolvePython } from "./worker/python.ts";
+import { getBridgeDir } from "./worker/python.ts";
+import { type DetectOptions, detectHardware } from "./hardware/detect.ts";
+import { type GpuProfiler, startGpuProfiler } from "./hardware/profiler.ts";
+import type { HardwareInfo } from "./hardware/types.ts";
 
 export type { BatchCall, BatchResult, CallOptions, RehydrateContext, SessionHandle, SnakepitStats, StartHooks, ToolsApi } from "./facade/types.ts";
 
@@ -53,6 +56,7 @@ export class Snakepit implements AsyncDisposable {
   readonly #processes: ProcessRegistry;
   readonly instance: string;
   #closing: Promise<void> | undefined;
+  #gpuProfiler: GpuProfiler | undefined;
 
   private constructor(runId: string, bus: EventBus, sessions: SessionManager, registry: ProcessRegistry, instance: string) {
     this.runId = runId;
@@ -61,6 +65,20 @@ export class Snakepit implements AsyncDisposable {
     this.#bus = bus;
     this.sessions = sessions;
     this.tools = createToolsApi(this.#registry, sessions, () => this.#pools, (name) => this.#pool(name));
+  }
+
+  /**
+   * The host's CPU, memory and GPUs (NVIDIA via nvidia-smi, AMD via rocm-smi, Apple MPS), each with
+   * the reason when absent. Cached for 30 s; `{ refresh: true }` detects again. Needs no running pit.
+   *
+   * @example
+   * ```ts
+   * const hw = await Snakepit.hardware();
+   * console.log(hw.accelerator, hw.gpus.map((g) => g.id));
+   * ```
+   */
+  static hardware(options?: DetectOptions): Promise<HardwareInfo> {
+    return detectHardware(options);
   }
 
   /** Validate the config, start every pool's workers, and resolve once all are ready. */
@@ -85,10 +103,10 @@ export class Snakepit implements AsyncDisposable {
     const instance = options.instance ?? "default";
     let registry: ProcessRegistry;
     try {
-      registry = new ProcessRegistry(options.stateDir ?? defaultStateDir(), instance, runId);
+      registry = openProcessRegistry(options.stateDir ?? defaultStateDir(), instance, runId);
     } catch (err) {
       sessions.close();
-      throw new SnakepitError("config_invalid", (err as Error).message, { details: { field: "instance" } });
+      throw err;
     }
     pit = new Snakepit(runId, bus, sessions, registry, instance);
     bus.on("worker.spawned", (e) => registry.add(e.worker, e.pid));
@@ -112,12 +130,9 @@ export class Snakepit implements AsyncDisposable {
       const rehydrate = hooks.rehydrate && (async (lease: { id: string }, pool: string, lostWorker: string) => {
         await hooks.rehydrate!({ sessionId: lease.id, pool, lostWorker, session: pit!.session(lease.id) });
       });
-      for (const config of configs) {
-        const python = await resolvePython(config.python);
-        const createWorker = localProcessFactory({ runId, instance, python, bridgeDir, env, host });
-        pit.#pools.set(config.name, new Pool(config, { runId, bus, createWorker, rehydrate }));
-      }
-      await Promise.all([...pit.#pools.values()].map((p) => p.start()));
+      const checks = await buildPools(configs, { runId, instance, bus, env, bridgeDir, host, rehydrate }, pit.#pools);
+      await Promise.all([...[...pit.#pools.values()].map((p) => p.start()), ...checks]);
+      pit.#gpuProfiler = await startGpuProfiler(bus, configs.map((c) => c.gpuSampleIntervalMs), env);
       if (initialControl) await pit.telemetry.configure(initialControl);
     } catch (err) {
       await pit.close();
@@ -184,14 +199,8 @@ export class Snakepit implements AsyncDisposable {
    * ```
    */
   executeBatch<T = unknown>(calls: readonly BatchCall[], options: { concurrency?: number } = {}): Promise<Array<BatchResult<T>>> {
-    if (!Array.isArray(calls)) {
-      return Promise.reject(new SnakepitError("invalid_argument", "executeBatch expects an array of { tool, args?, options? }", { details: { field: "calls" } }));
-    }
     const concurrency = options.concurrency ?? Math.max(1, this.stats().workers);
-    return settleAll(calls, concurrency, (c) => {
-      if (typeof c !== "object" || c === null) throw new SnakepitError("invalid_argument", "each batch item must be an object { tool, args?, options? }", { details: { field: "calls" } });
-      return this.execute<T>(c.tool, c.args ?? {}, c.options ?? {});
-    });
+    return runBatch<CallOptions, T>(calls, concurrency, (c) => this.execute<T>(c.tool, c.args ?? {}, c.options ?? {}));
   }
 
   /** Stream a tool's chunks. Breaking out of the loop cancels the call in Python. */
@@ -235,12 +244,7 @@ export class Snakepit implements AsyncDisposable {
 
   /** Replace a worker without failing a call (drain, stop, start anew); returns the new worker's id. */
   recycleWorker(workerId: string): Promise<string> {
-    for (const pool of this.#pools.values()) {
-      if (pool.workers.some((w) => w.id === workerId)) return pool.recycle(workerId);
-    }
-    return Promise.reject(new SnakepitError("not_found", `No worker "${workerId}" (workers: ${this.listWorkers().map((w) => w.id).join(", ")})`, {
-      details: { worker: workerId },
-    }));
+    return recycleIn(this.#pools.values(), workerId);
   }
 
   /** Figures of every pool, and their sums. */
@@ -280,7 +284,7 @@ export class Snakepit implements AsyncDisposable {
   close(options: { graceMs?: number } = {}): Promise<void> {
     this.#closing ??= (async () => {
       this.sessions.close();
-      await Promise.all([...this.#pools.values()].map((p) => p.close(options)));
+      await Promise.all([...[...this.#pools.values()].map((p) => p.close(options)), this.#gpuProfiler?.stop()]);
       this.#processes.close();
     })();
     return this.#closing;

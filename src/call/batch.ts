@@ -28,3 +28,23 @@ export async function settleAll<I, T>(items: readonly I[], concurrency: number, 
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
   return out;
 }
+
+/** One call of a batch. */
+export interface BatchItem<O> {
+  tool: string;
+  args?: Record<string, unknown>;
+  options?: O;
+}
+
+/** `settleAll` over batch items, refusing what is not an array of `{ tool, args?, options? }`. */
+export function runBatch<O, T>(calls: unknown, concurrency: number, execute: (item: BatchItem<O>) => Promise<T>): Promise<Array<Settled<T>>> {
+  if (!Array.isArray(calls)) {
+    return Promise.reject(new SnakepitError("invalid_argument", "executeBatch expects an array of { tool, args?, options? }", { details: { field: "calls" } }));
+  }
+  return settleAll(calls as unknown[], concurrency, async (c, i) => {
+    if (typeof c !== "object" || c === null) {
+      throw new SnakepitError("invalid_argument", `batch item ${i} must be an object { tool, args?, options? }`, { details: { field: "calls", index: i } });
+    }
+    return execute(c as BatchItem<O>);
+  });
+}

@@ -81,3 +81,12 @@ export function healthOf(pools: Iterable<Pool>): HealthReport {
   }));
   return { ready: list.length > 0 && list.every((p) => p.ready > 0 && p.healthy), pools: list };
 }
+
+/** Recycle the worker `workerId` of whichever pool has it. */
+export function recycleIn(pools: Iterable<Pool>, workerId: string): Promise<string> {
+  const all = [...pools];
+  const pool = all.find((p) => p.workers.some((w) => w.id === workerId));
+  if (pool) return pool.recycle(workerId);
+  const ids = all.flatMap((p) => p.workers.map((w) => w.id)).join(", ");
+  return Promise.reject(new SnakepitError("not_found", `No worker "${workerId}" (workers: ${ids})`, { details: { worker: workerId } }));
+}

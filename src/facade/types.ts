@@ -80,11 +80,7 @@ export interface ToolsApi {
 }
 
 /** One call of a batch. */
-export interface BatchCall {
-  tool: string;
-  args?: Record<string, unknown>;
-  options?: CallOptions;
-}
+export type BatchCall = import("../call/batch.ts").BatchItem<CallOptions>;
 
 /** One batch item's outcome, in the order of the calls. */
 export type { Settled as BatchResult } from "../call/batch.ts";

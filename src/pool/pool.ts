@@ -18,6 +18,8 @@ import type { SessionLease } from "../session/lease.ts";
 import type { EventBus } from "../telemetry/bus.ts";
 import type { TelemetryControl } from "../telemetry/control.ts";
 import type { CallResult, ToolSpec, WorkerInfo, WorkerLink } from "../worker/link.ts";
+import { deviceList } from "../hardware/worker-env.ts";
+import { threadEnv } from "../hardware/threads.ts";
 import { chooseDevice } from "./devices.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { Picker, want } from "./placement.ts";
@@ -84,7 +86,7 @@ export class Pool implements CallHost {
       create: deps.createWorker,
       dispatcher: this.#dispatcher,
       stopSignal: this.#stopSignal.signal,
-      device: () => chooseDevice(config.devices, this.workers.map((w) => w.device ?? ""), this.#supervisor.taints, Date.now()),
+      device: () => chooseDevice(deviceList(config), this.workers.map((w) => w.device ?? ""), this.#supervisor.taints, Date.now()),
       crashed: (worker, replace) => this.#supervisor.crashed(worker, replace),
       recycleFor: (worker, reason) => void this.#supervisor.recycleFor(worker, reason),
     });
@@ -212,7 +214,8 @@ export class Pool implements CallHost {
 
   /** Workers as plain records. */
   listWorkers(): WorkerInfo[] {
-    return this.workers.map((w) => w.info(this.name));
+    const threadLimits = threadEnv(this.config);
+    return this.workers.map((w) => ({ ...w.info(this.name), threadLimits }));
   }
 
   /** Counters and current load. */

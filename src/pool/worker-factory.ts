@@ -3,7 +3,7 @@
 import type { HostHandlers } from "../bridge/messages.ts";
 import type { PoolConfig } from "../config/schema.ts";
 import type { Clock } from "../core/clock.ts";
-import { deviceEnv } from "./devices.ts";
+import { workerEnv } from "../hardware/worker-env.ts";
 import type { WorkerHooks, WorkerLink } from "../worker/link.ts";
 import { LocalProcessWorker } from "../worker/local-process-worker.ts";
 
@@ -38,7 +38,7 @@ export function localProcessFactory(deps: LocalWorkerDeps): WorkerFactory {
       python: deps.python,
       adapter: c.adapter,
       bridgeDir: deps.bridgeDir,
-      env: { ...deps.env, ...c.env, ...deviceEnv(device), SNAKEPIT_RUN_ID: deps.runId, SNAKEPIT_POOL: c.name, SNAKEPIT_WORKER_ID: id },
+      env: { ...deps.env, ...c.env, ...workerEnv(c, device), SNAKEPIT_RUN_ID: deps.runId, SNAKEPIT_POOL: c.name, SNAKEPIT_WORKER_ID: id },
       cwd: c.cwd,
       pythonArgs: c.pythonArgs,
       capacity: c.workerProfile === "thread" ? c.threadsPerWorker : 1,

@@ -58,6 +58,8 @@ export interface WorkerInfo {
   uptimeMs: number;
   device?: string | undefined;
   rssBytes?: number | undefined;
+  /** The thread limits its math libraries got (OMP_NUM_THREADS, ...). */
+  threadLimits?: Record<string, string> | undefined;
 }
 
 /** What a worker reports of its own health: read-only, reading it changes nothing. */
