@@ -13,7 +13,7 @@
  */
 
 import { z } from "zod";
-import { MAX_TIMER_MS } from "../config/limits.ts";
+import { MAX_TIMER_MS } from "../core/limits.ts";
 import { SnakepitError } from "../errors.ts";
 
 export const CircuitBreakerSchema = z.object({

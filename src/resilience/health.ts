@@ -6,7 +6,7 @@
  */
 
 import { z } from "zod";
-import { MAX_TIMER_MS } from "../config/limits.ts";
+import { MAX_TIMER_MS } from "../core/limits.ts";
 
 export const HealthSchema = z.object({
   crashWindowMs: z.number().int().positive().max(MAX_TIMER_MS).default(60_000).describe("Rolling window for counting crashes"),

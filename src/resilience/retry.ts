@@ -6,7 +6,7 @@
  */
 
 import { z } from "zod";
-import { MAX_TIMER_MS } from "../config/limits.ts";
+import { MAX_TIMER_MS } from "../core/limits.ts";
 import { SnakepitError, type SnakepitErrorCode } from "../errors.ts";
 import { backoffMs, sleep } from "./backoff.ts";
 import { isOverload } from "./outcome.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { SnakepitError } from "../../src/errors.ts";
-import { CallGuard, type GuardProbes } from "../../src/pool/guard.ts";
+import { CallGuard, type GuardProbes } from "../../src/call/guard.ts";
 import { CircuitBreakerSchema } from "../../src/resilience/circuit-breaker.ts";
 import { CrashBarrierSchema } from "../../src/resilience/crash.ts";
 import { RetryPolicySchema } from "../../src/resilience/retry.ts";
@@ -83,5 +83,32 @@ describe("CallGuard", () => {
     const attempt = () => (++n, Promise.reject(new SnakepitError("worker_unavailable", "none")));
     for (let i = 0; i < 5; i++) await g.run(attempt, opts()).catch(() => {});
     expect(n).toBe(5 + 2);
+  });
+});
+
+describe("CallGuard and never-started calls", () => {
+  const notStarted = () => new SnakepitError("worker_unavailable", "gone before it started", { details: { worker: "w1", notStarted: true } });
+
+  test("runs a never-started call again at the front of the queue, idempotent or not, without counting a failure", async () => {
+    const { g } = guard(1);
+    const fronts: boolean[] = [];
+    let n = 0;
+    const out = await g.run((front) => {
+      fronts.push(front);
+      return ++n < 3 ? Promise.reject(notStarted()) : Promise.resolve("ran");
+    }, opts());
+    expect(out).toBe("ran");
+    expect(fronts).toEqual([false, true, true]);
+    expect(g.requeued).toBe(2);
+    expect(g.breaker.state).toBe("closed");
+  });
+
+  test("a never-started call past its deadline fails with deadline_exceeded, aborted when its signal fired", async () => {
+    const { g } = guard(5);
+    const late = { ...opts(), deadline: performance.now() - 1 };
+    await expect(g.run(() => Promise.reject(notStarted()), late)).rejects.toMatchObject({ code: "deadline_exceeded", details: { worker: "w1" } });
+    const abort = new AbortController();
+    abort.abort();
+    await expect(g.run(() => Promise.reject(notStarted()), { ...opts(), signal: abort.signal })).rejects.toMatchObject({ code: "aborted" });
   });
 });

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { SnakepitError } from "../../src/errors.ts";
-import { place } from "../../src/pool/affinity.ts";
+import { place } from "../../src/session/affinity.ts";
 import { chooseDevice, deviceEnv } from "../../src/pool/devices.ts";
-import { recycleReason } from "../../src/pool/lifecycle.ts";
+import { recycleReason } from "../../src/resilience/lifecycle.ts";
 import { backoffMs } from "../../src/resilience/backoff.ts";
 import { classifyCrash } from "../../src/resilience/crash.ts";
 import { HealthMonitor } from "../../src/resilience/health.ts";
