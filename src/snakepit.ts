@@ -1,6 +1,7 @@
 /** The public facade: start pools, call tools, stream, sessions, host tools, inspect, close. */
 
 import { createHostHandlers } from "./bridge/host-handlers.ts";
+import { checkAdapterPath } from "./config/adapter-path.ts";
 import { parseConfig, parseSessionConfig, type SnakepitOptions } from "./config/parse.ts";
 import { SnakepitError } from "./errors.ts";
 import { type AffinityMode } from "./pool/affinity.ts";
@@ -144,6 +145,7 @@ export class Snakepit implements AsyncDisposable {
   /** Validate the config, start every pool's workers, and resolve once all are ready. */
   static async start(options: SnakepitOptions, hooks: StartHooks = {}): Promise<Snakepit> {
     const configs = parseConfig(options);
+    for (const config of configs) checkAdapterPath(config.adapter, config.cwd);
     const sessionConfig = parseSessionConfig(options.sessions);
     const bus = new EventBus();
     for (const [name, handler] of Object.entries(hooks.on ?? {})) bus.on(name as EventName, handler as (data: unknown) => void);

@@ -4,7 +4,10 @@ import { accessSync, constants, mkdirSync } from "node:fs";
 import type { PoolConfig, ServerConfig } from "../config/schema.ts";
 import { hostEnv, runCommand, serveHttp } from "../runtime/process.ts";
 import { resolvePython } from "../worker/python.ts";
+import { checkAdapterPath } from "../config/adapter-path.ts";
 import { cacheDir, stateDir } from "../config/paths.ts";
+import { loadFailureCause } from "../worker/load-error.ts";
+import { adapterFix } from "./adapter-fix.ts";
 
 /** One check's outcome. */
 export interface Check {
@@ -58,7 +61,7 @@ export async function runChecks(pools: PoolConfig[], server: ServerConfig | unde
     const probe = await runProbe(python, pool.adapter, env, pool.cwd);
     checks.push(probe.ok
       ? { name: `adapter (${pool.name})`, ok: true, detail: `${pool.adapter}: tools ${probe.tools.join(", ") || "(none)"}` }
-      : { name: `adapter (${pool.name})`, ok: false, detail: `${pool.adapter}: ${probe.error}`, fix: "fix the import error above; `python3 -c 'import ...'` with the same PYTHONPATH reproduces it" });
+      : { name: `adapter (${pool.name})`, ok: false, detail: `${probe.error} (adapter ${pool.adapter})`, fix: adapterFix(probe.error, python) });
   }
   checks.push({ name: "worker sockets", ok: true, detail: "none needed: workers talk over inherited pipes and bind no port" });
   for (const [name, dir] of [["cache dir", cacheDir()], ["state dir", stateDir()]] as const) {
@@ -80,13 +83,18 @@ export async function runChecks(pools: PoolConfig[], server: ServerConfig | unde
 }
 
 async function runProbe(python: string, adapter: string, env: Record<string, string>, cwd: string | undefined): Promise<{ ok: true; tools: string[] } | { ok: false; error: string }> {
+  try {
+    checkAdapterPath(adapter, cwd);
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
   const { spawnChild } = await import("../runtime/process.ts");
   const child = spawnChild([python, "-c", PROBE], { env, cwd });
   child.write(new TextEncoder().encode(adapter));
   child.closeStdin();
   const [out, err, status] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
   if (status.exitCode === 0) return { ok: true, tools: JSON.parse(out.trim().split("\n").pop() ?? "[]") as string[] };
-  return { ok: false, error: lastLine(err) || `exit code ${status.exitCode}` };
+  return { ok: false, error: loadFailureCause(err) ?? (lastLine(err) || `exit code ${status.exitCode}`) };
 }
 
 function lastLine(text: string): string {

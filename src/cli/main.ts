@@ -1,7 +1,10 @@
 #!/usr/bin/env bun
 /** The `snakepit` command: serve, exec, status, doctor, setup, new adapter. */
 
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { toHttpJson } from "../api/http-json.ts";
 import { loadConfig, type LoadedConfig } from "../config/load.ts";
 import { SnakepitError } from "../errors.ts";
 import { hostEnv } from "../runtime/process.ts";
@@ -17,6 +20,7 @@ import { status } from "./status.ts";
 import pkg from "../../package.json" with { type: "json" };
 
 export const VERSION: string = pkg.version;
+const LOCAL_CONFIG = "snakepit.toml";
 
 const POOL_FLAGS = {
   config: { type: "string", short: "c" },
@@ -42,10 +46,12 @@ commands:
   new adapter NAME   write NAME.py and test_NAME.py that pass as generated
 
 options: --help on any command, --version
-config precedence: flags > SNAKEPIT_* environment > --config FILE (TOML or JSON) > defaults`,
+config precedence: flags > SNAKEPIT_* environment > --config FILE (TOML or JSON; default
+./snakepit.toml when present, as setup writes it) > defaults`,
   serve: `usage: snakepit serve [--config FILE] [--adapter FILE[:Class]] [--pool-size N] [--python PATH]
                       [--host H] [--port P] [--token T] [--instance NAME] [--demo-call] [--once]
 
+  --config FILE   TOML or JSON config (default: ./snakepit.toml when present; serve prints which)
   --host H        address to bind (default 127.0.0.1; anything else needs --token)
   --port P        port (default 7117; 0 = any free port)
   --token T       bearer token required on every route but /healthz, /readyz and /openapi.json
@@ -62,10 +68,11 @@ config precedence: flags > SNAKEPIT_* environment > --config FILE (TOML or JSON)
 
   --url URL       server to ask (default http://127.0.0.1:7117, or SNAKEPIT_URL)`,
   doctor: `usage: snakepit doctor [--config FILE] [--adapter FILE[:Class]] [--python PATH] [--host H] [--port P]`,
-  setup: `usage: snakepit setup [--python PATH] [--force]
+  setup: `usage: snakepit setup [--python PATH] [--port P] [--force]
 
   extracts the bridge (binary), resolves the interpreter, writes ./snakepit.toml (unless it
-  exists; --force overwrites), then runs doctor`,
+  exists; --force overwrites), then runs doctor. The file's port is P (default 7117), or the
+  next free one when P is taken. \`snakepit serve\` in this folder then uses the file.`,
   new: `usage: snakepit new adapter NAME [--dir DIR]`,
 };
 
@@ -87,11 +94,20 @@ async function config(values: Record<string, unknown>, exampleAdapter: string, p
     token: values.token,
     instance: values.instance,
   };
-  const file = (values.config as string | undefined) ?? env.SNAKEPIT_CONFIG;
+  const { file } = configFile(values, env);
   // No adapter anywhere: serve the built-in example.
   if (!flags.adapter && !env.SNAKEPIT_ADAPTER && !file) flags.adapter = exampleAdapter;
   if (poolSizeDefault && flags.poolSize === undefined && !env.SNAKEPIT_POOL_SIZE && !file) flags.poolSize = poolSizeDefault;
   return loadConfig({ file, env, flags });
+}
+
+/** The config file to read: --config, else $SNAKEPIT_CONFIG, else ./snakepit.toml when present (as `setup` writes it). */
+function configFile(values: Record<string, unknown>, env: Record<string, string | undefined>): { file: string | undefined; source: string } {
+  const flag = values.config as string | undefined;
+  const file = flag ?? env.SNAKEPIT_CONFIG ?? (existsSync(LOCAL_CONFIG) ? LOCAL_CONFIG : undefined);
+  if (!file) return { file, source: values.adapter || env.SNAKEPIT_ADAPTER ? "flags and SNAKEPIT_* environment (no snakepit.toml here)" : "none (no snakepit.toml here): serving the built-in example adapter" };
+  const how = flag ? "--config" : env.SNAKEPIT_CONFIG ? "SNAKEPIT_CONFIG" : "found in the working directory";
+  return { file, source: `${resolve(file)} (${how}; flags and SNAKEPIT_* environment override it)` };
 }
 
 /** Run the CLI; resolves with the exit code. */
@@ -111,7 +127,8 @@ export async function main(argv: string[]): Promise<number> {
     case "serve": {
       const { values } = parseArgs({ args: rest, options: { ...POOL_FLAGS, ...SERVER_FLAGS, "demo-call": { type: "boolean" }, once: { type: "boolean" } } });
       if (values.help) return help("serve");
-      return serve(await config(values, assets.exampleAdapter), { version: VERSION, demoCall: values["demo-call"] ?? false, once: values.once ?? false });
+      const configSource = configFile(values, hostEnv()).source;
+      return serve(await config(values, assets.exampleAdapter), { version: VERSION, demoCall: values["demo-call"] ?? false, once: values.once ?? false, configSource });
     }
     case "exec": {
       const { values, positionals } = parseArgs({
@@ -151,9 +168,9 @@ export async function main(argv: string[]): Promise<number> {
       return printChecks(await runChecks(loaded.pools, loaded.server, assets.bridgeDir)) ? 0 : 1;
     }
     case "setup": {
-      const { values } = parseArgs({ args: rest, options: { python: { type: "string" }, force: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
+      const { values } = parseArgs({ args: rest, options: { python: { type: "string" }, force: { type: "boolean" }, port: { type: "string", short: "p" }, help: { type: "boolean", short: "h" } } });
       if (values.help) return help("setup");
-      return setup({ python: values.python, force: values.force ?? false, assets });
+      return setup({ python: values.python, force: values.force ?? false, port: intFlag("port", values.port), assets });
     }
     case "new": {
       const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { dir: { type: "string" }, help: { type: "boolean", short: "h" } } });
@@ -183,7 +200,9 @@ if (import.meta.main) {
     const e = err instanceof TypeError && /parseArgs|Unknown option|ERR_PARSE_ARGS/.test(String((err as { code?: string }).code ?? err.message))
       ? new SnakepitError("invalid_argument", `${err.message} (see --help)`)
       : SnakepitError.from(err);
-    console.error(`snakepit: ${e.code}: ${e.message}`);
+    // `exec` is for scripts: its errors are one JSON line, as its help says.
+    if (process.argv[2] === "exec") console.error(JSON.stringify(toHttpJson(e.toJSON())));
+    else console.error(`snakepit: ${e.code}: ${e.message}`);
     process.exitCode = EXIT_CODE[e.code];
   }
   // Workers are closed by now; do not wait on stray timers.

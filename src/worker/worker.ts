@@ -11,6 +11,7 @@ import { type ChildProcess, type ExitStatus, spawnChild } from "../runtime/proce
 import { type CrashInfo, type CrashKind, classifyCrash } from "../resilience/crash.ts";
 import { oomKills } from "../runtime/procfs.ts";
 import { type Beat, type HeartbeatConfig, startHeartbeat } from "./heartbeat.ts";
+import { loadFailureCause } from "./load-error.ts";
 import { OutputTail, pump } from "./output.ts";
 
 /** A tool as the worker describes it. */
@@ -221,10 +222,11 @@ export class Worker {
         ));
       }, spec.startupTimeoutMs);
       this.#exit!.then((status) => {
+        const cause = loadFailureCause(this.lastOutput(30));
         reject(new SnakepitError(
           "worker_spawn_failed",
-          `Cannot start worker "${this.id}": python ${describeExit(status)} before it was ready${this.#outputSuffix(30)}`,
-          { details: { worker: this.id, ...status, lastOutput: this.lastOutput() } },
+          `${cause ? `${cause}\n` : ""}Cannot start worker "${this.id}": python ${describeExit(status)} before it was ready${this.#outputSuffix(30)}`,
+          { details: { worker: this.id, ...status, lastOutput: this.lastOutput(), ...(cause ? { cause } : {}) } },
         ));
       });
       onStopAbort = () => reject(abortError(signal!));
