@@ -8,6 +8,7 @@ import { checkAdapterPath } from "../config/adapter-path.ts";
 import { cacheDir, stateDir } from "../config/paths.ts";
 import { loadFailureCause } from "../worker/load-error.ts";
 import { adapterFix } from "./adapter-fix.ts";
+import { versionLine } from "./version.ts";
 
 /** One check's outcome. */
 export interface Check {
@@ -110,4 +111,11 @@ export function printChecks(checks: Check[]): boolean {
   const failed = checks.filter((c) => !c.ok).length;
   console.log(failed ? `\n${failed} check(s) failed` : "\nall checks passed");
   return failed === 0;
+}
+
+/** Print checks as one JSON object (for scripts and CI); returns true when all passed. */
+export function printChecksJson(checks: Check[]): boolean {
+  const ok = checks.every((c) => c.ok);
+  console.log(JSON.stringify({ ok, version: versionLine(), platform: `${process.platform}-${process.arch}`, checks }));
+  return ok;
 }

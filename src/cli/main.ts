@@ -2,24 +2,24 @@
 /** The `snakepit` command: serve, exec, status, doctor, setup, new adapter. */
 
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { toHttpJson } from "../api/http-json.ts";
 import { loadConfig, type LoadedConfig } from "../config/load.ts";
 import { SnakepitError } from "../errors.ts";
 import { hostEnv } from "../runtime/process.ts";
-import { setBridgeDir } from "../worker/python.ts";
+import { resolvePython, setBridgeDir } from "../worker/python.ts";
 import { prepareAssets } from "./assets.ts";
-import { printChecks, runChecks } from "./doctor.ts";
+import { printChecks, printChecksJson, runChecks } from "./doctor.ts";
 import { exec, parseArgsJson } from "./exec.ts";
 import { EXIT_CODE } from "./exit-codes.ts";
 import { scaffoldAdapter } from "./scaffold.ts";
 import { serve } from "./serve.ts";
 import { setup } from "./setup.ts";
 import { status } from "./status.ts";
-import pkg from "../../package.json" with { type: "json" };
+import { VERSION, versionLine } from "./version.ts";
 
-export const VERSION: string = pkg.version;
+export { VERSION };
 const LOCAL_CONFIG = "snakepit.toml";
 
 const POOL_FLAGS = {
@@ -67,7 +67,9 @@ config precedence: flags > SNAKEPIT_* environment > --config FILE (TOML or JSON;
   status: `usage: snakepit status [--url URL] [--token T] [--watch SECONDS] [--json]
 
   --url URL       server to ask (default http://127.0.0.1:7117, or SNAKEPIT_URL)`,
-  doctor: `usage: snakepit doctor [--config FILE] [--adapter FILE[:Class]] [--python PATH] [--host H] [--port P]`,
+  doctor: `usage: snakepit doctor [--config FILE] [--adapter FILE[:Class]] [--python PATH] [--host H] [--port P] [--json]
+
+  --json          print { ok, version, platform, checks: [{ name, ok, detail, fix? }] } as one JSON object`,
   setup: `usage: snakepit setup [--python PATH] [--port P] [--force]
 
   extracts the bridge (binary), resolves the interpreter, writes ./snakepit.toml (unless it
@@ -118,7 +120,7 @@ export async function main(argv: string[]): Promise<number> {
     return command ? 0 : 64;
   }
   if (command === "--version" || command === "-v") {
-    console.log(VERSION);
+    console.log(versionLine());
     return 0;
   }
   const assets = await prepareAssets();
@@ -156,16 +158,17 @@ export async function main(argv: string[]): Promise<number> {
       });
     }
     case "doctor": {
-      const { values } = parseArgs({ args: rest, options: { ...POOL_FLAGS, ...SERVER_FLAGS } });
+      const { values } = parseArgs({ args: rest, options: { ...POOL_FLAGS, ...SERVER_FLAGS, json: { type: "boolean" } } });
       if (values.help) return help("doctor");
+      const print = values.json ? printChecksJson : printChecks;
       let loaded: LoadedConfig;
       try {
         loaded = await config(values, assets.exampleAdapter);
       } catch (err) {
-        printChecks([{ name: "configuration", ok: false, detail: SnakepitError.from(err).message, fix: "correct the field named above" }]);
+        print([{ name: "configuration", ok: false, detail: SnakepitError.from(err).message, fix: "correct the configuration field this names" }]);
         return EXIT_CODE.config_invalid;
       }
-      return printChecks(await runChecks(loaded.pools, loaded.server, assets.bridgeDir)) ? 0 : 1;
+      return print(await runChecks(loaded.pools, loaded.server, assets.bridgeDir)) ? 0 : 1;
     }
     case "setup": {
       const { values } = parseArgs({ args: rest, options: { python: { type: "string" }, force: { type: "boolean" }, port: { type: "string", short: "p" }, help: { type: "boolean", short: "h" } } });
@@ -178,14 +181,23 @@ export async function main(argv: string[]): Promise<number> {
         if (!values.help) console.error(HELP.new);
         return values.help ? help("new") : 64;
       }
-      for (const path of scaffoldAdapter(positionals[1], values.dir ?? ".")) console.log(`wrote ${path}`);
-      console.log(`next: snakepit serve --adapter ${values.dir ?? "."}/${positionals[1]}.py`);
+      const dir = values.dir ?? ".";
+      for (const path of scaffoldAdapter(positionals[1], dir)) console.log(`wrote ${path}`);
+      const python = await resolvePython(undefined).catch(() => "python3");
+      console.log(`test: cd ${shellQuote(dir)} && PYTHONPATH=${shellQuote(assets.bridgeDir)} ${shellQuote(python)} -m unittest test_${positionals[1]}`);
+      console.log(`  (or \`pip install\` the bridge once: ${shellQuote(python)} -m pip install ${shellQuote(assets.bridgeDir)}; then plain unittest works)`);
+      console.log(`next: snakepit serve --adapter ${shellQuote(join(dir, `${positionals[1]}.py`))}`);
       return 0;
     }
     default:
       console.error(`unknown command "${command}"\n\n${HELP.main}`);
       return 64;
   }
+}
+
+/** A word safe to paste into a POSIX shell. */
+function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }
 
 function help(command: string): number {
