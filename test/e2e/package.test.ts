@@ -23,7 +23,7 @@ function project(name: string): string {
   return dir;
 }
 
-const baseEnv = (path: string) => ({ HOME: process.env.HOME, PATH: path, SNAKEPIT_PYTHON: PYTHON, NO_COLOR: "1", npm_config_update_notifier: "false" });
+const baseEnv = (path: string) => ({ HOME: process.env.HOME, PATH: path, SNAKEPIT_PYTHON: PYTHON, NO_COLOR: "1", npm_config_update_notifier: "false", npm_config_audit: "false", npm_config_fund: "false" });
 const useTarball = (cmd: string) => cmd.replace(/^(bun add|npm install)( --prefer-offline)? snakepit$/, `$1$2 ${tarball}`);
 
 beforeAll(async () => {
@@ -54,13 +54,15 @@ describe("the packed package", () => {
     await runSnippet(bunSteps.code, dir, baseEnv(`${runtimes}:${NODE_DIR}:/usr/bin:/bin`), useTarball);
   }, 180_000);
 
+  /** One npm project for the Deno and npx tests (one slow npm install, not two). */
+  let npmDir = "";
   test("Deno: npm install, then deno run with node_modules", async () => {
-    const dir = project("deno");
+    const dir = (npmDir = project("npm"));
     await runSnippet(denoSteps.code, dir, baseEnv(`${runtimes}:${NODE_DIR}:/usr/bin:/bin`), useTarball);
   }, 180_000);
 
   test("npx snakepit works with no Bun on PATH, and pip installs the bridge offline", async () => {
-    const dir = project("npx");
+    const dir = npmDir || project("npm");
     const path = `${NODE_DIR}:/usr/bin:/bin`;
     expect(Bun.spawnSync(["bash", "-c", "command -v bun || true"], { env: { PATH: path } }).stdout.toString()).toBe("");
     await runSnippet(`npm install --prefer-offline snakepit`, dir, baseEnv(path), useTarball);
@@ -71,6 +73,15 @@ describe("the packed package", () => {
       return;
     }
     await runSnippet(pipSteps.code.replaceAll("python3 -m venv", `${PYTHON} -m venv`), dir, baseEnv(path));
+    // Workers run on the pip-installed bridge when the host points at no bridge folder of its own.
+    writeFileSync(join(dir, "where.py"), "import snakepit_bridge\nfrom snakepit_bridge import tool\n\n\n@tool\ndef where() -> str:\n    return snakepit_bridge.__file__\n");
+    writeFileSync(join(dir, "where.ts"), `import { Snakepit } from "snakepit";
+await using pit = await Snakepit.start({ adapter: "./where.py", python: ".venv/bin/python", poolSize: 1 });
+console.log(await pit.execute("where", {}));
+`);
+    const empty = mkdtempSync(join(tmpdir(), "snakepit-nobridge-"));
+    const where = Bun.spawnSync([process.execPath, "where.ts"], { cwd: dir, env: { ...baseEnv(path), SNAKEPIT_BRIDGE_DIR: empty } });
+    expect(where.stdout.toString()).toMatch(new RegExp(`^${dir}/\\.venv/lib/python3\\.\\d+/site-packages/snakepit_bridge/__init__\\.py\\n$`));
   }, 180_000);
 
   test("the launcher says clearly when there is no Bun for this machine", () => {

@@ -123,4 +123,15 @@ describe("exec and serve output", () => {
       await server.proc.exited;
     }
   });
+
+  test("`new adapter` prints a test command that passes as generated (no install needed)", async () => {
+    const dir = join(tmp("scaffold"), "my adapters");
+    const r = await cli(["new", "adapter", "sentiment", "--dir", dir], { cwd: tmpdir() });
+    expect(r.code).toBe(0);
+    const command = r.stdout.split("\n").find((l) => l.startsWith("test: "))!.slice("test: ".length);
+    // A clean environment: nothing on PYTHONPATH but what the printed command sets.
+    const run = Bun.spawnSync(["bash", "-c", command], { cwd: tmpdir(), env: { PATH: "/usr/bin:/bin", HOME: process.env.HOME ?? "/" } });
+    expect(run.stderr.toString()).toMatch(/Ran 2 tests in .*\n\nOK\n$/);
+    expect(run.exitCode).toBe(0);
+  });
 });
