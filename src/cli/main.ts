@@ -16,6 +16,7 @@ import { EXIT_CODE } from "./exit-codes.ts";
 import { scaffoldAdapter } from "./scaffold.ts";
 import { serve } from "./serve.ts";
 import { setup } from "./setup.ts";
+import { SETUP_ENV_FLAGS } from "./setup-env.ts";
 import { status } from "./status.ts";
 import { VERSION, versionLine } from "./version.ts";
 
@@ -70,10 +71,13 @@ config precedence: flags > SNAKEPIT_* environment > --config FILE (TOML or JSON;
   doctor: `usage: snakepit doctor [--config FILE] [--adapter FILE[:Class]] [--python PATH] [--host H] [--port P] [--json]
 
   --json          print { ok, version, platform, checks: [{ name, ok, detail, fix? }] } as one JSON object`,
-  setup: `usage: snakepit setup [--python PATH] [--port P] [--force]
+  setup: `usage: snakepit setup [--python PATH] [--port P] [--force] [--config FILE] [--requirements FILE]
+                      [--index-url URL] [--find-links DIR]... [--no-index]
 
   extracts the bridge (binary), resolves the interpreter, writes ./snakepit.toml (unless it
-  exists; --force overwrites), then runs doctor. The file's port is P (default 7117), or the
+  exists or --config names one; --force overwrites), makes each pool's venv from its
+  \`requirements\` (uv when on PATH, else python -m venv + pip; a repeat is a no-op), then runs doctor.
+  Offline: --no-index --find-links ./wheelhouse. The file's port is P (default 7117), or the
   next free one when P is taken. \`snakepit serve\` in this folder then uses the file.`,
   new: `usage: snakepit new adapter NAME [--dir DIR]`,
 };
@@ -168,12 +172,15 @@ export async function main(argv: string[]): Promise<number> {
         print([{ name: "configuration", ok: false, detail: SnakepitError.from(err).message, fix: "correct the configuration field this names" }]);
         return EXIT_CODE.config_invalid;
       }
-      return print(await runChecks(loaded.pools, loaded.server, assets.bridgeDir)) ? 0 : 1;
+      return print(await runChecks(loaded.pools, loaded.server, assets.bridgeDir, values.config)) ? 0 : 1;
     }
     case "setup": {
-      const { values } = parseArgs({ args: rest, options: { python: { type: "string" }, force: { type: "boolean" }, port: { type: "string", short: "p" }, help: { type: "boolean", short: "h" } } });
+      const { values } = parseArgs({ args: rest, options: { python: { type: "string" }, force: { type: "boolean" }, port: { type: "string", short: "p" }, help: { type: "boolean", short: "h" }, ...SETUP_ENV_FLAGS } });
       if (values.help) return help("setup");
-      return setup({ python: values.python, force: values.force ?? false, port: intFlag("port", values.port), assets });
+      return setup({
+        python: values.python, force: values.force ?? false, port: intFlag("port", values.port), assets, config: values.config, requirements: values.requirements,
+        indexUrl: values["index-url"], findLinks: values["find-links"], noIndex: values["no-index"],
+      });
     }
     case "new": {
       const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { dir: { type: "string" }, help: { type: "boolean", short: "h" } } });

@@ -6,6 +6,7 @@ import { hostEnv, serveHttp } from "../runtime/process.ts";
 import { resolvePython } from "../worker/python.ts";
 import type { Assets } from "./assets.ts";
 import { printChecks, runChecks } from "./doctor.ts";
+import { envToml, setUpEnvironments, withEnvFlags } from "./setup-env.ts";
 
 /** The port `setup` writes when it is free (the server's documented default). */
 export const DEFAULT_PORT = 7117;
@@ -22,12 +23,23 @@ async function firstFreePort(host: string, preferred: number): Promise<number> {
   return 0;
 }
 
-export async function setup(options: { python?: string | undefined; force: boolean; port?: number | undefined; assets: Assets }): Promise<number> {
+/** Flags of `snakepit setup` for the managed environment. */
+export interface EnvFlags {
+  config?: string | undefined;
+  requirements?: string | undefined;
+  indexUrl?: string | undefined;
+  findLinks?: string[] | undefined;
+  noIndex?: boolean | undefined;
+}
+
+export async function setup(options: { python?: string | undefined; force: boolean; port?: number | undefined; assets: Assets } & EnvFlags): Promise<number> {
   const python = await resolvePython(options.python);
   console.log(`✓ interpreter: ${python}`);
   console.log(`✓ bridge: ${options.assets.bridgeDir}${options.assets.compiled ? " (extracted from the binary)" : ""}`);
-  const path = "snakepit.toml";
-  if (existsSync(path) && !options.force) {
+  const path = options.config ?? "snakepit.toml";
+  if (options.config) {
+    console.log(`✓ using ${path}`);
+  } else if (existsSync(path) && !options.force) {
     console.log(`✓ ${path} exists (kept; --force to rewrite)`);
   } else {
     const preferred = options.port ?? DEFAULT_PORT;
@@ -39,7 +51,7 @@ export async function setup(options: { python?: string | undefined; force: boole
 adapter = ${JSON.stringify(options.assets.exampleAdapter)}
 python = ${JSON.stringify(python)}
 pool_size = 2
-
+${options.requirements ? envToml(options) : ""}
 [server]
 host = "127.0.0.1"
 port = ${port}
@@ -47,5 +59,7 @@ port = ${port}
     console.log(`✓ wrote ${path}`);
   }
   const config = await loadConfig({ file: path, env: hostEnv() });
-  return printChecks(await runChecks(config.pools, config.server, options.assets.bridgeDir)) ? 0 : 1;
+  const pools = withEnvFlags(config.pools, options);
+  if (!(await setUpEnvironments(pools, hostEnv()))) return 1;
+  return printChecks(await runChecks(pools, config.server, options.assets.bridgeDir, options.config)) ? 0 : 1;
 }
