@@ -65,7 +65,8 @@ export async function runChecks(pools: PoolConfig[], server: ServerConfig | unde
       : { name: `adapter (${pool.name})`, ok: false, detail: `${probe.error} (adapter ${pool.adapter})`, fix: adapterFix(probe.error, python) });
     const packages = await packagesCheck(pool, env, configFile);
     if (packages) checks.push(packages);
-    checks.push(await profileCheck(pool, python, bridgeDir, env));
+    // The profile check loads the adapter too: when that failed, the adapter line already says why.
+    if (probe.ok) checks.push(await profileCheck(pool, python, bridgeDir, env));
   }
   checks.push(...await hardwareChecks(env));
   checks.push({ name: "worker sockets", ok: true, detail: "none needed: workers talk over inherited pipes and bind no port" });
