@@ -62,7 +62,10 @@ Fix: reinstall without --omit=optional / --no-optional, install Bun (https://bun
 }
 
 const child = spawn(bun, [main, ...process.argv.slice(2)], { stdio: "inherit" });
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+// Ctrl-C reaches the child from the terminal (same process group): passing SIGINT on as well
+// would be a second signal, which forces shutdown. SIGTERM and SIGHUP are sent to us alone.
+process.on("SIGINT", () => {});
+for (const signal of ["SIGTERM", "SIGHUP"]) {
   process.on(signal, () => child.kill(signal));
 }
 child.on("error", (err) => {

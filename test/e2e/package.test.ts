@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { PYTHON, ROOT } from "../helpers.ts";
+import { PYTHON, ROOT, startServer, waitUntil } from "../helpers.ts";
 import { type Block, runSnippet, sectionBlocks, sh } from "../docs/readme-section.ts";
 
 const blocks = sectionBlocks("Use it in your project");
@@ -23,7 +23,7 @@ function project(name: string): string {
   return dir;
 }
 
-const baseEnv = (path: string) => ({ HOME: process.env.HOME, PATH: path, SNAKEPIT_PYTHON: PYTHON, NO_COLOR: "1", npm_config_update_notifier: "false", npm_config_audit: "false", npm_config_fund: "false" });
+const baseEnv = (path: string) => ({ HOME: process.env.HOME ?? "/", PATH: path, SNAKEPIT_PYTHON: PYTHON, NO_COLOR: "1", npm_config_update_notifier: "false", npm_config_audit: "false", npm_config_fund: "false" });
 const useTarball = (cmd: string) => cmd.replace(/^(bun add|npm install)( --prefer-offline)? snakepit$/, `$1$2 ${tarball}`);
 
 beforeAll(async () => {
@@ -67,6 +67,17 @@ describe("the packed package", () => {
     expect(Bun.spawnSync(["bash", "-c", "command -v bun || true"], { env: { PATH: path } }).stdout.toString()).toBe("");
     await runSnippet(`npm install --prefer-offline snakepit`, dir, baseEnv(path), useTarball);
     await runSnippet(npxSteps.code, dir, baseEnv(path));
+    // The launcher passes SIGTERM on: the server drains and exits 0; Ctrl-C (SIGINT to the whole
+    // group) reaches the server once, so it stops gracefully too.
+    for (const [signal, group] of [["SIGTERM", false], ["SIGINT", true]] as const) {
+      const launcher = [join(dir, "node_modules/.bin/snakepit"), "serve", "--port", "0"];
+      // setsid: the launcher leads its own process group, as a shell's foreground job does.
+      const server = await startServer(group ? ["setsid", ...launcher] : launcher, { ...baseEnv(path) }, dir);
+      await waitUntil(() => server.output().includes("\ntry: "), 10_000); // signal handlers are set from here on
+      process.kill(group ? -server.proc.pid : server.proc.pid, signal);
+      const code = await server.proc.exited;
+      expect({ signal, code, output: server.output() }).toEqual({ signal, code: 0, output: expect.stringContaining("\nstopped\n") });
+    }
     const venv = Bun.spawnSync([PYTHON, "-c", "import ensurepip, venv"]);
     if (venv.exitCode !== 0) {
       console.log("skip: the pip snippet needs python3-venv (ensurepip) for", PYTHON);
