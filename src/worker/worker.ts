@@ -13,6 +13,7 @@ import { oomKills } from "../runtime/procfs.ts";
 import { type Beat, type HeartbeatConfig, startHeartbeat } from "./heartbeat.ts";
 import { loadFailureCause } from "./load-error.ts";
 import { OutputTail, pump } from "./output.ts";
+import { PROTOCOL_VERSION } from "../bridge/protocol.ts";
 
 /** A tool as the worker describes it. */
 export interface ToolSpec {
@@ -21,6 +22,8 @@ export interface ToolSpec {
   parameters: Record<string, unknown>;
   streaming: boolean;
   origin: "python" | "host";
+  /** The tool's own default deadline (`@tool(timeout_ms=...)`), for calls that give none. */
+  timeoutMs?: number;
 }
 
 /** Lifecycle states of a worker. */
@@ -181,7 +184,7 @@ export class Worker {
           this.pythonVersion = String(msg.pythonVersion ?? "");
           this.features = (msg.features as string[] | undefined) ?? [];
           onReady();
-          return {};
+          return { protocolVersion: PROTOCOL_VERSION };
         }
         return this.#hooks.inbound.unary(method, msg, ctx);
       },
