@@ -4,9 +4,9 @@
  */
 
 import { runBatch } from "./call/batch.ts";
-import { parseConfig, parseSessionConfig, type SnakepitOptions } from "./config/parse.ts";
+import { parseSessionConfig, type SnakepitOptions } from "./config/parse.ts";
 import { SnakepitError } from "./errors.ts";
-import { checkCall, newRunId } from "./facade/checks.ts";
+import { checkCall, newRunId, poolConfigs } from "./facade/checks.ts";
 import { createToolsApi, healthOf, type HealthReport, recycleIn, sessionHandle, totals } from "./facade/parts.ts";
 import { killStrays } from "./facade/strays.ts";
 import { setUpTelemetry } from "./facade/telemetry-setup.ts";
@@ -83,7 +83,7 @@ export class Snakepit implements AsyncDisposable {
 
   /** Validate the config, start every pool's workers, and resolve once all are ready. */
   static async start(options: SnakepitOptions, hooks: StartHooks = {}): Promise<Snakepit> {
-    const configs = parseConfig(options);
+    const configs = poolConfigs(options);
     const sessionConfig = parseSessionConfig(options.sessions);
     const bus = new EventBus();
     for (const [name, handler] of Object.entries(hooks.on ?? {})) bus.on(name as EventName, handler as (data: unknown) => void);

@@ -1,5 +1,8 @@
 /** Checks of the facade's arguments, and run ids. */
 
+import { checkAdapterPath } from "../config/adapter-path.ts";
+import { parseConfig, type SnakepitOptions } from "../config/parse.ts";
+import type { PoolConfig } from "../config/schema.ts";
 import { SnakepitError } from "../errors.ts";
 import { AFFINITY_MODES } from "../session/affinity.ts";
 
@@ -21,4 +24,11 @@ export function checkCall(tool: unknown, args: unknown, affinity: unknown): void
   if (affinity !== undefined && !AFFINITY.has(affinity as string)) {
     throw new SnakepitError("invalid_argument", `affinity must be ${AFFINITY_MODES.join(", ")}, got ${JSON.stringify(affinity)}`, { details: { field: "affinity" } });
   }
+}
+
+/** The pools' configs from the options, each adapter path checked before anything is spawned. */
+export function poolConfigs(options: SnakepitOptions): PoolConfig[] {
+  const configs = parseConfig(options);
+  for (const config of configs) checkAdapterPath(config.adapter, config.cwd);
+  return configs;
 }

@@ -4,6 +4,7 @@ import { PROTOCOL_VERSION } from "../bridge/messages.ts";
 import { abortError, SnakepitError } from "../errors.ts";
 import type { ExitStatus } from "../runtime/process.ts";
 import type { HeartbeatConfig } from "./heartbeat.ts";
+import { loadFailureCause } from "./load-error.ts";
 
 /** How to start one local worker. */
 export interface WorkerSpec {
@@ -74,8 +75,10 @@ export async function awaitHandshake(o: {
       }));
     }, o.timeoutMs);
     o.exited.then((status) => {
-      reject(new SnakepitError("worker_spawn_failed", `Cannot start worker "${o.id}": python ${describeExit(status)} before it was ready${suffix(30)}`, {
-        details: { worker: o.id, ...status, lastOutput: o.lastOutput(20) },
+      // The cause first (SyntaxError at file:line, a missing module or class), then the output.
+      const cause = loadFailureCause(o.lastOutput(30));
+      reject(new SnakepitError("worker_spawn_failed", `${cause ? `${cause}\n` : ""}Cannot start worker "${o.id}": python ${describeExit(status)} before it was ready${suffix(30)}`, {
+        details: { worker: o.id, ...status, lastOutput: o.lastOutput(20), ...(cause ? { cause } : {}) },
       }));
     });
     onStopAbort = () => reject(abortError(o.signal!));
