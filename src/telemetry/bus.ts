@@ -12,10 +12,14 @@ export interface SnakepitEvents {
   "worker.recycled": { pool: string; worker: string; reason: string; replacedBy: string };
   "worker.heartbeat_missed": { pool: string; worker: string; missed: number };
   "device.tainted": { pool: string; device: string; untilMs: number };
+  "gpu.sample": { device: string; kind: string; name: string; memoryUsedMb: number; memoryTotalMb: number; utilizationPct: number | null };
+  "pool.thread_safety": { pool: string; library: string; status: string; notes: string };
   "pool.restart_storm": { pool: string; restarts: number; windowMs: number; pauseMs: number };
   "pool.health": { pool: string; healthy: boolean; recentCrashes: number };
   "circuit.state": { pool: string; from: string; to: string };
   "call.retry": { pool: string; tool: string; code: string; attempt: number; delayMs: number; reason: "crash" | "policy" };
+  /** A call its worker never started runs again at the front of the queue. */
+  "call.requeued": { pool: string; tool: string; worker: string };
   "worker.restart_failed": { pool: string; worker: string; error: string; attempt: number };
   "worker.log": { pool: string; worker: string; line: string };
   "call.start": { pool: string; tool: string; correlationId: string; sessionId: string | undefined };

@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PYTHON, ROOT, startServer } from "../helpers.ts";
+import { buildTinyWheel, TINY_ADAPTER } from "../fixtures/tiny-wheel.ts";
 
 let binary = "";
 
@@ -49,6 +50,38 @@ describe("the single executable", () => {
     expect(dirs.filter((n) => n.includes(".tmp-"))).toEqual([]);
   });
 
+  test("under umask 000 the cache is private, and a file planted or edited in it never runs", async () => {
+    const cache = join(mkdtempSync(join(tmpdir(), "snakepit-cache-")), "cache");
+    const marker = join(cache, "..", "pwned");
+    const run = () => Bun.spawnSync(["sh", "-c", 'umask 000 && exec "$@"', "sh", binary, "exec", "greet", "--args", '{"name":"safe"}', "--python", PYTHON], {
+      env: { ...process.env, SNAKEPIT_CACHE_DIR: cache, PYTHONDONTWRITEBYTECODE: "1" },
+    });
+    expect(run().stdout.toString()).toBe('"Hello, safe!"\n');
+    const [assets] = readdirSync(cache);
+    const tree = join(cache, assets!);
+    const modes = new Set<string>();
+    const walk = (p: string) => {
+      const st = lstatSync(p);
+      modes.add((st.mode & 0o777).toString(8));
+      if (st.isDirectory()) for (const n of readdirSync(p)) walk(join(p, n));
+    };
+    walk(tree);
+    expect([...modes].sort()).toEqual(["400", "500"]);
+    expect((lstatSync(cache).mode & 0o777).toString(8)).toBe("700");
+    // Plant a module Python imports by itself, and edit the bridge.
+    const plant = `open(${JSON.stringify(marker)}, "w").close()\n`;
+    chmodSync(join(tree, "python"), 0o700);
+    writeFileSync(join(tree, "python/sitecustomize.py"), plant);
+    const init = join(tree, "python/snakepit_bridge/__init__.py");
+    chmodSync(init, 0o600);
+    writeFileSync(init, plant, { flag: "a" });
+    const again = run();
+    expect(again.stdout.toString()).toBe('"Hello, safe!"\n');
+    expect(again.stderr.toString()).toContain("did not match this binary");
+    expect(existsSync(marker)).toBe(false);
+    expect(existsSync(join(tree, "python/sitecustomize.py"))).toBe(false);
+  });
+
   test("--version and doctor work from the binary", async () => {
     const v = Bun.spawnSync([binary, "--version"]);
     expect(v.stdout.toString().trim()).toMatch(/^\d+\.\d+\.\d+/);
@@ -74,4 +107,30 @@ describe("the asset cache", () => {
     expect(run.stdout.toString()).toBe('"Hello, x!"\n');
     expect(run.stderr.toString()).not.toContain("PLANTED");
   });
+});
+
+describe("the single executable's managed environment", () => {
+  test("setup from the binary builds a venv offline from --requirements; doctor shows hardware", async () => {
+    if (Bun.spawnSync([PYTHON, "-c", "import venv, ensurepip"]).exitCode !== 0) {
+      console.log(`skipped: ${PYTHON} lacks venv/ensurepip (apt-get install python3-venv)`);
+      return;
+    }
+    const dir = mkdtempSync(join(tmpdir(), "snakepit-binenv-"));
+    try {
+      buildTinyWheel(PYTHON, join(dir, "wheelhouse"));
+      writeFileSync(join(dir, "requirements.txt"), "tinypkg==0.1.0\n");
+      const env = { ...process.env, SNAKEPIT_CACHE_DIR: mkdtempSync(join(tmpdir(), "c-")) };
+      const setup = Bun.spawnSync([binary, "setup", "--python", PYTHON, "--requirements", "requirements.txt", "--no-index", "--find-links", "wheelhouse"], { cwd: dir, env });
+      const out = setup.stdout.toString();
+      expect(out).toContain("✓ venv (default): ");
+      expect(out).toContain("✓ packages (default): ");
+      expect(out).toMatch(/✓ cpu: .* cores/);
+      expect(setup.exitCode).toBe(0);
+      writeFileSync(join(dir, "adapter.py"), TINY_ADAPTER);
+      const call = Bun.spawnSync([binary, "exec", "greet", "--config", "snakepit.toml", "--adapter", "adapter.py"], { cwd: dir, env });
+      expect(call.stdout.toString()).toBe('"hello from tinypkg"\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
 });
