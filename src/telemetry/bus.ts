@@ -6,6 +6,8 @@ import type { CrashInfo } from "../resilience/crash.ts";
 export interface SnakepitEvents {
   "pool.ready": { pool: string; workers: number; durationMs: number };
   "pool.closed": { pool: string };
+  "pool.draining": { pool: string; queued: number };
+  "pool.resumed": { pool: string };
   "worker.spawned": { pool: string; worker: string; pid: number };
   "worker.started": { pool: string; worker: string; pid: number; durationMs: number };
   "worker.exited": { pool: string; worker: string; pid: number; exitCode: number | null; signal: string | null; expected: boolean; crash?: CrashInfo | undefined };
@@ -24,7 +26,11 @@ export interface SnakepitEvents {
   "worker.log": { pool: string; worker: string; line: string };
   "call.start": { pool: string; tool: string; correlationId: string; sessionId: string | undefined };
   "call.stop": { pool: string; worker: string; tool: string; durationMs: number; queueMs: number; pythonMs: number; correlationId: string };
-  "call.exception": { pool: string; worker: string | undefined; tool: string; code: string; durationMs: number; correlationId: string; pythonType: string | undefined };
+  "call.exception": {
+    pool: string; worker: string | undefined; tool: string; code: string; durationMs: number; correlationId: string; pythonType: string | undefined;
+    /** The error's message (at most 1000 characters) and the Python traceback's last 8 KiB, when there is one. */
+    message?: string | undefined; traceback?: string | undefined;
+  };
   "queue.rejected": { pool: string; tool: string; code: string };
   "telemetry.dropped": { dropped: number };
   "custom.event": { name: string; measurements: Record<string, number>; metadata: Record<string, string> };
