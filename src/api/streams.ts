@@ -17,7 +17,15 @@ export interface StreamFormat<T> {
 export function pullStream<T>(
   it: AsyncIterator<T>,
   format: StreamFormat<T>,
-  options: { first?: IteratorResult<T>; keepAliveMs?: number; onClose?: () => void } = {},
+  options: {
+    first?: IteratorResult<T>;
+    keepAliveMs?: number;
+    onClose?: () => void;
+    /** Bytes written at once, before any item (so the response headers go out now). */
+    preamble?: Uint8Array;
+    /** Ask `it` for its first item at once, not on the first read (a subscription starts now). */
+    prime?: boolean;
+  } = {},
 ): ReadableStream<Uint8Array> {
   let first = options.first;
   let pending: Promise<IteratorResult<T>> | undefined;
@@ -29,6 +37,13 @@ export function pullStream<T>(
     options.onClose?.();
   };
   return new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (options.preamble) controller.enqueue(options.preamble);
+      if (options.prime && !first) {
+        pending = it.next();
+        pending.catch(() => {}); // surfaces when a read awaits it
+      }
+    },
     async pull(controller) {
       try {
         let next: IteratorResult<T>;
