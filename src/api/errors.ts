@@ -43,7 +43,8 @@ function connectErrorResponse(e: SnakepitError, requestId: string, type: string,
     frame[0] = endStreamFlag;
     new DataView(frame.buffer).setUint32(1, payload.length);
     frame.set(payload, 5);
-    headers.set("content-type", "application/connect+json");
+    // The end-stream frame is JSON whatever the codec; the content type echoes the request's.
+    headers.set("content-type", type.startsWith("application/connect+proto") ? "application/connect+proto" : "application/connect+json");
     return new Response(frame, { status: 200, headers });
   }
   headers.set("content-type", "application/json");

@@ -26,7 +26,7 @@ const POOL_FLAGS = {
   instance: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
-const SERVER_FLAGS = { host: { type: "string" }, port: { type: "string", short: "p" }, token: { type: "string" } } as const;
+const SERVER_FLAGS = { host: { type: "string" }, port: { type: "string", short: "p" }, token: { type: "string" }, "grpc-port": { type: "string" } } as const;
 
 const HELP: Record<string, string> = {
   main: `snakepit ${VERSION}: supervised pools of Python workers as fast, callable tools
@@ -44,10 +44,12 @@ commands:
 options: --help on any command, --version
 config precedence: flags > SNAKEPIT_* environment > --config FILE (TOML or JSON) > defaults`,
   serve: `usage: snakepit serve [--config FILE] [--adapter FILE[:Class]] [--pool-size N] [--python PATH]
-                      [--host H] [--port P] [--token T] [--instance NAME] [--demo-call] [--once]
+                      [--host H] [--port P] [--grpc-port P] [--token T] [--instance NAME] [--demo-call] [--once]
 
   --host H        address to bind (default 127.0.0.1; anything else needs --token)
   --port P        port (default 7117; 0 = any free port)
+  --grpc-port P   also serve ControlService over gRPC (HTTP/2) on this port (0 = any free port;
+                  the port is printed); same host and token as the HTTP API
   --token T       bearer token required on every route but /healthz, /readyz and /openapi.json
                   (prefer SNAKEPIT_TOKEN: a flag shows in the process list)
   --instance NAME  process-registry name: a restart with the same name kills workers left by a
@@ -84,6 +86,7 @@ async function config(values: Record<string, unknown>, exampleAdapter: string, p
     python: values.python,
     host: values.host,
     port: intFlag("port", values.port as string | undefined),
+    grpcPort: intFlag("grpc-port", values["grpc-port"] as string | undefined),
     token: values.token,
     instance: values.instance,
   };
