@@ -104,19 +104,20 @@ export function adminRoutes(app: OpenAPIHono<ApiEnv>, table: RouteTable, deps: R
 
 /** Routes anyone may call, token or not: liveness, readiness, the OpenAPI document. */
 export function publicRoutes(app: OpenAPIHono<ApiEnv>, table: RouteTable, deps: { pit: RouteDeps["pit"]; version: string; document: () => unknown }): void {
+  const e405 = { 405: json("Method not allowed (the Allow header lists the right one)", ErrorBody) };
   define(app, table, createRoute({
     method: "get", path: "/healthz", operationId: "healthz", tags: ["health"], summary: "Liveness", security: [],
-    responses: { 200: json("Alive", z.object({ status: z.literal("ok"), version: z.string() })) },
+    responses: { 200: json("Alive", z.object({ status: z.literal("ok"), version: z.string() })), ...e405 },
   }), (c) => c.json({ status: "ok", version: deps.version }));
   define(app, table, createRoute({
     method: "get", path: "/readyz", operationId: "readyz", tags: ["health"], summary: "Every pool has a ready worker", security: [],
-    responses: { 200: json("Ready", Health), 503: json("Not ready", Health) },
+    responses: { 200: json("Ready", Health), ...e405, 503: json("Not ready", Health) },
   }), (c) => {
     const health = deps.pit.health();
     return c.json(health, health.ready ? 200 : 503);
   });
   define(app, table, createRoute({
     method: "get", path: "/openapi.json", operationId: "openapi", tags: ["health"], summary: "This document", security: [],
-    responses: { 200: json("OpenAPI 3.1 document", z.record(z.string(), z.unknown())) },
+    responses: { 200: json("OpenAPI 3.1 document", z.record(z.string(), z.unknown())), ...e405 },
   }), (c) => c.json(deps.document() as Record<string, unknown>));
 }

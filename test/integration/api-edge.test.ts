@@ -10,7 +10,7 @@ let app: ReturnType<typeof createApp>;
 const TOKEN = "edge-token-1";
 const auth = { authorization: `Bearer ${TOKEN}` };
 const post = async (path: string, body: unknown, headers: Record<string, string> = {}) =>
-  await app.request(path, { method: "POST", headers: { "content-type": "application/json", ...auth, ...headers }, body: typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body) });
+  await app.request(path, { method: "POST", headers: { "content-type": "application/json", ...auth, ...headers }, body: typeof body === "string" || body instanceof Uint8Array ? (body as BodyInit) : JSON.stringify(body) });
 const nested = (depth: number) => `{"tool":"echo","args":{"x":${"[".repeat(depth)}${"]".repeat(depth)}}}`;
 const CONNECT = "/snakepit.api.v1.ControlService";
 
