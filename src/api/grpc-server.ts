@@ -67,6 +67,17 @@ function peerAddress(peer: string): string {
   return rest.startsWith("[") ? rest.slice(1, rest.indexOf("]")) : rest.replace(/:\d+$/, "");
 }
 
+const UNDECODABLE = Symbol("undecodable");
+
+/** Throw invalid_argument when the request could not be decoded. */
+function decoded(request: Message, limits: ApiLimits): Message {
+  const err = (request as unknown as Record<symbol, unknown>)[UNDECODABLE];
+  if (err === undefined) return request;
+  throw new SnakepitError("invalid_argument", `Cannot decode the request message: ${(err as Error).message} (server.limits.maxDepth is ${limits.maxDepth})`, {
+    details: { field: "body", limit: "maxDepth", maxDepth: limits.maxDepth },
+  });
+}
+
 interface Call {
   metadata: grpc.Metadata;
   getDeadline(): grpc.Deadline;
@@ -120,7 +131,15 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
       requestStream: false,
       responseStream: method.methodKind === "server_streaming",
       requestSerialize: (m: Message) => Buffer.from(toBinary(input, m)),
-      requestDeserialize: (b: Buffer) => fromBinary(input, b),
+      // A message that cannot be decoded (e.g. nested past protobuf's recursion limit) becomes
+      // an invalid_argument answer in the handler, not grpc-js's generic INTERNAL.
+      requestDeserialize: (b: Buffer) => {
+        try {
+          return fromBinary(input, b);
+        } catch (err) {
+          return { [UNDECODABLE]: err } as unknown as Message;
+        }
+      },
       responseSerialize: (m: Message) => Buffer.from(toBinary(output, m)),
       responseDeserialize: (b: Buffer) => fromBinary(output, b),
     };
@@ -129,7 +148,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
         const { ctx, done } = contextOf(call, method);
         try {
           auth(call.metadata);
-          for await (const msg of impl[name]!(call.request, ctx) as AsyncIterable<Message>) {
+          for await (const msg of impl[name]!(decoded(call.request, options.limits), ctx) as AsyncIterable<Message>) {
             if (call.cancelled) break;
             if (!call.write(create(output, msg))) await new Promise((r) => call.once("drain", r));
           }
@@ -145,7 +164,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
         const { ctx, done } = contextOf(call, method);
         try {
           auth(call.metadata);
-          const reply = await (impl[name]!(call.request, ctx) as Promise<Message>);
+          const reply = await (impl[name]!(decoded(call.request, options.limits), ctx) as Promise<Message>);
           callback(null, create(output, reply));
         } catch (err) {
           callback(toServiceError(err));

@@ -2,6 +2,7 @@
 
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { SnakepitError } from "../errors.ts";
+import type { AnyEvent } from "../telemetry/bus.ts";
 import type { ApiEnv } from "./errors.ts";
 import { toHttpJson } from "./http-json.ts";
 import type { RouteDeps } from "./routes-calls.ts";
@@ -26,6 +27,18 @@ export function parseNameGlobs(raw: string | undefined): string[] | undefined {
     }
   }
   return names;
+}
+
+/** One encoded SSE frame per event, shared by every subscriber (the bus hands them all the same object). */
+const frames = new WeakMap<AnyEvent, Uint8Array>();
+const encoder = new TextEncoder();
+function sseFrame(e: AnyEvent): Uint8Array {
+  let frame = frames.get(e);
+  if (!frame) {
+    frame = encoder.encode(`event: ${e.name}\ndata: ${JSON.stringify({ time: e.time, ...toHttpJson(e.data) as object })}\n\n`);
+    frames.set(e, frame);
+  }
+  return frame;
 }
 
 const Health = z.object({ ready: z.boolean(), pools: z.array(z.record(z.string(), z.unknown())) }).openapi("Health");
@@ -60,10 +73,9 @@ export function adminRoutes(app: OpenAPIHono<ApiEnv>, table: RouteTable, deps: R
     const release = slots.acquire(clientAddress(c.req.raw, c.env), "events");
     const ac = new AbortController();
     c.req.raw.signal.addEventListener("abort", () => ac.abort(), { once: true });
-    const encoder = new TextEncoder();
     const events = pit.telemetry.events({ ...(names?.length ? { names } : {}), signal: ac.signal, bufferSize: limits.eventBufferSize });
     const stream = pullStream(events, {
-      item: (e) => encoder.encode(`event: ${e.name}\ndata: ${JSON.stringify({ time: e.time, ...toHttpJson(e.data) as object })}\n\n`),
+      item: sseFrame,
       end: () => new Uint8Array(0),
       error: (err) => encoder.encode(`event: error\ndata: ${JSON.stringify(SnakepitError.from(err).toJSON())}\n\n`),
       keepAlive: encoder.encode(": keep-alive\n\n"),

@@ -4,7 +4,9 @@
  * `application/connect+json`). JSON bodies pass the depth limit before decoding.
  */
 
+import { type DescMessage, fromBinary } from "@bufbuild/protobuf";
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { ControlService } from "../bridge/gen/snakepit/api/v1/control_pb.ts";
 import { SnakepitError } from "../errors.ts";
 import { connectHandlers } from "./connect.ts";
 import { CONNECT_PREFIX, type ApiEnv } from "./errors.ts";
@@ -43,11 +45,33 @@ const METHODS = [
   { name: "ListTools", op: "controlListTools", summary: "Tools (Connect unary)", input: z.object({ pool: z.string().optional() }), output: z.object({ tools: z.array(ToolInfo) }), streaming: false },
 ] as const;
 
-/** The single JSON message of a Connect streaming request body (5-byte envelope), if uncompressed. */
-function envelopePayload(bytes: Uint8Array): string | undefined {
+/** The single message of an enveloped request body (Connect stream, gRPC-web), if uncompressed. */
+function envelopePayload(bytes: Uint8Array): Uint8Array | undefined {
   if (bytes.length < 5 || (bytes[0]! & 0x01) !== 0) return undefined;
   const len = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1);
-  return new TextDecoder().decode(bytes.subarray(5, 5 + len));
+  return bytes.subarray(5, 5 + len);
+}
+
+/**
+ * Check the request message before the Connect handler decodes it: JSON against the depth
+ * limit (one pass over the text), binary by a trial decode, so a message nested past
+ * protobuf's recursion limit is a 400 invalid_argument, not a 500.
+ */
+function checkMessage(type: string, bytes: Uint8Array, input: DescMessage, maxDepth: number): void {
+  const enveloped = type.startsWith("application/connect+") || type.startsWith("application/grpc-web+") || type === "application/grpc-web";
+  const message = enveloped ? envelopePayload(bytes) : bytes;
+  if (message === undefined) return;
+  if (type.includes("json")) {
+    checkJsonDepth(new TextDecoder().decode(message), maxDepth, "args");
+    return;
+  }
+  try {
+    fromBinary(input, message);
+  } catch (err) {
+    throw new SnakepitError("invalid_argument", `Cannot decode the ${input.typeName} message: ${(err as Error).message} (server.limits.maxDepth is ${maxDepth})`, {
+      details: { field: "body", limit: "maxDepth", maxDepth },
+    });
+  }
 }
 
 export function connectRoutes(app: OpenAPIHono<ApiEnv>, table: RouteTable, deps: RouteDeps): void {
@@ -60,6 +84,7 @@ export function connectRoutes(app: OpenAPIHono<ApiEnv>, table: RouteTable, deps:
   for (const m of METHODS) {
     const path = `${CONNECT_PREFIX}${m.name}`;
     const handler = handlers.get(path);
+    const input = ControlService.methods.find((d) => d.name === m.name)!.input;
     if (!handler) throw new SnakepitError("internal", `ControlService has no method ${m.name}`);
     const bodyType = m.streaming ? "application/connect+json" : "application/json";
     define(app, table, createRoute({
@@ -78,10 +103,9 @@ export function connectRoutes(app: OpenAPIHono<ApiEnv>, table: RouteTable, deps:
       const type = (headers.get("content-type") ?? "").toLowerCase();
       const encoded = headers.has("content-encoding") || headers.has("connect-content-encoding");
       let body: BodyInit | null = raw.body;
-      if (!encoded && (type.startsWith("application/json") || type.startsWith("application/connect+json"))) {
+      if (!encoded && !type.startsWith("application/grpc-web-text")) {
         const bytes = new Uint8Array(await raw.arrayBuffer());
-        const text = type.startsWith("application/json") ? new TextDecoder().decode(bytes) : envelopePayload(bytes);
-        if (text !== undefined) checkJsonDepth(text, deps.limits.maxDepth, "args");
+        checkMessage(type, bytes, input, deps.limits.maxDepth);
         body = bytes;
       }
       return await handler(new Request(raw.url, { method: raw.method, headers, body, signal: raw.signal }));

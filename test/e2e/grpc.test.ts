@@ -8,6 +8,7 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, type Message, toBinary, toJson } from "@bufbuild/protobuf";
 import { ErrorInfoSchema, ExecuteRequestSchema, ExecuteResponseSchema, StreamChunkSchema } from "../../src/bridge/gen/snakepit/api/v1/control_pb.ts";
+import { deepExecuteRequest } from "../fixtures/deep-proto.ts";
 import { DEMO, PYTHON, ROOT, startServer, type Server, waitUntil } from "../helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "snakepit-grpc-"));
@@ -131,6 +132,15 @@ describe("@grpc/grpc-js client", () => {
         resolve();
       });
     });
+    // Arguments nested past the limits: invalid_argument, the server stays up.
+    const deepClient = new grpc.Client(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
+    for (const depth of [80, 100_000]) {
+      const deep = await new Promise<grpc.ServiceError | null>((resolve) =>
+        deepClient.makeUnaryRequest("/snakepit.api.v1.ControlService/Execute", (b: Buffer) => b, (b: Buffer) => b, Buffer.from(deepExecuteRequest("echo", depth)), meta(), (err) => resolve(err)));
+      expect(deep?.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(deep?.details).toContain("maxDepth");
+    }
+    deepClient.close();
     const after = await Promise.all([call(c, "add", { a: 1 }), call(c, "add", { a: 2 })]);
     expect(after.map((r) => r.err)).toEqual([null, null]);
     c.close();

@@ -3,6 +3,7 @@ import { gzipSync } from "node:zlib";
 import { createApp } from "../../src/api/app.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { Snakepit } from "../../src/mod.ts";
+import { deepExecuteRequest } from "../fixtures/deep-proto.ts";
 import { DEMO, PYTHON } from "../helpers.ts";
 
 let pit: Snakepit;
@@ -42,6 +43,19 @@ describe("edge limits: checked before anything reaches Python", () => {
     const res = await post(`${CONNECT}/Execute`, nested(1_000));
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ code: "invalid_argument", message: expect.stringContaining("maxDepth") });
+  });
+
+  test("binary protobuf (Connect) nested 80, 1000 and 100 000 deep -> 400 invalid_argument", async () => {
+    for (const depth of [80, 1_000, 100_000]) {
+      const t0 = performance.now();
+      const res = await post(`${CONNECT}/Execute`, deepExecuteRequest("echo", depth), { "content-type": "application/proto" });
+      expect(performance.now() - t0).toBeLessThan(1_000);
+      expect(res.status).toBe(400);
+      const body = await res.json();
+      expect(body.code).toBe("invalid_argument");
+      expect(body.message).toContain("maxDepth");
+    }
+    expect((await post(`${CONNECT}/Execute`, deepExecuteRequest("echo", 10), { "content-type": "application/proto" })).status).toBe(200);
   });
 
   test("a lone surrogate -> 400, not 500", async () => {
