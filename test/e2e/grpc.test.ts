@@ -7,7 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, type Message, toBinary, toJson } from "@bufbuild/protobuf";
-import { ErrorInfoSchema, ExecuteRequestSchema, ExecuteResponseSchema, StreamChunkSchema } from "../../src/bridge/gen/snakepit/api/v1/control_pb.ts";
+import { ControlService, ErrorInfoSchema, ExecuteRequestSchema, ExecuteResponseSchema, StreamChunkSchema } from "../../src/bridge/gen/snakepit/api/v1/control_pb.ts";
+import { createClient } from "@connectrpc/connect";
+import { compressionGzip, createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { deepExecuteRequest } from "../fixtures/deep-proto.ts";
 import { DEMO, PYTHON, ROOT, startServer, type Server, waitUntil } from "../helpers.ts";
 
@@ -144,6 +146,30 @@ describe("@grpc/grpc-js client", () => {
     const after = await Promise.all([call(c, "add", { a: 1 }), call(c, "add", { a: 2 })]);
     expect(after.map((r) => r.err)).toEqual([null, null]);
     c.close();
+  }, 60_000);
+});
+
+describe("gzip request bodies", () => {
+  test("grpc-js with gzip compression, and connect-node (Connect, gRPC-web) with gzip", async () => {
+    const gz = new grpc.Client(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure(), { "grpc.default_compression_algorithm": 2 });
+    const m = new grpc.Metadata();
+    m.set("authorization", `Bearer ${TOKEN}`);
+    const bytes = toBinary(ExecuteRequestSchema, create(ExecuteRequestSchema, { tool: "echo", args: { pad: "z".repeat(50_000) } }));
+    const reply = await new Promise<Buffer>((resolve, reject) =>
+      gz.makeUnaryRequest("/snakepit.api.v1.ControlService/Execute", (b: Buffer) => b, (b: Buffer) => b, Buffer.from(bytes), m, (err, res) => (err ? reject(err) : resolve(res!))));
+    expect((toJson(ExecuteResponseSchema, fromBinary(ExecuteResponseSchema, reply)) as { result: { pad: string } }).result.pad).toHaveLength(50_000);
+    gz.close();
+    for (const make of [createConnectTransport, createGrpcWebTransport]) {
+      const transport = make({ baseUrl: server.url, httpVersion: "1.1", sendCompression: compressionGzip, compressMinBytes: 0, interceptors: [(next) => (req) => {
+        req.header.set("authorization", `Bearer ${TOKEN}`);
+        return next(req);
+      }] });
+      const client = createClient(ControlService, transport);
+      expect((await client.execute({ tool: "add", args: { a: 20, b: 22 } })).result?.kind.value).toBe(42);
+      const chunks = [];
+      for await (const c of client.stream({ tool: "count", args: { n: 2 } })) chunks.push(c);
+      expect(chunks).toHaveLength(2);
+    }
   }, 60_000);
 });
 
