@@ -187,5 +187,9 @@ describe("stream and subscriber caps", () => {
     expect(gap).not.toBeNull();
     expect(JSON.parse(gap![1]!).dropped).toBeGreaterThan(0);
     await reader.cancel();
+    // Closed subscriptions give their places back.
+    const next = [await app.request("/v1/events", { headers: auth }), await app.request("/v1/events", { headers: auth })];
+    expect(next.map((r) => r.status)).toEqual([200, 200]);
+    for (const r of next) await r.body!.cancel();
   });
 });
