@@ -2,6 +2,8 @@
 
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { SnakepitError } from "../errors.ts";
+import { detectHardware } from "../hardware/detect.ts";
+import { HardwareInfoSchema } from "../hardware/schema.ts";
 import type { AnyEvent } from "../telemetry/bus.ts";
 import type { ApiEnv } from "./errors.ts";
 import { toHttpJson } from "./http-json.ts";
@@ -95,6 +97,12 @@ export function adminRoutes(app: OpenAPIHono<ApiEnv>, table: RouteTable, deps: R
     method: "get", path: "/v1/workers", operationId: "listWorkers", tags: ["pools"], summary: "Workers of every pool",
     responses: { 200: json("Workers", z.object({ workers: z.array(WorkerInfo) })), ...e401 },
   }), (c) => c.json({ workers: pit.listWorkers() }));
+
+  define(app, table, createRoute({
+    method: "get", path: "/v1/hardware", operationId: "hardware", tags: ["pools"], summary: "CPU, memory and GPUs of the host (cached 30 s; ?refresh=1 detects again)",
+    request: { query: z.object({ refresh: z.enum(["0", "1"]).optional().openapi({ param: { name: "refresh", in: "query" }, description: "1: detect again now" }) }) },
+    responses: { 200: json("Hardware", HardwareInfoSchema), ...e401 },
+  }), async (c) => c.json(await detectHardware({ refresh: c.req.query("refresh") === "1" })));
 
   define(app, table, createRoute({
     method: "post", path: "/v1/workers/{id}/recycle", operationId: "recycleWorker", tags: ["pools"], summary: "Replace a worker without failing a call",
