@@ -52,6 +52,9 @@ describe("buf curl", () => {
       const stream = bufCurl(protocol, m("Stream"), { tool: "count", args: { n: 2 } }, auth);
       expect(stream.code).toBe(0);
       expect(stream.out.match(/"i": \d/g)).toEqual(['"i": 0', '"i": 1']);
+      const workers = bufCurl(protocol, m("ListWorkers"), {}, auth);
+      expect(workers.code).toBe(0);
+      expect(JSON.parse(workers.out).workers).toHaveLength(2);
       const noAuth = bufCurl(protocol, m("Execute"), { tool: "add" });
       expect(noAuth.code).not.toBe(0);
       expect(noAuth.out).toContain("unauthenticated");
