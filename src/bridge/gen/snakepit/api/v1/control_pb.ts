@@ -652,10 +652,56 @@ export type ErrorInfo = Message<"snakepit.api.v1.ErrorInfo"> & {
 };
 
 /**
+ * Carried in error details (Connect `details`, gRPC `grpc-status-details-bin`): the snakepit
+ * error code and, for a Python exception, its type and traceback.
+ *
+ * @generated from message snakepit.api.v1.ErrorInfo
+ */
+export type ErrorInfoJson = {
+  /**
+   * snakepit's own code, e.g. "python_exception", "deadline_exceeded".
+   *
+   * @generated from field: string code = 1;
+   */
+  code?: string;
+
+  /**
+   * The Python exception type, e.g. "ValueError"; empty when Python did not fail.
+   *
+   * @generated from field: string python_type = 2;
+   */
+  pythonType?: string;
+
+  /**
+   * The seed's error kind, e.g. "ValueError" for a JSONDecodeError.
+   *
+   * @generated from field: string python_kind = 3;
+   */
+  pythonKind?: string;
+
+  /**
+   * @generated from field: string traceback = 4;
+   */
+  traceback?: string;
+
+  /**
+   * @generated from field: string request_id = 5;
+   */
+  requestId?: string;
+
+  /**
+   * Other facts as JSON (field, limit, tool, worker, ...).
+   *
+   * @generated from field: google.protobuf.Struct details = 6;
+   */
+  details?: StructJson;
+};
+
+/**
  * Describes the message snakepit.api.v1.ErrorInfo.
  * Use `create(ErrorInfoSchema)` to create a new message.
  */
-export const ErrorInfoSchema: GenMessage<ErrorInfo> = /*@__PURE__*/
+export const ErrorInfoSchema: GenMessage<ErrorInfo, {jsonType: ErrorInfoJson}> = /*@__PURE__*/
   messageDesc(file_snakepit_api_v1_control, 14);
 
 /**
