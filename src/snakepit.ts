@@ -21,6 +21,9 @@ import { type HostToolDefinition, ToolRegistry } from "./tools/registry.ts";
 import { getBridgeDir, resolvePython } from "./worker/python.ts";
 import type { ToolSpec } from "./worker/worker.ts";
 import type { z } from "zod";
+import type { ClusterNode } from "./cluster/node.ts";
+import type { ClusterClient, ConnectOptions } from "./cluster/client.ts";
+import { isLocalCall } from "./cluster/local.ts";
 
 /** Options of one call through the facade. */
 export interface CallOptions extends ExecuteOptions {
@@ -113,6 +116,8 @@ export class Snakepit implements AsyncDisposable {
   readonly #hooks: StartHooks;
   readonly #processes: ProcessRegistry;
   readonly instance: string;
+  /** This node's cluster membership (`start({ cluster })`); undefined when not clustered. */
+  cluster: ClusterNode | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(runId: string, bus: EventBus, sessions: SessionManager, hooks: StartHooks, registry: ProcessRegistry, instance: string) {
@@ -192,11 +197,38 @@ export class Snakepit implements AsyncDisposable {
       }
       await Promise.all([...pit.#pools.values()].map((p) => p.start()));
       if (initialControl) await pit.telemetry.configure(initialControl);
+      if (options.cluster !== undefined) pit.cluster = await pit.#joinCluster(options.cluster);
     } catch (err) {
       await pit.close();
       throw SnakepitError.from(err);
     }
     return pit;
+  }
+
+  /**
+   * A client-only handle on a cluster: runs no workers, calls into the cluster's nodes.
+   *
+   * @example
+   * ```ts
+   * await using client = await Snakepit.connect({ cluster: "nats://127.0.0.1:4222" });
+   * console.log(await client.execute("add", { a: 1, b: 2 }));
+   * ```
+   */
+  static async connect(options: ConnectOptions): Promise<ClusterClient> {
+    const { ClusterClient } = await import("./cluster/client.ts");
+    return ClusterClient.connect(options);
+  }
+
+  async #joinCluster(input: NonNullable<SnakepitOptions["cluster"]>): Promise<ClusterNode> {
+    const { ClusterNode } = await import("./cluster/node.ts");
+    const bus = this.#bus;
+    const rehydrate = this.#hooks.rehydrate;
+    return ClusterNode.join(input, this, {
+      onCall: (c) => bus.emit("cluster.call", { node: this.cluster?.name ?? "", ...c }),
+      onServed: (c) => bus.emit("cluster.served", { node: this.cluster?.name ?? "", ...c }),
+      onNodeLost: (node) => bus.emit("cluster.node_lost", { node }),
+      ...(rehydrate ? { rehydrate: (ctx: { sessionId: string; pool: string; lostNode: string }) => rehydrate({ sessionId: ctx.sessionId, pool: ctx.pool, lostWorker: `node:${ctx.lostNode}`, session: this.session(ctx.sessionId) }) } : {}),
+    });
   }
 
   /**
@@ -237,6 +269,7 @@ export class Snakepit implements AsyncDisposable {
     let pool: Pool;
     try {
       checkCall(tool, args, options.affinity);
+      if (this.cluster && !isLocalCall(options)) return this.cluster.execute(tool, args, options) as Promise<T>;
       pool = this.#pool(options.pool);
     } catch (err) {
       return Promise.reject(err);
@@ -285,6 +318,7 @@ export class Snakepit implements AsyncDisposable {
   /** Stream a tool's chunks. Breaking out of the loop cancels the call in Python. */
   stream<T = unknown>(tool: string, args: Record<string, unknown> = {}, options: CallOptions = {}): AsyncGenerator<T, void, undefined> {
     checkCall(tool, args, options.affinity);
+    if (this.cluster && !isLocalCall(options)) return this.cluster.stream(tool, args, options) as AsyncGenerator<T, void, undefined>;
     const pool = this.#pool(options.pool);
     if (options.sessionId === undefined) return pool.stream(tool, args, options) as AsyncGenerator<T, void, undefined>;
     const session = this.sessions.forCall(options.sessionId);
@@ -323,7 +357,10 @@ export class Snakepit implements AsyncDisposable {
       stream: (tool, args, opts) => this.stream(tool, args, { ...opts, sessionId: id }),
       tools: { register: (name, definition) => this.tools.register(name, definition, { sessionId: id }) },
       info: () => this.sessions.get(id),
-      close: () => this.sessions.delete(id),
+      close: () => {
+        void this.cluster?.endSession(id);
+        return this.sessions.delete(id);
+      },
     };
   }
 
@@ -414,6 +451,7 @@ export class Snakepit implements AsyncDisposable {
   /** Stop every pool: queued calls fail, in-flight calls get the grace period. Idempotent. */
   close(options: { graceMs?: number } = {}): Promise<void> {
     this.#closing ??= (async () => {
+      await this.cluster?.close();
       this.sessions.close();
       await Promise.all([...this.#pools.values()].map((p) => p.close(options)));
       this.#processes.close();

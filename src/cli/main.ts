@@ -14,6 +14,7 @@ import { scaffoldAdapter } from "./scaffold.ts";
 import { serve } from "./serve.ts";
 import { setup } from "./setup.ts";
 import { status } from "./status.ts";
+import { CLUSTER_FLAGS, CLUSTER_HELP, clusterSettings } from "../cluster/cli.ts";
 import pkg from "../../package.json" with { type: "json" };
 
 export const VERSION: string = pkg.version;
@@ -45,6 +46,7 @@ options: --help on any command, --version
 config precedence: flags > SNAKEPIT_* environment > --config FILE (TOML or JSON) > defaults`,
   serve: `usage: snakepit serve [--config FILE] [--adapter FILE[:Class]] [--pool-size N] [--python PATH]
                       [--host H] [--port P] [--token T] [--instance NAME] [--demo-call] [--once]
+                      [--cluster nats://HOST:PORT [--node NAME] [--cluster-prefix P]]
 
   --host H        address to bind (default 127.0.0.1; anything else needs --token)
   --port P        port (default 7117; 0 = any free port)
@@ -52,6 +54,7 @@ config precedence: flags > SNAKEPIT_* environment > --config FILE (TOML or JSON)
                   (prefer SNAKEPIT_TOKEN: a flag shows in the process list)
   --instance NAME  process-registry name: a restart with the same name kills workers left by a
                    dead earlier run (default "default")
+${CLUSTER_HELP}
   --demo-call     after start, make one real HTTP call and print it
   --once          exit after start (and the demo call) instead of serving`,
   exec: `usage: snakepit exec TOOL [--args JSON] [--stream] [--timeout-ms MS] [--adapter FILE[:Class]] [--config FILE]
@@ -109,9 +112,11 @@ export async function main(argv: string[]): Promise<number> {
   setBridgeDir(assets.bridgeDir);
   switch (command) {
     case "serve": {
-      const { values } = parseArgs({ args: rest, options: { ...POOL_FLAGS, ...SERVER_FLAGS, "demo-call": { type: "boolean" }, once: { type: "boolean" } } });
+      const { values } = parseArgs({ args: rest, options: { ...POOL_FLAGS, ...SERVER_FLAGS, ...CLUSTER_FLAGS, "demo-call": { type: "boolean" }, once: { type: "boolean" } } });
       if (values.help) return help("serve");
-      return serve(await config(values, assets.exampleAdapter), { version: VERSION, demoCall: values["demo-call"] ?? false, once: values.once ?? false });
+      const loaded = await config(values, assets.exampleAdapter);
+      loaded.cluster = clusterSettings(loaded.cluster, hostEnv(), values);
+      return serve(loaded, { version: VERSION, demoCall: values["demo-call"] ?? false, once: values.once ?? false });
     }
     case "exec": {
       const { values, positionals } = parseArgs({

@@ -1,0 +1,166 @@
+/**
+ * A node: a running Snakepit that joins the cluster. It advertises its pools, serves calls for
+ * them, and routes its own calls (module API, HTTP, Connect) through the cluster's router.
+ */
+
+import { hostname } from "node:os";
+import type { CallOptions, Snakepit } from "../snakepit.ts";
+import { LocalLoad, type NodeAdvert } from "./advert.ts";
+import { Advertiser } from "./advertiser.ts";
+import { type ClusterConfig, parseClusterConfig } from "./config.ts";
+import type { NodeView } from "./directory.ts";
+import { localOptions, type LocalRunner } from "./local.ts";
+import { type Membership, openMembership } from "./member.ts";
+import { NodeServer, type ServedCall } from "./node-server.ts";
+import type { RoutedCall } from "./router.ts";
+import pkg from "../../package.json" with { type: "json" };
+
+/** What a node reports about calls (the facade turns them into events). */
+export interface ClusterNodeHooks {
+  onCall?(call: RoutedCall): void;
+  onServed?(call: ServedCall): void;
+  onNodeLost?(node: string): void;
+  rehydrate?: (ctx: { sessionId: string; pool: string; lostNode: string }) => Promise<void> | void;
+}
+
+/** This process's membership as a node. */
+export class ClusterNode {
+  readonly name: string;
+  readonly config: ClusterConfig;
+  readonly #m: Membership;
+  readonly #server: NodeServer;
+  readonly #advertiser: Advertiser;
+  readonly #offs: Array<() => void>;
+  #closing: Promise<void> | undefined;
+
+  private constructor(name: string, config: ClusterConfig, m: Membership, server: NodeServer, advertiser: Advertiser, offs: Array<() => void>) {
+    this.name = name;
+    this.config = config;
+    this.#m = m;
+    this.#server = server;
+    this.#advertiser = advertiser;
+    this.#offs = offs;
+  }
+
+  /** Join: connect, advertise, serve. */
+  static async join(input: unknown, pit: Snakepit, hooks: ClusterNodeHooks = {}): Promise<ClusterNode> {
+    const config = parseClusterConfig(input);
+    const name = config.node ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, "-")}-${process.pid}`;
+    const startedAt = Date.now();
+    const load = new LocalLoad(pit);
+    let server: NodeServer | undefined;
+    let advertiser: Advertiser | undefined;
+    const changed = () => {
+      server?.pump();
+      advertiser?.changed();
+    };
+    const waiting = (pool: string) => server?.waitingFor(pool) ?? 0;
+    const ensureSession = (id: string) => {
+      if (!pit.sessions.get(id)) pit.session(id);
+    };
+    const local: LocalRunner = {
+      get poolNames() {
+        return pit.poolNames;
+      },
+      hasPool: (pool) => pit.poolNames.includes(pool),
+      free: (pool) => load.free(pool, waiting(pool)),
+      load: (pool) => load.load(pool, waiting(pool)),
+      execute: (tool, args, options) => {
+        const pool = options.pool!;
+        if (options.sessionId !== undefined) ensureSession(options.sessionId);
+        load.begin(pool);
+        changed();
+        return pit.execute(tool, args, localOptions(options)).finally(() => {
+          load.end(pool);
+          changed();
+        });
+      },
+      stream: (tool, args, options) => {
+        const pool = options.pool!;
+        if (options.sessionId !== undefined) ensureSession(options.sessionId);
+        const inner = pit.stream(tool, args, localOptions(options));
+        return (async function* () {
+          load.begin(pool);
+          changed();
+          try {
+            yield* inner;
+          } finally {
+            load.end(pool);
+            changed();
+          }
+        })();
+      },
+      ensureSession,
+      endSession: (id) => void pit.sessions.delete(id),
+    };
+    const m = await openMembership(config, {
+      name,
+      self: name,
+      local,
+      rehydrate: hooks.rehydrate,
+      onCall: (call) => hooks.onCall?.(call),
+    });
+    server = new NodeServer(m.nc, m.subjects, name, local, (call) => hooks.onServed?.(call));
+    const build = (): NodeAdvert => {
+      load.refresh();
+      return {
+        node: name,
+        startedAt,
+        updatedAt: Date.now(),
+        pools: load.adverts(waiting),
+        sessions: pit.sessions.size,
+        served: server!.served,
+        version: pkg.version,
+      };
+    };
+    advertiser = new Advertiser(m.nodesKv, name, build, { heartbeatMs: config.heartbeatMs });
+    const workersChanged = () => {
+      load.refresh();
+      changed();
+    };
+    const offs = [
+      pit.on("worker.started", workersChanged), pit.on("worker.exited", workersChanged),
+      m.dir.onLost((node) => hooks.onNodeLost?.(node)),
+    ];
+    server.start();
+    await advertiser.publish();
+    return new ClusterNode(name, config, m, server, advertiser, offs);
+  }
+
+  /** Run a call wherever the cluster has room (this node included). */
+  execute(tool: string, args: Record<string, unknown>, options: CallOptions): Promise<unknown> {
+    return this.#m.router.execute(tool, args, options);
+  }
+
+  stream(tool: string, args: Record<string, unknown>, options: CallOptions): AsyncGenerator<unknown, void, undefined> {
+    return this.#m.router.stream(tool, args, options);
+  }
+
+  /** The pool a call without `pool` goes to. */
+  poolName(pool: string | undefined): string {
+    return this.#m.router.poolName(pool);
+  }
+
+  /** Every node the cluster knows of (live, and lost ones not yet forgotten). */
+  nodes(): NodeView[] {
+    return this.#m.dir.list();
+  }
+
+  /** Forget a session cluster-wide. */
+  async endSession(id: string): Promise<void> {
+    const record = await this.#m.sessions.get(id);
+    if (record && record.node !== this.name) this.#m.caller.endSession(record.node, id);
+    await this.#m.sessions.forget(id);
+  }
+
+  /** Leave: stop taking calls, remove the advertisement, close the connection. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      for (const off of this.#offs) off();
+      await this.#server.stop();
+      await this.#advertiser.close();
+      await this.#m.close();
+    })();
+    return this.#closing;
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * Where a session's call goes: the node recorded for the session, which claims it on its first
+ * call. When that node is gone, `hint` sessions move silently (their state is a cache); strict
+ * sessions fail once with `session_worker_lost`, or, with a rehydrate hook, move and rehydrate
+ * on the node they land on before the call runs.
+ */
+
+import { SnakepitError } from "../errors.ts";
+import type { NodeDirectory } from "./directory.ts";
+import type { LocalRunner } from "./local.ts";
+import type { SessionMap } from "./session-map.ts";
+
+type Target = { local: true } | { local: false; node: string; mayQueue: boolean };
+
+/** What placing a session needs. */
+export interface SessionPlacementDeps {
+  self: string | undefined;
+  local: LocalRunner | undefined;
+  dir: NodeDirectory;
+  sessions: SessionMap;
+  rehydrate?: ((ctx: { sessionId: string; pool: string; lostNode: string }) => Promise<void> | void) | undefined;
+  /** Placement of a call without a session (for the session's first call). */
+  place(pool: string, exclude: ReadonlySet<string>): Target | undefined;
+}
+
+function target(deps: SessionPlacementDeps, node: string): Target {
+  return node === deps.self ? { local: true } : { local: false, node, mayQueue: true };
+}
+
+function alive(deps: SessionPlacementDeps, node: string): boolean {
+  return node === deps.self ? deps.local !== undefined : deps.dir.isAlive(node);
+}
+
+/** The target of a call of `sessionId`, claiming or moving the session as needed. */
+export async function placeSession(
+  deps: SessionPlacementDeps,
+  call: { pool: string; sessionId: string; affinity: string | undefined; exclude: ReadonlySet<string> },
+): Promise<Target | undefined> {
+  const { sessions } = deps;
+  let record = await sessions.get(call.sessionId);
+  if (record && !alive(deps, record.node)) record = await sessions.get(call.sessionId, true);
+  if (record && alive(deps, record.node) && !call.exclude.has(record.node)) return target(deps, record.node);
+  const lostNode = record?.node;
+  const fresh = deps.place(call.pool, call.exclude);
+  if (!fresh) return undefined;
+  const node = fresh.local ? deps.self! : fresh.node;
+  const claimed = await sessions.claim(call.sessionId, node, call.pool);
+  if (lostNode !== undefined && claimed.node === node) {
+    const mode = call.affinity ?? deps.dir.affinity(call.pool) ?? "hint";
+    if (mode !== "hint") {
+      const lost = new SnakepitError("session_worker_lost", `Session "${call.sessionId}" was on node "${lostNode}", which is gone; its state is lost`, {
+        details: { session: call.sessionId, pool: call.pool, node: lostNode, worker: lostNode },
+      });
+      if (!deps.rehydrate) {
+        // Reported once: the session's next call starts fresh on its new node.
+        throw lost;
+      }
+      await deps.rehydrate({ sessionId: call.sessionId, pool: call.pool, lostNode });
+    }
+  }
+  return target(deps, claimed.node);
+}
