@@ -23,6 +23,11 @@ export type { ToolSpec } from "./worker/worker.ts";
 
 export { type HostToolDefinition, type HostToolContext } from "./tools/registry.ts";
 export type { SessionHandle, RehydrateContext, ToolsApi } from "./snakepit.ts";
+export type { ClusterClient, ClusterSession, ConnectOptions } from "./cluster/client.ts";
+export type { ClusterConfigInput } from "./cluster/config.ts";
+export type { NodeView } from "./cluster/directory.ts";
+export type { ClusterNode } from "./cluster/node.ts";
+export type { RoutedCall } from "./cluster/router.ts";
 export type { Session } from "./session/store.ts";
 export type { TelemetryApi } from "./telemetry/api.ts";
 export type { TelemetryControlInput } from "./telemetry/control.ts";

@@ -1,0 +1,96 @@
+/**
+ * Cluster security and session moves, with nodes in this process (real Python workers, a real
+ * nats-server): credentials pass through (token, NKey), wrong ones fail typed, payloads stay in
+ * the cluster's subject namespace, and a strict session whose node left rehydrates where it lands.
+ */
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, nkeys } from "@nats-io/transport-node";
+import { Snakepit } from "../../src/mod.ts";
+import { fixture, PYTHON, waitUntil } from "../helpers.ts";
+import { natsServerPath, type NatsServer, startNatsServer } from "../cluster/nats-server.ts";
+
+const hasNats = natsServerPath() !== undefined;
+if (!hasNats) console.log("cluster auth tests skipped: nats-server is not installed (scripts/optional-deps.sh installs it)");
+const adapter = fixture("cluster_tools.py:ClusterTools");
+const fast = { heartbeatMs: 200, nodeTimeoutMs: 1_000, acceptTimeoutMs: 1_000 };
+
+describe.skipIf(!hasNats)("cluster credentials and namespace", () => {
+  let nats: NatsServer;
+  const token = "s3cret-token-for-tests";
+
+  beforeAll(async () => {
+    nats = await startNatsServer(["--auth", token]);
+  });
+  afterAll(async () => {
+    await nats?.stop();
+  });
+
+  test("Snakepit.connect() with a wrong token fails with unauthenticated", async () => {
+    await expect(Snakepit.connect({ cluster: { url: nats.url, token: "wrong-token" } })).rejects.toMatchObject({ code: "unauthenticated" });
+    await expect(Snakepit.connect({ cluster: { url: nats.url, prefix: "a.b" } })).rejects.toMatchObject({ code: "config_invalid" });
+  });
+
+  test("call payloads only travel on subjects under the cluster prefix", async () => {
+    const spy = await connect({ servers: nats.url, token });
+    const seen: string[] = [];
+    spy.subscribe(">", { callback: (_, m) => m.string().includes("MARKER-7f3a") && seen.push(m.subject) });
+    await using pit = await Snakepit.start({ adapter, poolSize: 1, python: PYTHON, cluster: { url: nats.url, token, prefix: "blue", node: "b1", ...fast } });
+    await using client = await Snakepit.connect({ cluster: { url: nats.url, token, prefix: "blue", ...fast } });
+    expect(await client.execute("echo", { tag: "MARKER-7f3a" })).toEqual({ tag: "MARKER-7f3a" });
+    expect(await pit.execute("echo", { tag: "MARKER-7f3a" }, { pool: "default" })).toEqual({ tag: "MARKER-7f3a" });
+    await using green = await Snakepit.connect({ cluster: { url: nats.url, token, prefix: "green", ...fast } });
+    await expect(green.execute("where", { tag: "MARKER-7f3a" })).rejects.toMatchObject({ code: "worker_unavailable" });
+    await spy.flush();
+    await spy.close();
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.filter((s) => !s.startsWith("blue."))).toEqual([]);
+    expect(pit.cluster?.name).toBe("b1");
+  });
+});
+
+describe.skipIf(!hasNats)("cluster with NKey authentication", () => {
+  let nats: NatsServer;
+  let seedFile: string;
+
+  beforeAll(async () => {
+    const user = nkeys.createUser();
+    const dir = mkdtempSync(join(tmpdir(), "snakepit-nkey-"));
+    seedFile = join(dir, "user.nk");
+    writeFileSync(seedFile, new TextDecoder().decode(user.getSeed()), { mode: 0o600 });
+    const conf = join(dir, "nats.conf");
+    writeFileSync(conf, `authorization { users = [ { nkey: "${user.getPublicKey()}" } ] }\n`);
+    nats = await startNatsServer(["-c", conf]);
+  });
+  afterAll(async () => {
+    await nats?.stop();
+  });
+
+  test("a node and a client join with an NKey seed file; a strict session rehydrates on the node it moves to", async () => {
+    const cluster = (node?: string) => ({ url: nats.url, nkeySeedFile: seedFile, ...fast, ...(node ? { node } : {}) });
+    await expect(Snakepit.connect({ cluster: { url: nats.url } })).rejects.toMatchObject({ code: "unauthenticated" });
+    await expect(Snakepit.connect({ cluster: { url: nats.url, nkeySeedFile: "/nonexistent/seed" } })).rejects.toMatchObject({ code: "config_invalid" });
+    const first = await Snakepit.start({ adapter, poolSize: 1, python: PYTHON, cluster: cluster("k1") });
+    const rehydrated: Array<{ sessionId: string; lostNode: string }> = [];
+    await using client = await Snakepit.connect({
+      cluster: cluster(),
+      rehydrate: async (ctx) => {
+        rehydrated.push({ sessionId: ctx.sessionId, lostNode: ctx.lostNode });
+        await ctx.session.execute("bump");
+      },
+    });
+    const session = client.session("moving");
+    expect(await session.execute("bump", {}, { affinity: "strict_queue" })).toMatchObject({ count: 1 });
+    await using second = await Snakepit.start({ adapter, poolSize: 1, python: PYTHON, cluster: cluster("k2") });
+    expect(await waitUntil(() => client.nodes().filter((n) => n.alive).length === 2, 5_000)).toBe(true);
+    await first.close();
+    expect(await waitUntil(() => client.nodes().every((n) => n.node !== "k1" || !n.alive), 5_000)).toBe(true);
+    // The hook ran once on the new node (count 1), then the call itself (count 2).
+    expect(await session.execute("bump", {}, { affinity: "strict_queue" })).toMatchObject({ count: 2 });
+    expect(rehydrated).toEqual([{ sessionId: "moving", lostNode: "k1" }]);
+    expect(second.cluster?.nodes().map((n) => n.node)).toEqual(["k2"]);
+  });
+});
