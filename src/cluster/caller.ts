@@ -57,7 +57,7 @@ export class Caller {
   }
 
   /** Send the request; resolves once the node accepted it, or says why it did not start. */
-  async #send(node: string, req: CallRequest, signal: AbortSignal): Promise<NotStarted | undefined> {
+  async #send(node: string, req: CallRequest, signal: AbortSignal): Promise<NotStarted | { started: boolean }> {
     if (signal.aborted) throw abortError(signal);
     this.#dir.sent(node);
     let raw: Uint8Array;
@@ -71,7 +71,7 @@ export class Caller {
     const reply = decode<AcceptReply>(raw);
     if ("busy" in reply) return { kind: "busy" };
     if ("error" in reply) throw fromWireError(reply.error, node);
-    return undefined;
+    return { started: reply.started === true };
   }
 
   #request(spec: CallSpec, mayQueue: boolean, credit?: number): CallRequest {
@@ -112,8 +112,9 @@ export class Caller {
     outcome.catch(() => {});
     const onAbort = () => this.#control(node, { t: "cancel", id: req.id, reason: toWireError(abortError(options.signal)) });
     try {
-      const notStarted = await this.#send(node, req, options.signal);
-      if (notStarted) return notStarted;
+      const sent = await this.#send(node, req, options.signal);
+      if (!("started" in sent)) return sent;
+      if (sent.started) started = true;
       if (!this.#dir.isAlive(node)) this.#pending.get(req.id)?.lost();
       options.signal.addEventListener("abort", onAbort, { once: true });
       return await Promise.race([outcome, aborted(options.signal)]);
@@ -143,17 +144,18 @@ export class Caller {
         wake?.();
       },
     });
-    let notStarted: NotStarted | undefined;
+    let sent: NotStarted | { started: boolean };
     try {
-      notStarted = await this.#send(node, req, options.signal);
+      sent = await this.#send(node, req, options.signal);
     } catch (err) {
       this.#pending.delete(req.id);
       throw err;
     }
-    if (notStarted) {
+    if (!("started" in sent)) {
       this.#pending.delete(req.id);
-      return notStarted;
+      return sent;
     }
+    if (sent.started) queue.unshift({ t: "started" });
     // The stream commits once the node starts it: until then it may still move to another node.
     const beforeStart = await this.#untilStarted(node, queue, () => failure, (w) => (wake = w), options.signal);
     if (beforeStart) {

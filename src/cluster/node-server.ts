@@ -12,7 +12,7 @@
 import type { NatsConnection, Msg, Subscription } from "@nats-io/transport-node";
 import { SnakepitError } from "../errors.ts";
 import type { LocalRunner } from "./local.ts";
-import { type CallRequest, type ControlMessage, decode, encode, fromWireError, fromWireValue, type ReplyMessage, type Subjects, toWireError, toWireValue } from "./wire.ts";
+import { type AcceptReply, type CallRequest, type ControlMessage, decode, encode, fromWireError, fromWireValue, type ReplyMessage, type Subjects, toWireError, toWireValue } from "./wire.ts";
 
 interface Active {
   req: CallRequest;
@@ -78,12 +78,16 @@ export class NodeServer {
     }
     const active: Active = { req, pool: req.pool, abort: new AbortController(), credit: req.credit ?? 0, wake: undefined };
     this.#active.set(req.id, active);
-    msg.respond(encode({ accepted: true }));
-    if (req.sessionId !== undefined) this.#start(active);
-    else {
-      this.#waiting.push(active);
-      this.pump();
+    // A session's call starts at once (its pool applies the affinity), as does any call with a
+    // free worker and nobody ahead of it; the answer then says so, saving a message.
+    if (req.sessionId !== undefined || (this.#waiting.length === 0 && this.#runner.free(req.pool) > 0)) {
+      msg.respond(encode({ accepted: true, started: true } satisfies AcceptReply));
+      void this.#run(req, active);
+      return;
     }
+    msg.respond(encode({ accepted: true } satisfies AcceptReply));
+    this.#waiting.push(active);
+    this.pump();
   }
 
   /** Start waiting calls while their pools have free workers (called when capacity changes). */

@@ -81,8 +81,30 @@ export class Router {
   }
 
   /** Run a call somewhere in the cluster. */
-  async execute(tool: string, args: Record<string, unknown>, options: CallOptions): Promise<unknown> {
-    const pool = this.poolName(options.pool);
+  execute(tool: string, args: Record<string, unknown>, options: CallOptions): Promise<unknown> {
+    let pool: string;
+    try {
+      pool = this.poolName(options.pool);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // The common case, a free worker here: straight to the pool, which applies the caller's
+    // own signal and budget (no scope, no await).
+    if (options.sessionId === undefined && this.#d.local?.hasPool(pool) && this.#d.local.free(pool) > 0) {
+      const t0 = performance.now();
+      const report = (outcome: string) => this.#d.onCall({ pool, tool, servedBy: this.#d.self!, durationMs: performance.now() - t0, outcome, attempts: 1 });
+      return this.#d.local.execute(tool, args, localOptions({ ...options, pool })).then(
+        (value) => (report("ok"), value),
+        (err: unknown) => {
+          report(SnakepitError.from(err).code);
+          throw err;
+        },
+      );
+    }
+    return this.#execute(pool, tool, args, options);
+  }
+
+  async #execute(pool: string, tool: string, args: Record<string, unknown>, options: CallOptions): Promise<unknown> {
     using call = callScope(options);
     const t0 = performance.now();
     const report = (servedBy: string, outcome: string, attempts: number) =>

@@ -43,7 +43,7 @@ export interface CallRequest {
 }
 
 /** The node's immediate answer to a call request. */
-export type AcceptReply = { accepted: true } | { busy: true } | { error: WireError };
+export type AcceptReply = { accepted: true; started?: true } | { busy: true } | { error: WireError };
 
 /** Messages on a call's reply subject. */
 export type ReplyMessage =

@@ -37,7 +37,11 @@ describe.skipIf(!hasNats)("cluster credentials and namespace", () => {
   test("call payloads only travel on subjects under the cluster prefix", async () => {
     const spy = await connect({ servers: nats.url, token });
     const seen: string[] = [];
-    spy.subscribe(">", { callback: (_, m) => m.string().includes("MARKER-7f3a") && seen.push(m.subject) });
+    spy.subscribe(">", {
+      callback: (_, m) => {
+        if (m.string().includes("MARKER-7f3a")) seen.push(m.subject);
+      },
+    });
     await using pit = await Snakepit.start({ adapter, poolSize: 1, python: PYTHON, cluster: { url: nats.url, token, prefix: "blue", node: "b1", ...fast } });
     await using client = await Snakepit.connect({ cluster: { url: nats.url, token, prefix: "blue", ...fast } });
     expect(await client.execute("echo", { tag: "MARKER-7f3a" })).toEqual({ tag: "MARKER-7f3a" });
