@@ -56,6 +56,41 @@ describe.skipIf(!hasNats)("cluster credentials and namespace", () => {
   });
 });
 
+describe.skipIf(!hasNats)("cluster streams", () => {
+  let nats: NatsServer;
+  beforeAll(async () => {
+    nats = await startNatsServer();
+  });
+  afterAll(async () => {
+    await nats?.stop();
+  });
+
+  test("a node sends no more stream chunks than the reader's credit allows", async () => {
+    await using _node = await Snakepit.start({ adapter, poolSize: 1, python: PYTHON, cluster: { url: nats.url, prefix: "bp", node: "bp1", ...fast } });
+    await using client = await Snakepit.connect({ cluster: { url: nats.url, prefix: "bp", streamCredit: 4, ...fast } });
+    const spy = await connect({ servers: nats.url });
+    let sent = 0;
+    spy.subscribe("bp.reply.>", {
+      callback: (_, m) => {
+        if ((m.json() as { t: string }).t === "chunk") sent++;
+      },
+    });
+    await spy.flush();
+    const chunks = client.stream<{ i: number }>("ticks", { n: 100 });
+    expect((await chunks.next()).value).toMatchObject({ i: 0 });
+    expect((await chunks.next()).value).toMatchObject({ i: 1 });
+    // Reading two of four credited chunks granted two more: at most six are out, however long we wait.
+    await Bun.sleep(500);
+    await spy.flush();
+    expect(sent).toBeGreaterThanOrEqual(4);
+    expect(sent).toBeLessThanOrEqual(6);
+    let n = 2;
+    for await (const c of chunks) expect(c.i).toBe(n++);
+    expect(n).toBe(100);
+    await spy.close();
+  });
+});
+
 describe.skipIf(!hasNats)("cluster with NKey authentication", () => {
   let nats: NatsServer;
   let seedFile: string;

@@ -58,6 +58,8 @@ describe.skipIf(!hasNats)("a cluster of three nodes", () => {
     expect(new Set(results.map((r) => r.body.result.node))).toEqual(new Set(["n1", "n2", "n3"]));
     const cluster = (await (await fetch(`${n1.url}/v1/cluster`)).json()) as { node: string; nodes: Array<{ node: string; alive: boolean }> };
     expect(cluster.node).toBe("n1");
+    const metrics = await (await fetch(`${n1.url}/metrics`)).text();
+    expect(metrics).toMatch(/snakepit_cluster_calls_total\{pool="default",served_by="n2",outcome="ok"\} [1-9]/);
     expect(cluster.nodes.filter((n) => n.alive).map((n) => n.node)).toEqual(["n1", "n2", "n3"]);
   });
 
