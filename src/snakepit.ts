@@ -24,6 +24,7 @@ import type { z } from "zod";
 import type { ClusterNode } from "./cluster/node.ts";
 import type { ClusterClient, ConnectOptions } from "./cluster/client.ts";
 import { isLocalCall } from "./cluster/local.ts";
+import { parseClusterConfig } from "./cluster/config.ts";
 
 /** Options of one call through the facade. */
 export interface CallOptions extends ExecuteOptions {
@@ -150,6 +151,7 @@ export class Snakepit implements AsyncDisposable {
   static async start(options: SnakepitOptions, hooks: StartHooks = {}): Promise<Snakepit> {
     const configs = parseConfig(options);
     const sessionConfig = parseSessionConfig(options.sessions);
+    if (options.cluster !== undefined) parseClusterConfig(options.cluster); // bad settings fail before any worker starts
     const bus = new EventBus();
     for (const [name, handler] of Object.entries(hooks.on ?? {})) bus.on(name as EventName, handler as (data: unknown) => void);
     let pit: Snakepit | undefined;

@@ -10,13 +10,25 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, nkeys } from "@nats-io/transport-node";
 import { Snakepit } from "../../src/mod.ts";
-import { fixture, PYTHON, waitUntil } from "../helpers.ts";
+import { cli, fixture, PYTHON, waitUntil } from "../helpers.ts";
 import { natsServerPath, type NatsServer, startNatsServer } from "../cluster/nats-server.ts";
 
 const hasNats = natsServerPath() !== undefined;
 if (!hasNats) console.log("cluster auth tests skipped: nats-server is not installed (scripts/optional-deps.sh installs it)");
 const adapter = fixture("cluster_tools.py:ClusterTools");
 const fast = { heartbeatMs: 200, nodeTimeoutMs: 1_000, acceptTimeoutMs: 1_000 };
+
+describe("snakepit serve --cluster", () => {
+  test("bad cluster flags fail before workers start; an unreachable server fails typed", async () => {
+    const bad = await cli(["serve", "--port", "0", "--pool-size", "1", "--cluster", "nats://127.0.0.1:1", "--node", "bad name"]);
+    expect(bad.code).toBe(78);
+    expect(bad.stderr).toContain("config_invalid: Invalid cluster configuration: cluster.node");
+    expect(bad.stdout).not.toContain("ready");
+    const down = await cli(["serve", "--port", "0", "--pool-size", "1", "--cluster", "nats://127.0.0.1:1", "--node", "n"]);
+    expect(down.stderr).toContain("worker_unavailable: Cannot join the cluster at nats://127.0.0.1:1");
+    expect(down.code).toBe(69);
+  }, 30_000);
+});
 
 describe.skipIf(!hasNats)("cluster credentials and namespace", () => {
   let nats: NatsServer;
