@@ -150,29 +150,43 @@ export class Router {
   async *stream(tool: string, args: Record<string, unknown>, options: CallOptions): AsyncGenerator<unknown, void, undefined> {
     const pool = this.poolName(options.pool);
     using call = callScope(options);
+    const t0 = performance.now();
     const exclude = new Set<string>();
     const busy = new Set<string>();
-    for (;;) {
-      if (call.signal.aborted) throw abortError(call.signal);
-      const target = options.sessionId === undefined
-        ? this.place(pool, exclude, busy)
-        : await placeSession(this.#sessionDeps(), { pool, sessionId: options.sessionId, affinity: options.affinity, exclude });
-      if (!target) throw unavailable(pool, exclude);
-      if (target.local) {
-        yield* this.#d.local!.stream(tool, args, localOptions({ ...options, pool, signal: call.signal, timeoutMs: call.remainingMs() }));
-        return;
-      }
-      const spec = this.#spec(pool, tool, args, options, call.remainingMs());
-      const out = await this.#d.caller.stream(target.node, spec, { mayQueue: target.mayQueue, signal: call.signal, credit: this.#d.config.streamCredit });
-      if ("chunks" in out) {
-        try {
-          yield* out.chunks;
-        } catch (err) {
-          throw this.#sessionLost(SnakepitError.from(err), options.sessionId, pool);
+    let servedBy: string | undefined;
+    let outcome = "ok";
+    let attempts = 0;
+    try {
+      for (;;) {
+        if (call.signal.aborted) throw abortError(call.signal);
+        const target = options.sessionId === undefined
+          ? this.place(pool, exclude, busy)
+          : await placeSession(this.#sessionDeps(), { pool, sessionId: options.sessionId, affinity: options.affinity, exclude });
+        if (!target) throw unavailable(pool, exclude);
+        attempts++;
+        if (target.local) {
+          servedBy = this.#d.self;
+          yield* this.#d.local!.stream(tool, args, localOptions({ ...options, pool, signal: call.signal, timeoutMs: call.remainingMs() }));
+          return;
         }
-        return;
+        const spec = this.#spec(pool, tool, args, options, call.remainingMs());
+        const out = await this.#d.caller.stream(target.node, spec, { mayQueue: target.mayQueue, signal: call.signal, credit: this.#d.config.streamCredit });
+        if ("chunks" in out) {
+          servedBy = target.node;
+          try {
+            yield* out.chunks;
+          } catch (err) {
+            throw this.#sessionLost(SnakepitError.from(err), options.sessionId, pool);
+          }
+          return;
+        }
+        this.#notStarted(out, target.node, exclude, busy);
       }
-      this.#notStarted(out, target.node, exclude, busy);
+    } catch (err) {
+      outcome = SnakepitError.from(err).code;
+      throw err;
+    } finally {
+      if (servedBy !== undefined) this.#d.onCall({ pool, tool, servedBy, durationMs: performance.now() - t0, outcome, attempts });
     }
   }
 

@@ -68,7 +68,7 @@ describe.skipIf(!hasNats)("cluster credentials and namespace", () => {
   });
 });
 
-describe.skipIf(!hasNats)("cluster streams", () => {
+describe.skipIf(!hasNats)("cluster streams and routing", () => {
   let nats: NatsServer;
   beforeAll(async () => {
     nats = await startNatsServer();
@@ -100,6 +100,23 @@ describe.skipIf(!hasNats)("cluster streams", () => {
     for await (const c of chunks) expect(c.i).toBe(n++);
     expect(n).toBe(100);
     await spy.close();
+  });
+
+  test("a call for a pool that runs only on another node goes there; events and stats say who served it", async () => {
+    const cluster = (node: string) => ({ url: nats.url, prefix: "route", node, ...fast });
+    await using x = await Snakepit.start({ pools: [{ name: "px", adapter, poolSize: 1 }], python: PYTHON, cluster: cluster("x1") });
+    await using _y = await Snakepit.start({ pools: [{ name: "py", adapter, poolSize: 1 }], python: PYTHON, cluster: cluster("y1") });
+    expect(await waitUntil(() => x.cluster!.nodes().length === 2, 5_000)).toBe(true);
+    const served: string[] = [];
+    x.on("cluster.call", (c) => served.push(`${c.pool}@${c.servedBy}`));
+    expect(await x.execute("echo", { v: 1 }, { pool: "py" })).toEqual({ v: 1 });
+    expect(await x.execute("echo", { v: 2 })).toEqual({ v: 2 });
+    const chunks: unknown[] = [];
+    for await (const c of x.stream<{ i: number }>("ticks", { n: 3 }, { pool: "py" })) chunks.push(c.i);
+    expect(chunks).toEqual([0, 1, 2]);
+    expect(served).toEqual(["py@y1", "px@x1", "py@y1"]);
+    await expect(x.execute("echo", {}, { pool: "pz" })).rejects.toMatchObject({ code: "invalid_argument", details: { field: "pool" } });
+    expect(x.cluster!.nodes().find((n) => n.node === "y1")?.pools.py?.tools).toContain("echo");
   });
 });
 
