@@ -29,17 +29,19 @@ export class Caller {
   readonly #client: string;
   readonly #dir: NodeDirectory;
   readonly #acceptTimeoutMs: number;
+  readonly #heartbeatMs: number;
   readonly #pending = new Map<string, Pending>();
   readonly #sub: Subscription;
   readonly #offLost: () => void;
   #seq = 0;
 
-  constructor(nc: NatsConnection, subjects: Subjects, client: string, dir: NodeDirectory, acceptTimeoutMs: number) {
+  constructor(nc: NatsConnection, subjects: Subjects, client: string, dir: NodeDirectory, timing: { acceptTimeoutMs: number; heartbeatMs: number }) {
     this.#nc = nc;
     this.#subjects = subjects;
     this.#client = client;
     this.#dir = dir;
-    this.#acceptTimeoutMs = acceptTimeoutMs;
+    this.#acceptTimeoutMs = timing.acceptTimeoutMs;
+    this.#heartbeatMs = timing.heartbeatMs;
     this.#sub = nc.subscribe(subjects.replies(client), {
       callback: (err, msg) => {
         if (err) return;
@@ -173,6 +175,8 @@ export class Caller {
       let consumed = 0;
       const onAbort = () => wake?.();
       options.signal.addEventListener("abort", onAbort, { once: true });
+      // A reader that stops reading still says it is there; a node stops a stream whose reader went silent.
+      const keepAlive = setInterval(() => self.#control(node, { t: "credit", id: req.id, n: 0 }), self.#heartbeatMs);
       try {
         if (!self.#dir.isAlive(node)) failure ??= nodeLost(node, spec);
         for (;;) {
@@ -199,6 +203,7 @@ export class Caller {
           }
         }
       } finally {
+        clearInterval(keepAlive);
         options.signal.removeEventListener("abort", onAbort);
         self.#pending.delete(req.id);
         if (!done) {

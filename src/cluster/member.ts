@@ -57,7 +57,7 @@ export async function openMembership(config: ClusterConfig, options: MembershipO
     }
     const dir = await NodeDirectory.open(nodesKv, config.nodeTimeoutMs);
     const token = `${options.name}-${crypto.randomUUID().slice(0, 8)}`;
-    const caller = new Caller(nc, s, token, dir, config.acceptTimeoutMs);
+    const caller = new Caller(nc, s, token, dir, config);
     const sessions = new SessionMap(sessionsKv);
     const router = new Router({ self: options.self, local: options.local, dir, caller, sessions, config, rehydrate: options.rehydrate, onCall: options.onCall });
     return {

@@ -20,6 +20,8 @@ interface Active {
   abort: AbortController;
   credit: number;
   wake: (() => void) | undefined;
+  /** When the caller last said something (credit, keep-alive). */
+  heardAt: number;
 }
 
 /** One call served for another node or client (for events and metrics). */
@@ -38,18 +40,20 @@ export class NodeServer {
   readonly #node: string;
   readonly #runner: LocalRunner;
   readonly #onServed: (call: ServedCall) => void;
+  readonly #readerTimeoutMs: number;
   readonly #active = new Map<string, Active>();
   /** Accepted calls not started yet, oldest first. */
   readonly #waiting: Active[] = [];
   #subs: Subscription[] = [];
   served = 0;
 
-  constructor(nc: NatsConnection, subjects: Subjects, node: string, runner: LocalRunner, onServed: (call: ServedCall) => void) {
+  constructor(nc: NatsConnection, subjects: Subjects, node: string, runner: LocalRunner, options: { readerTimeoutMs: number; onServed: (call: ServedCall) => void }) {
     this.#nc = nc;
     this.#subjects = subjects;
     this.#node = node;
     this.#runner = runner;
-    this.#onServed = onServed;
+    this.#onServed = options.onServed;
+    this.#readerTimeoutMs = options.readerTimeoutMs;
   }
 
   start(): void {
@@ -76,7 +80,7 @@ export class NodeServer {
       msg.respond(encode({ busy: true }));
       return;
     }
-    const active: Active = { req, pool: req.pool, abort: new AbortController(), credit: req.credit ?? 0, wake: undefined };
+    const active: Active = { req, pool: req.pool, abort: new AbortController(), credit: req.credit ?? 0, wake: undefined, heardAt: performance.now() };
     this.#active.set(req.id, active);
     // A session's call starts at once (its pool applies the affinity), as does any call with a
     // free worker and nobody ahead of it; the answer then says so, saving a message.
@@ -137,7 +141,7 @@ export class NodeServer {
         const chunks = this.#runner.stream(req.tool, args, options);
         try {
           for await (const chunk of chunks) {
-            while (active.credit <= 0 && !active.abort.signal.aborted) await new Promise<void>((r) => (active.wake = r));
+            while (active.credit <= 0 && !active.abort.signal.aborted) await this.#awaitCredit(active);
             if (active.abort.signal.aborted) break;
             active.credit--;
             send({ t: "chunk", value: toWireValue(chunk) });
@@ -157,6 +161,19 @@ export class NodeServer {
       this.served++;
       this.#onServed({ from: req.from, pool: req.pool, tool: req.tool, durationMs: performance.now() - t0, outcome });
       this.pump();
+    }
+  }
+
+  /** Wait for credit; a reader silent for `readerTimeoutMs` is gone and its stream is stopped. */
+  async #awaitCredit(active: Active): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((r) => {
+      active.wake = r;
+      timer = setTimeout(r, this.#readerTimeoutMs);
+    });
+    clearTimeout(timer);
+    if (active.credit <= 0 && performance.now() - active.heardAt >= this.#readerTimeoutMs) {
+      active.abort.abort(new SnakepitError("aborted", `The reader of the stream went silent for ${this.#readerTimeoutMs} ms`, { details: { node: this.#node } }));
     }
   }
 
@@ -187,6 +204,7 @@ export class NodeServer {
     }
     const active = this.#active.get(m.id);
     if (!active) return;
+    active.heardAt = performance.now();
     if (m.t === "cancel") {
       active.abort.abort(fromWireError(m.reason));
       if (this.#waiting.includes(active)) this.pump();

@@ -100,7 +100,7 @@ export class ClusterNode {
       rehydrate: hooks.rehydrate,
       onCall: (call) => hooks.onCall?.(call),
     });
-    server = new NodeServer(m.nc, m.subjects, name, local, (call) => hooks.onServed?.(call));
+    server = new NodeServer(m.nc, m.subjects, name, local, { readerTimeoutMs: config.nodeTimeoutMs, onServed: (call) => hooks.onServed?.(call) });
     const build = (): NodeAdvert => {
       load.refresh();
       return {

@@ -102,6 +102,17 @@ describe.skipIf(!hasNats)("cluster streams and routing", () => {
     await spy.close();
   });
 
+  test("a node stops a stream whose reader vanished without a word", async () => {
+    await using node = await Snakepit.start({ adapter, poolSize: 1, python: PYTHON, cluster: { url: nats.url, prefix: "gone", node: "g1", ...fast } });
+    const client = await Snakepit.connect({ cluster: { url: nats.url, prefix: "gone", streamCredit: 1, ...fast } });
+    const chunks = client.stream<{ i: number }>("ticks", { n: 1_000_000 });
+    expect((await chunks.next()).value).toMatchObject({ i: 0 });
+    expect(node.stats().inFlight).toBe(1);
+    await client.close(); // no cancel, no more keep-alives: as if the reader's process died
+    expect(await waitUntil(() => node.stats().inFlight === 0, 5_000)).toBe(true);
+    expect(await node.execute("echo", { ok: true })).toEqual({ ok: true });
+  });
+
   test("a call for a pool that runs only on another node goes there; events and stats say who served it", async () => {
     const cluster = (node: string) => ({ url: nats.url, prefix: "route", node, ...fast });
     await using x = await Snakepit.start({ pools: [{ name: "px", adapter, poolSize: 1 }], python: PYTHON, cluster: cluster("x1") });
