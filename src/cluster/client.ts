@@ -51,6 +51,7 @@ export class ClusterClient implements AsyncDisposable {
     const m = await openMembership(config, {
       name: `client-${crypto.randomUUID().slice(0, 8)}`,
       self: undefined,
+      selfStartedAt: undefined,
       local: undefined,
       onCall: (call) => options.onCall?.(call),
       ...(options.rehydrate ? { rehydrate: (ctx) => options.rehydrate!({ ...ctx, session: client!.session(ctx.sessionId) }) } : {}),

@@ -99,6 +99,11 @@ export class NodeDirectory {
     return () => this.#lost.delete(fn);
   }
 
+  /** When `node` joined (its advertisement's `startedAt`): a restarted node has a new one. */
+  startedAt(node: string): number | undefined {
+    return this.#nodes.get(node)?.advert.startedAt;
+  }
+
   isAlive(node: string): boolean {
     return this.#nodes.get(node)?.alive === true;
   }

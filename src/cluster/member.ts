@@ -33,6 +33,7 @@ export interface MembershipOptions {
   /** Connection name and reply-subject token: the node name, or a client id. */
   name: string;
   self: string | undefined;
+  selfStartedAt: number | undefined;
   local: LocalRunner | undefined;
   rehydrate?: RouterDeps["rehydrate"];
   onCall(call: RoutedCall): void;
@@ -59,7 +60,7 @@ export async function openMembership(config: ClusterConfig, options: MembershipO
     const token = `${options.name}-${crypto.randomUUID().slice(0, 8)}`;
     const caller = new Caller(nc, s, token, dir, config);
     const sessions = new SessionMap(sessionsKv);
-    const router = new Router({ self: options.self, local: options.local, dir, caller, sessions, config, rehydrate: options.rehydrate, onCall: options.onCall });
+    const router = new Router({ self: options.self, selfStartedAt: options.selfStartedAt, local: options.local, dir, caller, sessions, config, rehydrate: options.rehydrate, onCall: options.onCall });
     return {
       nc, subjects: s, nodesKv, dir, caller, sessions, router,
       async close() {

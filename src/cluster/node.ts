@@ -96,6 +96,7 @@ export class ClusterNode {
     const m = await openMembership(config, {
       name,
       self: name,
+      selfStartedAt: startedAt,
       local,
       rehydrate: hooks.rehydrate,
       onCall: (call) => hooks.onCall?.(call),

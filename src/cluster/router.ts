@@ -30,6 +30,8 @@ export interface RoutedCall {
 export interface RouterDeps {
   /** This node's name; undefined for a client-only handle. */
   self: string | undefined;
+  /** When this node joined (undefined for a client). */
+  selfStartedAt: number | undefined;
   local: LocalRunner | undefined;
   dir: NodeDirectory;
   caller: Caller;
@@ -211,7 +213,7 @@ export class Router {
   }
 
   #sessionDeps(): SessionPlacementDeps {
-    return { self: this.#d.self, local: this.#d.local, dir: this.#d.dir, sessions: this.#d.sessions, rehydrate: this.#d.rehydrate, place: (pool, ex) => this.place(pool, ex, new Set()) };
+    return { self: this.#d.self, selfStartedAt: this.#d.selfStartedAt, local: this.#d.local, dir: this.#d.dir, sessions: this.#d.sessions, rehydrate: this.#d.rehydrate, place: (pool, ex) => this.place(pool, ex, new Set()) };
   }
 
   #spec(pool: string, tool: string, args: Record<string, unknown>, options: CallOptions, timeoutMs: number | undefined): CallSpec {

@@ -10,6 +10,8 @@ import { SnakepitError } from "../errors.ts";
 /** A session's record. */
 export interface SessionRecord {
   node: string;
+  /** The node's `startedAt` when it took the session: a restarted node lost the session's state. */
+  nodeStartedAt: number | undefined;
   pool: string;
   claimedAt: number;
 }
@@ -42,8 +44,8 @@ export class SessionMap {
   }
 
   /** Record the session on `node` unless another node has it already; returns the holder. */
-  async claim(id: string, node: string, pool: string, retry = true): Promise<SessionRecord> {
-    const record: SessionRecord = { node, pool, claimedAt: Date.now() };
+  async claim(id: string, node: string, pool: string, nodeStartedAt: number | undefined, retry = true): Promise<SessionRecord> {
+    const record: SessionRecord = { node, nodeStartedAt, pool, claimedAt: Date.now() };
     const cached = this.#cache.get(id);
     try {
       const revision = cached
@@ -55,7 +57,7 @@ export class SessionMap {
       // someone else claimed (or moved) it first
       const holder = await this.get(id, true);
       if (holder) return holder;
-      if (retry) return this.claim(id, node, pool, false);
+      if (retry) return this.claim(id, node, pool, nodeStartedAt, false);
       throw new SnakepitError("internal", `Cannot record session "${id}" in the cluster`, { details: { session: id } });
     }
   }

@@ -8,13 +8,15 @@
 import { SnakepitError } from "../errors.ts";
 import type { NodeDirectory } from "./directory.ts";
 import type { LocalRunner } from "./local.ts";
-import type { SessionMap } from "./session-map.ts";
+import type { SessionMap, SessionRecord } from "./session-map.ts";
 
 type Target = { local: true } | { local: false; node: string; mayQueue: boolean };
 
 /** What placing a session needs. */
 export interface SessionPlacementDeps {
   self: string | undefined;
+  /** When this node joined (undefined for a client). */
+  selfStartedAt: number | undefined;
   local: LocalRunner | undefined;
   dir: NodeDirectory;
   sessions: SessionMap;
@@ -27,8 +29,14 @@ function target(deps: SessionPlacementDeps, node: string): Target {
   return node === deps.self ? { local: true } : { local: false, node, mayQueue: true };
 }
 
-function alive(deps: SessionPlacementDeps, node: string): boolean {
-  return node === deps.self ? deps.local !== undefined : deps.dir.isAlive(node);
+function startedAt(deps: SessionPlacementDeps, node: string): number | undefined {
+  return node === deps.self ? deps.selfStartedAt : deps.dir.startedAt(node);
+}
+
+/** The session's node is up and is the same process that took the session (not a restart). */
+function alive(deps: SessionPlacementDeps, record: SessionRecord): boolean {
+  const up = record.node === deps.self ? deps.local !== undefined : deps.dir.isAlive(record.node);
+  return up && (record.nodeStartedAt === undefined || record.nodeStartedAt === startedAt(deps, record.node));
 }
 
 /** The target of a call of `sessionId`, claiming or moving the session as needed. */
@@ -38,17 +46,17 @@ export async function placeSession(
 ): Promise<Target | undefined> {
   const { sessions } = deps;
   let record = await sessions.get(call.sessionId);
-  if (record && !alive(deps, record.node)) record = await sessions.get(call.sessionId, true);
-  if (record && alive(deps, record.node) && !call.exclude.has(record.node)) return target(deps, record.node);
+  if (record && !alive(deps, record)) record = await sessions.get(call.sessionId, true);
+  if (record && alive(deps, record) && !call.exclude.has(record.node)) return target(deps, record.node);
   const lostNode = record?.node;
   const fresh = deps.place(call.pool, call.exclude);
   if (!fresh) return undefined;
   const node = fresh.local ? deps.self! : fresh.node;
-  const claimed = await sessions.claim(call.sessionId, node, call.pool);
+  const claimed = await sessions.claim(call.sessionId, node, call.pool, startedAt(deps, node));
   if (lostNode !== undefined && claimed.node === node) {
     const mode = call.affinity ?? deps.dir.affinity(call.pool) ?? "hint";
     if (mode !== "hint") {
-      const lost = new SnakepitError("session_worker_lost", `Session "${call.sessionId}" was on node "${lostNode}", which is gone; its state is lost`, {
+      const lost = new SnakepitError("session_worker_lost", `Session "${call.sessionId}" was on node "${lostNode}", which is gone or restarted; its state is lost`, {
         details: { session: call.sessionId, pool: call.pool, node: lostNode, worker: lostNode },
       });
       if (!deps.rehydrate) {

@@ -1,7 +1,8 @@
 /**
- * Cluster security and session moves, with nodes in this process (real Python workers, a real
- * nats-server): credentials pass through (token, NKey), wrong ones fail typed, payloads stay in
- * the cluster's subject namespace, and a strict session whose node left rehydrates where it lands.
+ * Cluster behaviours with nodes in this process (real Python workers, a real nats-server):
+ * credentials pass through (token, NKey) and wrong ones fail typed; payloads stay in the subject
+ * namespace; stream credit and vanished readers; pools that run elsewhere; sessions whose node
+ * restarted or left (rehydrate where they land).
  */
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -111,6 +112,20 @@ describe.skipIf(!hasNats)("cluster streams and routing", () => {
     await client.close(); // no cancel, no more keep-alives: as if the reader's process died
     expect(await waitUntil(() => node.stats().inFlight === 0, 5_000)).toBe(true);
     expect(await node.execute("echo", { ok: true })).toEqual({ ok: true });
+  });
+
+  test("a strict session whose node restarted under the same name is lost once, then starts afresh", async () => {
+    const cluster = { url: nats.url, prefix: "restart", node: "r1", ...fast };
+    const first = await Snakepit.start({ adapter, poolSize: 1, python: PYTHON, cluster });
+    await using client = await Snakepit.connect({ cluster: { url: nats.url, prefix: "restart", ...fast } });
+    const session = client.session("s");
+    expect(await session.execute("bump", {}, { affinity: "strict_queue" })).toMatchObject({ count: 1 });
+    expect(await session.execute("bump", {}, { affinity: "strict_queue" })).toMatchObject({ count: 2 });
+    await first.close();
+    await using _again = await Snakepit.start({ adapter, poolSize: 1, python: PYTHON, cluster });
+    expect(await waitUntil(() => client.nodes().some((n) => n.node === "r1" && n.alive), 5_000)).toBe(true);
+    await expect(session.execute("bump", {}, { affinity: "strict_queue" })).rejects.toMatchObject({ code: "session_worker_lost", details: { session: "s", node: "r1" } });
+    expect(await session.execute("bump", {}, { affinity: "strict_queue" })).toMatchObject({ count: 1 });
   });
 
   test("a call for a pool that runs only on another node goes there; events and stats say who served it", async () => {
