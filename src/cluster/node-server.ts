@@ -216,7 +216,7 @@ export class NodeServer {
 
   /** Calls accepted and not started yet, per pool (advertised as queued). */
   waitingFor(pool: string): number {
-    return this.#waiting.filter((a) => a.pool === pool).length;
+    return this.#waiting.length === 0 ? 0 : this.#waiting.filter((a) => a.pool === pool).length;
   }
 
   /** Stop taking calls; calls in flight finish (or are cancelled by `close` of the pools). */

@@ -62,7 +62,7 @@ export class ClusterNode {
       get poolNames() {
         return pit.poolNames;
       },
-      hasPool: (pool) => pit.poolNames.includes(pool),
+      hasPool: (pool) => pit.pools.has(pool),
       free: (pool) => load.free(pool, waiting(pool)),
       load: (pool) => load.load(pool, waiting(pool)),
       execute: (tool, args, options) => {

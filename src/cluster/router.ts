@@ -43,6 +43,7 @@ export interface RouterDeps {
 }
 
 type Target = { local: true } | { local: false; node: string; mayQueue: boolean };
+const NONE: ReadonlySet<string> = new Set();
 
 export class Router {
   readonly #d: RouterDeps;
@@ -90,9 +91,9 @@ export class Router {
     } catch (err) {
       return Promise.reject(err);
     }
-    // The common case, a free worker here: straight to the pool, which applies the caller's
-    // own signal and budget (no scope, no await).
-    if (options.sessionId === undefined && this.#d.local?.hasPool(pool) && this.#d.local.free(pool) > 0) {
+    // The common case, a free worker here (or the shortest line is here): straight to the pool,
+    // which applies the caller's own signal and budget (no scope, no await).
+    if (options.sessionId === undefined && this.#d.local?.hasPool(pool) && this.place(pool, NONE, NONE)?.local) {
       const t0 = performance.now();
       const report = (outcome: string) => this.#d.onCall({ pool, tool, servedBy: this.#d.self!, durationMs: performance.now() - t0, outcome, attempts: 1 });
       return this.#d.local.execute(tool, args, localOptions({ ...options, pool })).then(
