@@ -16,6 +16,8 @@ export class Advertiser {
   #pending: ReturnType<typeof setTimeout> | undefined;
   #writing: Promise<void> = Promise.resolve();
   #closed = false;
+  /** When the advertisement was last written (performance.now()). */
+  writtenAt = -Infinity;
 
   constructor(kv: KV, node: string, build: () => NodeAdvert, options: { heartbeatMs: number; minGapMs?: number }) {
     this.#kv = kv;
@@ -33,6 +35,7 @@ export class Advertiser {
       if (this.#closed) return;
       try {
         await this.#kv.put(this.#node, JSON.stringify(this.#build()));
+        this.writtenAt = performance.now();
       } catch {
         // reconnecting: the next heartbeat tries again
       }

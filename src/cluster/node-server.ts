@@ -41,19 +41,27 @@ export class NodeServer {
   readonly #runner: LocalRunner;
   readonly #onServed: (call: ServedCall) => void;
   readonly #readerTimeoutMs: number;
+  readonly #isVisible: () => boolean;
   readonly #active = new Map<string, Active>();
   /** Accepted calls not started yet, oldest first. */
   readonly #waiting: Active[] = [];
   #subs: Subscription[] = [];
   served = 0;
 
-  constructor(nc: NatsConnection, subjects: Subjects, node: string, runner: LocalRunner, options: { readerTimeoutMs: number; onServed: (call: ServedCall) => void }) {
+  constructor(
+    nc: NatsConnection,
+    subjects: Subjects,
+    node: string,
+    runner: LocalRunner,
+    options: { readerTimeoutMs: number; onServed: (call: ServedCall) => void; isVisible: () => boolean },
+  ) {
     this.#nc = nc;
     this.#subjects = subjects;
     this.#node = node;
     this.#runner = runner;
     this.#onServed = options.onServed;
     this.#readerTimeoutMs = options.readerTimeoutMs;
+    this.#isVisible = options.isVisible;
   }
 
   start(): void {
@@ -96,6 +104,9 @@ export class NodeServer {
 
   /** Start waiting calls while their pools have free workers (called when capacity changes). */
   pump(): void {
+    // Cut off from the cluster long enough for callers to count this node lost, the calls in
+    // its line may already run elsewhere: never start them here.
+    if (this.#waiting.length > 0 && !this.#isVisible()) return this.#release("has been out of touch with the cluster");
     for (let i = 0; i < this.#waiting.length;) {
       const active = this.#waiting[i]!;
       if (active.abort.signal.aborted) {
@@ -223,10 +234,14 @@ export class NodeServer {
   async stop(): Promise<void> {
     await Promise.allSettled(this.#subs.map((s) => s.drain()));
     this.#subs = [];
-    // Calls that never started here go back to their callers, who place them elsewhere.
+    this.#release("is leaving the cluster");
+  }
+
+  /** Calls that never started here go back to their callers, who place them elsewhere. */
+  #release(why: string): void {
     for (const active of this.#waiting.splice(0)) {
       this.#active.delete(active.req.id);
-      this.#publish(active.req.reply, { t: "error", error: toWireError(new SnakepitError("pool_closed", `Node "${this.#node}" is leaving the cluster`, { details: { node: this.#node, notStarted: true } })) });
+      this.#publish(active.req.reply, { t: "error", error: toWireError(new SnakepitError("worker_unavailable", `Node "${this.#node}" ${why}`, { details: { node: this.#node, notStarted: true } })) });
     }
   }
 }

@@ -101,7 +101,11 @@ export class ClusterNode {
       rehydrate: hooks.rehydrate,
       onCall: (call) => hooks.onCall?.(call),
     });
-    server = new NodeServer(m.nc, m.subjects, name, local, { readerTimeoutMs: config.nodeTimeoutMs, onServed: (call) => hooks.onServed?.(call) });
+    server = new NodeServer(m.nc, m.subjects, name, local, {
+      readerTimeoutMs: config.nodeTimeoutMs,
+      onServed: (call) => hooks.onServed?.(call),
+      isVisible: () => performance.now() - (advertiser?.writtenAt ?? -Infinity) < config.nodeTimeoutMs - config.heartbeatMs,
+    });
     const build = (): NodeAdvert => {
       load.refresh();
       return {
