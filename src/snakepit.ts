@@ -25,6 +25,7 @@ import type { ClusterNode } from "./cluster/node.ts";
 import type { ClusterClient, ConnectOptions } from "./cluster/client.ts";
 import { isLocalCall } from "./cluster/local.ts";
 import { parseClusterConfig } from "./cluster/config.ts";
+import { joinCluster } from "./cluster/join.ts";
 
 /** Options of one call through the facade. */
 export interface CallOptions extends ExecuteOptions {
@@ -199,7 +200,7 @@ export class Snakepit implements AsyncDisposable {
       }
       await Promise.all([...pit.#pools.values()].map((p) => p.start()));
       if (initialControl) await pit.telemetry.configure(initialControl);
-      if (options.cluster !== undefined) pit.cluster = await pit.#joinCluster(options.cluster);
+      if (options.cluster !== undefined) pit.cluster = await joinCluster(options.cluster, pit, { bus, rehydrate: hooks.rehydrate });
     } catch (err) {
       await pit.close();
       throw SnakepitError.from(err);
@@ -219,18 +220,6 @@ export class Snakepit implements AsyncDisposable {
   static async connect(options: ConnectOptions): Promise<ClusterClient> {
     const { ClusterClient } = await import("./cluster/client.ts");
     return ClusterClient.connect(options);
-  }
-
-  async #joinCluster(input: NonNullable<SnakepitOptions["cluster"]>): Promise<ClusterNode> {
-    const { ClusterNode } = await import("./cluster/node.ts");
-    const bus = this.#bus;
-    const rehydrate = this.#hooks.rehydrate;
-    return ClusterNode.join(input, this, {
-      onCall: (c) => bus.emit("cluster.call", { node: this.cluster?.name ?? "", ...c }),
-      onServed: (c) => bus.emit("cluster.served", { node: this.cluster?.name ?? "", ...c }),
-      onNodeLost: (node) => bus.emit("cluster.node_lost", { node }),
-      ...(rehydrate ? { rehydrate: (ctx: { sessionId: string; pool: string; lostNode: string }) => rehydrate({ sessionId: ctx.sessionId, pool: ctx.pool, lostWorker: `node:${ctx.lostNode}`, session: this.session(ctx.sessionId) }) } : {}),
-    });
   }
 
   /**
