@@ -36,6 +36,7 @@ export interface MembershipOptions {
   selfStartedAt: number | undefined;
   local: LocalRunner | undefined;
   rehydrate?: RouterDeps["rehydrate"];
+  mayCreateSession?: RouterDeps["mayCreateSession"];
   onCall(call: RoutedCall): void;
 }
 
@@ -60,7 +61,7 @@ export async function openMembership(config: ClusterConfig, options: MembershipO
     const token = `${options.name}-${crypto.randomUUID().slice(0, 8)}`;
     const caller = new Caller(nc, s, token, dir, config);
     const sessions = new SessionMap(sessionsKv);
-    const router = new Router({ self: options.self, selfStartedAt: options.selfStartedAt, local: options.local, dir, caller, sessions, config, rehydrate: options.rehydrate, onCall: options.onCall });
+    const router = new Router({ self: options.self, selfStartedAt: options.selfStartedAt, local: options.local, dir, caller, sessions, config, rehydrate: options.rehydrate, mayCreateSession: options.mayCreateSession, onCall: options.onCall });
     return {
       nc, subjects: s, nodesKv, dir, caller, sessions, router,
       async close() {

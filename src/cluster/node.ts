@@ -99,6 +99,8 @@ export class ClusterNode {
       selfStartedAt: startedAt,
       local,
       rehydrate: hooks.rehydrate,
+      // As without a cluster: a call names a session this node created (pit.session), or one the cluster knows.
+      mayCreateSession: (id) => pit.sessions.get(id) !== undefined,
       onCall: (call) => hooks.onCall?.(call),
     });
     server = new NodeServer(m.nc, m.subjects, name, local, {

@@ -37,6 +37,8 @@ export interface RouterDeps {
   caller: Caller;
   sessions: SessionMap;
   config: ClusterConfig;
+  /** False when a session unknown to the cluster must not be created by a call. @default always true */
+  mayCreateSession?: ((sessionId: string) => boolean) | undefined;
   /** Run after a strict session lost its node, once it is placed anew (the facade's hook). */
   rehydrate?: ((ctx: { sessionId: string; pool: string; lostNode: string }) => Promise<void> | void) | undefined;
   onCall(call: RoutedCall): void;
@@ -214,7 +216,7 @@ export class Router {
   }
 
   #sessionDeps(): SessionPlacementDeps {
-    return { self: this.#d.self, selfStartedAt: this.#d.selfStartedAt, local: this.#d.local, dir: this.#d.dir, sessions: this.#d.sessions, rehydrate: this.#d.rehydrate, place: (pool, ex) => this.place(pool, ex, new Set()) };
+    return { self: this.#d.self, selfStartedAt: this.#d.selfStartedAt, local: this.#d.local, dir: this.#d.dir, sessions: this.#d.sessions, rehydrate: this.#d.rehydrate, mayCreate: (id) => this.#d.mayCreateSession?.(id) ?? true, place: (pool, ex) => this.place(pool, ex, new Set()) };
   }
 
   #spec(pool: string, tool: string, args: Record<string, unknown>, options: CallOptions, timeoutMs: number | undefined): CallSpec {

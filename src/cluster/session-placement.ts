@@ -21,6 +21,8 @@ export interface SessionPlacementDeps {
   dir: NodeDirectory;
   sessions: SessionMap;
   rehydrate?: ((ctx: { sessionId: string; pool: string; lostNode: string }) => Promise<void> | void) | undefined;
+  /** False when a session unknown to the cluster must not be created by its first call (a node's facade). */
+  mayCreate(sessionId: string): boolean;
   /** Placement of a call without a session (for the session's first call). */
   place(pool: string, exclude: ReadonlySet<string>): Target | undefined;
 }
@@ -48,6 +50,9 @@ export async function placeSession(
   let record = await sessions.get(call.sessionId);
   if (record && !alive(deps, record)) record = await sessions.get(call.sessionId, true);
   if (record && alive(deps, record) && !call.exclude.has(record.node)) return target(deps, record.node);
+  if (!record && !deps.mayCreate(call.sessionId)) {
+    throw new SnakepitError("session_not_found", `No session "${call.sessionId}" on this node or in the cluster (it may have expired)`, { details: { session: call.sessionId } });
+  }
   const lostNode = record?.node;
   const fresh = deps.place(call.pool, call.exclude);
   if (!fresh) return undefined;
