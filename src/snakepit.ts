@@ -348,10 +348,7 @@ export class Snakepit implements AsyncDisposable {
       stream: (tool, args, opts) => this.stream(tool, args, { ...opts, sessionId: id }),
       tools: { register: (name, definition) => this.tools.register(name, definition, { sessionId: id }) },
       info: () => this.sessions.get(id),
-      close: () => {
-        void this.cluster?.endSession(id);
-        return this.sessions.delete(id);
-      },
+      close: () => this.sessions.delete(id),
     };
   }
 

@@ -129,9 +129,13 @@ export class ClusterNode {
       pit.on("worker.started", workersChanged), pit.on("worker.exited", workersChanged),
       m.dir.onLost((node) => hooks.onNodeLost?.(node)),
     ];
+    let node: ClusterNode | undefined;
+    // A session deleted here (handle, HTTP) ends on its node and leaves the sessions bucket.
+    offs.push(pit.on("session.deleted", (e) => void node?.endSession(e.session).catch(() => {})));
     server.start();
     await advertiser.publish();
-    return new ClusterNode(name, config, m, server, advertiser, offs);
+    node = new ClusterNode(name, config, m, server, advertiser, offs);
+    return node;
   }
 
   /** Run a call wherever the cluster has room (this node included). */

@@ -132,7 +132,7 @@ describe.skipIf(!hasNats)("cluster streams and routing", () => {
   test("a call for a pool that runs only on another node goes there; events and stats say who served it", async () => {
     const cluster = (node: string) => ({ url: nats.url, prefix: "route", node, ...fast });
     await using x = await Snakepit.start({ pools: [{ name: "px", adapter, poolSize: 1 }], python: PYTHON, cluster: cluster("x1") });
-    await using _y = await Snakepit.start({ pools: [{ name: "py", adapter, poolSize: 1 }], python: PYTHON, cluster: cluster("y1") });
+    await using y = await Snakepit.start({ pools: [{ name: "py", adapter, poolSize: 1 }], python: PYTHON, cluster: cluster("y1") });
     expect(await waitUntil(() => x.cluster!.nodes().length === 2, 5_000)).toBe(true);
     const served: string[] = [];
     x.on("cluster.call", (c) => served.push(`${c.pool}@${c.servedBy}`));
@@ -147,6 +147,9 @@ describe.skipIf(!hasNats)("cluster streams and routing", () => {
     const s = x.session("made-here");
     expect(await s.execute("echo", { k: 1 }, { pool: "py" })).toEqual({ k: 1 });
     expect(served.at(-1)).toBe("py@y1");
+    expect(y.sessions.get("made-here")).toBeDefined();
+    s.close(); // ends it on the node that holds it too
+    expect(await waitUntil(() => y.sessions.get("made-here") === undefined, 5_000)).toBe(true);
     const view = await createApp({ pit: x }).request("/v1/cluster");
     expect(await view.json()).toMatchObject({ node: "x1", prefix: "route", nodes: [{ node: "x1", alive: true }, { node: "y1", alive: true }] });
     expect(x.cluster!.nodes().find((n) => n.node === "y1")?.pools.py?.tools).toContain("echo");
