@@ -7,7 +7,7 @@
  */
 
 import { Snakepit } from "../src/mod.ts";
-import { startNatsServer } from "../test/cluster/nats-server.ts";
+import { natsServerPath, startNatsServer } from "../test/cluster/nats-server.ts";
 import { benchPython, type Latency, round, saveResults, sequential, throughput } from "./lib.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -16,6 +16,10 @@ const python = benchPython();
 const adapter = new URL("../examples/adapters/demo.py:DemoAdapter", import.meta.url).pathname;
 const root = new URL("..", import.meta.url).pathname;
 
+if (!natsServerPath()) {
+  console.log("bench/cluster.ts skipped: nats-server is not installed (scripts/optional-deps.sh installs it)");
+  process.exit(0);
+}
 const nats = await startNatsServer();
 const remote = Bun.spawn(["bun", `${root}src/cli/main.ts`, "serve", "--adapter", adapter, "--pool-size", "1", "--port", "0", "--python", python, "--cluster", nats.url, "--node", "bench-remote", "--instance", "bench-cluster-remote"], { stdout: "pipe", stderr: "inherit" });
 {
