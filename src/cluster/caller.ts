@@ -68,7 +68,16 @@ export class Caller {
       raw = (await this.#nc.request(this.#subjects.call(node), encode(req), { timeout })).data;
     } catch (err) {
       if (signal.aborted) throw abortError(signal);
-      return { kind: "unreachable", reason: (err as Error).message };
+      const message = (err as Error).message;
+      if (/max_payload/.test(message)) {
+        throw new SnakepitError("payload_too_large", `The arguments of "${req.tool}" are larger than the NATS server's max_payload (${this.#nc.info?.max_payload ?? "?"} bytes)`, {
+          details: { tool: req.tool, maxPayloadBytes: this.#nc.info?.max_payload },
+        });
+      }
+      if ((err as Error).name === "PermissionViolationError") {
+        throw new SnakepitError("unauthenticated", `Not allowed to call node "${node}": ${message}`, { details: { node } });
+      }
+      return { kind: "unreachable", reason: message };
     }
     const reply = decode<AcceptReply>(raw);
     if ("busy" in reply) return { kind: "busy" };

@@ -143,6 +143,8 @@ describe.skipIf(!hasNats)("cluster streams and routing", () => {
     expect(chunks).toEqual([0, 1, 2]);
     expect(served).toEqual(["py@y1", "px@x1", "py@y1"]);
     await expect(x.execute("echo", {}, { pool: "pz" })).rejects.toMatchObject({ code: "invalid_argument", details: { field: "pool" } });
+    await expect(x.execute("echo", { blob: "y".repeat(2 << 20) }, { pool: "py" })).rejects.toMatchObject({ code: "payload_too_large" });
+    await expect(x.execute("big", { n: 2 << 20 }, { pool: "py" })).rejects.toMatchObject({ code: "payload_too_large", details: { node: "y1" } });
     await expect(x.execute("echo", {}, { sessionId: "never-made" })).rejects.toMatchObject({ code: "session_not_found" });
     const s = x.session("made-here");
     expect(await s.execute("echo", { k: 1 }, { pool: "py" })).toEqual({ k: 1 });
