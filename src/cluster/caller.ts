@@ -7,8 +7,9 @@
 
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { abortError, SnakepitError } from "../errors.ts";
+import { openStream, type StreamLink } from "./caller-stream.ts";
 import type { NodeDirectory } from "./directory.ts";
-import { type AcceptReply, type CallRequest, type ControlMessage, decode, encode, fromWireError, fromWireValue, type ReplyMessage, type Subjects, toWireError } from "./wire.ts";
+import { type AcceptReply, type CallRequest, type ControlMessage, decode, encode, fromWireError, fromWireValue, nodeLost, type ReplyMessage, type Subjects, toWireError } from "./wire.ts";
 
 /** The request without the fields the caller fills in. */
 export type CallSpec = Omit<CallRequest, "id" | "reply" | "from" | "mayQueue" | "credit">;
@@ -17,7 +18,7 @@ export type CallSpec = Omit<CallRequest, "id" | "reply" | "from" | "mayQueue" | 
 export type NotStarted = { kind: "busy" } | { kind: "unreachable"; reason: string };
 
 /** A call running on a node: its outcome and chunks. */
-interface Pending {
+export interface Pending {
   node: string;
   push(m: ReplyMessage): void;
   lost(): void;
@@ -34,6 +35,7 @@ export class Caller {
   readonly #sub: Subscription;
   readonly #offLost: () => void;
   #seq = 0;
+  readonly #link: StreamLink;
 
   constructor(nc: NatsConnection, subjects: Subjects, client: string, dir: NodeDirectory, timing: { acceptTimeoutMs: number; heartbeatMs: number }) {
     this.#nc = nc;
@@ -53,6 +55,15 @@ export class Caller {
         }
       },
     });
+    this.#link = {
+      request: (spec, mayQueue, credit) => this.#request(spec, mayQueue, credit),
+      send: (node, req, signal) => this.#send(node, req, signal),
+      control: (node, m) => this.#control(node, m),
+      register: (id, pending) => void this.#pending.set(id, pending),
+      unregister: (id) => void this.#pending.delete(id),
+      isAlive: (node) => this.#dir.isAlive(node),
+      heartbeatMs: this.#heartbeatMs,
+    };
     this.#offLost = dir.onLost((node) => {
       for (const p of [...this.#pending.values()]) if (p.node === node) p.lost();
     });
@@ -139,122 +150,8 @@ export class Caller {
    * Start a stream of `spec` on `node`; chunks flow with credit (`credit` ahead of the reader).
    * Breaking out of the returned generator cancels the call on the node.
    */
-  async stream(node: string, spec: CallSpec, options: { mayQueue: boolean; signal: AbortSignal; credit: number }): Promise<{ chunks: AsyncGenerator<unknown, void, undefined> } | NotStarted> {
-    const req = this.#request(spec, options.mayQueue, options.credit);
-    const queue: ReplyMessage[] = [];
-    let wake: (() => void) | undefined;
-    let failure: SnakepitError | undefined;
-    this.#pending.set(req.id, {
-      node,
-      push: (m) => {
-        queue.push(m);
-        wake?.();
-      },
-      lost: () => {
-        failure ??= nodeLost(node, spec);
-        wake?.();
-      },
-    });
-    let sent: NotStarted | { started: boolean };
-    try {
-      sent = await this.#send(node, req, options.signal);
-    } catch (err) {
-      this.#pending.delete(req.id);
-      throw err;
-    }
-    if (!("started" in sent)) {
-      this.#pending.delete(req.id);
-      return sent;
-    }
-    if (sent.started) queue.unshift({ t: "started" });
-    // The stream commits once the node starts it: until then it may still move to another node.
-    const beforeStart = await this.#untilStarted(node, queue, () => failure, (w) => (wake = w), options.signal);
-    if (beforeStart) {
-      this.#pending.delete(req.id);
-      if (beforeStart.kind === "aborted") {
-        this.#control(node, { t: "cancel", id: req.id, reason: toWireError(abortError(options.signal)) });
-        throw abortError(options.signal);
-      }
-      return beforeStart;
-    }
-    const self = this;
-    const half = Math.max(1, Math.floor(options.credit / 2));
-    async function* chunks(): AsyncGenerator<unknown, void, undefined> {
-      let done = false;
-      let consumed = 0;
-      const onAbort = () => wake?.();
-      options.signal.addEventListener("abort", onAbort, { once: true });
-      // A reader that stops reading still says it is there; a node stops a stream whose reader went silent.
-      const keepAlive = setInterval(() => self.#control(node, { t: "credit", id: req.id, n: 0 }), self.#heartbeatMs);
-      try {
-        if (!self.#dir.isAlive(node)) failure ??= nodeLost(node, spec);
-        for (;;) {
-          const m = queue.shift();
-          if (!m) {
-            if (options.signal.aborted) throw abortError(options.signal);
-            if (failure) throw failure;
-            await new Promise<void>((r) => (wake = r));
-            continue;
-          }
-          if (m.t === "end") {
-            done = true;
-            return;
-          }
-          if (m.t === "error") {
-            done = true;
-            throw fromWireError(m.error, node);
-          }
-          if (m.t !== "chunk") continue;
-          yield fromWireValue(m.value);
-          if (++consumed >= half) {
-            self.#control(node, { t: "credit", id: req.id, n: consumed });
-            consumed = 0;
-          }
-        }
-      } finally {
-        clearInterval(keepAlive);
-        options.signal.removeEventListener("abort", onAbort);
-        self.#pending.delete(req.id);
-        if (!done) {
-          const reason = options.signal.aborted ? abortError(options.signal) : new SnakepitError("aborted", "The reader stopped the stream");
-          self.#control(node, { t: "cancel", id: req.id, reason: toWireError(reason) });
-        }
-      }
-    }
-    return { chunks: chunks() };
-  }
-
-  /** Wait for `started` at the head of the queue; else why not (lost, refused, aborted). */
-  async #untilStarted(
-    node: string,
-    queue: ReplyMessage[],
-    failure: () => SnakepitError | undefined,
-    setWake: (w: (() => void) | undefined) => void,
-    signal: AbortSignal,
-  ): Promise<NotStarted | { kind: "aborted" } | undefined> {
-    const onAbort = () => wakeUp();
-    let wakeUp = () => {};
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      for (;;) {
-        const head = queue[0];
-        if (head?.t === "started") {
-          queue.shift();
-          return undefined;
-        }
-        if (head?.t === "error" && head.error.details?.notStarted === true) return { kind: "unreachable", reason: head.error.message };
-        if (head) return undefined; // an error or an outcome: the reader sees it
-        if (failure()) return { kind: "unreachable", reason: `node "${node}" was lost before the stream started` };
-        if (signal.aborted) return { kind: "aborted" };
-        await new Promise<void>((r) => {
-          wakeUp = r;
-          setWake(r);
-        });
-        setWake(undefined);
-      }
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-    }
+  stream(node: string, spec: CallSpec, options: { mayQueue: boolean; signal: AbortSignal; credit: number }): Promise<{ chunks: AsyncGenerator<unknown, void, undefined> } | NotStarted> {
+    return openStream(this.#link, node, spec, options);
   }
 
   /** Tell the node holding a session to end it. */
@@ -277,12 +174,5 @@ function aborted(signal: AbortSignal): Promise<never> {
   return new Promise((_, reject) => {
     if (signal.aborted) reject(abortError(signal));
     else signal.addEventListener("abort", () => reject(abortError(signal)), { once: true });
-  });
-}
-
-/** The typed error for a call whose node was lost after it started there. */
-export function nodeLost(node: string, spec: { pool: string; tool: string }): SnakepitError {
-  return new SnakepitError("worker_crashed", `Node "${node}" was lost while running "${spec.tool}" (pool "${spec.pool}")`, {
-    details: { node, pool: spec.pool, tool: spec.tool, nodeLost: true },
   });
 }

@@ -94,3 +94,10 @@ export function fromWireError(wire: WireError, node?: string): SnakepitError {
   const details = { ...(fromHttpJson(wire.details ?? {}) as Record<string, unknown>), ...(node !== undefined && !("node" in (wire.details ?? {})) ? { node } : {}) };
   return new SnakepitError(code, wire.message, { details, ...(wire.python ? { python: wire.python } : {}) });
 }
+
+/** The typed error for a call whose node was lost after it started there. */
+export function nodeLost(node: string, spec: { pool: string; tool: string }): SnakepitError {
+  return new SnakepitError("worker_crashed", `Node "${node}" was lost while running "${spec.tool}" (pool "${spec.pool}")`, {
+    details: { node, pool: spec.pool, tool: spec.tool, nodeLost: true },
+  });
+}
