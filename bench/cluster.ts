@@ -31,7 +31,9 @@ const remote = Bun.spawn(["bun", `${root}src/cli/main.ts`, "serve", "--adapter",
     out += new TextDecoder().decode(value);
   }
   void (async () => {
-    while (!(await reader.read()).done) {}
+    while (!(await reader.read()).done) {
+      // discard
+    }
   })();
 }
 const local = await Snakepit.start({ adapter, poolSize: 1, python });

@@ -47,17 +47,16 @@ export class ClusterClient implements AsyncDisposable {
 
   static async connect(options: ConnectOptions): Promise<ClusterClient> {
     const config = parseClusterConfig(options.cluster);
-    let client: ClusterClient | undefined;
+    const late: { client?: ClusterClient } = {};
     const m = await openMembership(config, {
       name: `client-${crypto.randomUUID().slice(0, 8)}`,
       self: undefined,
       selfStartedAt: undefined,
       local: undefined,
       onCall: (call) => options.onCall?.(call),
-      ...(options.rehydrate ? { rehydrate: (ctx) => options.rehydrate!({ ...ctx, session: client!.session(ctx.sessionId) }) } : {}),
+      ...(options.rehydrate ? { rehydrate: (ctx) => options.rehydrate!({ ...ctx, session: late.client!.session(ctx.sessionId) }) } : {}),
     });
-    client = new ClusterClient(m);
-    return client;
+    return (late.client = new ClusterClient(m));
   }
 
   execute<T = unknown>(tool: string, args: Record<string, unknown> = {}, options: CallOptions = {}): Promise<T> {

@@ -48,13 +48,13 @@ export class ClusterNode {
     const name = config.node ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, "-")}-${process.pid}`;
     const startedAt = Date.now();
     const load = new LocalLoad(pit);
-    let server: NodeServer | undefined;
-    let advertiser: Advertiser | undefined;
+    // Filled in below: the callbacks are needed before the parts they reach exist.
+    const late: { server?: NodeServer; advertiser?: Advertiser; node?: ClusterNode } = {};
     const changed = () => {
-      server?.pump();
-      advertiser?.changed();
+      late.server?.pump();
+      late.advertiser?.changed();
     };
-    const waiting = (pool: string) => server?.waitingFor(pool) ?? 0;
+    const waiting = (pool: string) => late.server?.waitingFor(pool) ?? 0;
     const ensureSession = (id: string) => {
       if (!pit.sessions.get(id)) pit.session(id);
     };
@@ -103,11 +103,11 @@ export class ClusterNode {
       mayCreateSession: (id) => pit.sessions.get(id) !== undefined,
       onCall: (call) => hooks.onCall?.(call),
     });
-    server = new NodeServer(m.nc, m.subjects, name, local, {
+    const server = (late.server = new NodeServer(m.nc, m.subjects, name, local, {
       readerTimeoutMs: config.nodeTimeoutMs,
       onServed: (call) => hooks.onServed?.(call),
-      isVisible: () => performance.now() - (advertiser?.writtenAt ?? -Infinity) < config.nodeTimeoutMs - config.heartbeatMs,
-    });
+      isVisible: () => performance.now() - (late.advertiser?.writtenAt ?? -Infinity) < config.nodeTimeoutMs - config.heartbeatMs,
+    }));
     const build = (): NodeAdvert => {
       load.refresh();
       return {
@@ -116,11 +116,11 @@ export class ClusterNode {
         updatedAt: Date.now(),
         pools: load.adverts(waiting),
         sessions: pit.sessions.size,
-        served: server!.served,
+        served: server.served,
         version: pkg.version,
       };
     };
-    advertiser = new Advertiser(m.nodesKv, name, build, { heartbeatMs: config.heartbeatMs });
+    const advertiser = (late.advertiser = new Advertiser(m.nodesKv, name, build, { heartbeatMs: config.heartbeatMs }));
     const workersChanged = () => {
       load.refresh();
       changed();
@@ -129,13 +129,11 @@ export class ClusterNode {
       pit.on("worker.started", workersChanged), pit.on("worker.exited", workersChanged),
       m.dir.onLost((node) => hooks.onNodeLost?.(node)),
     ];
-    let node: ClusterNode | undefined;
     // A session deleted here (handle, HTTP) ends on its node and leaves the sessions bucket.
-    offs.push(pit.on("session.deleted", (e) => void node?.endSession(e.session).catch(() => {})));
+    offs.push(pit.on("session.deleted", (e) => void late.node?.endSession(e.session).catch(() => {})));
     server.start();
     await advertiser.publish();
-    node = new ClusterNode(name, config, m, server, advertiser, offs);
-    return node;
+    return (late.node = new ClusterNode(name, config, m, server, advertiser, offs));
   }
 
   /** Run a call wherever the cluster has room (this node included). */

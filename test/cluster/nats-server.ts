@@ -59,7 +59,9 @@ export async function startNatsServer(extraArgs: string[] = []): Promise<NatsSer
     })();
     // Keep draining the log so the server never blocks on a full pipe.
     void (async () => {
-      while (!(await reader.read()).done) {}
+      while (!(await reader.read()).done) {
+        // discard
+      }
     })().catch(() => {});
     const stop = async () => {
       proc.kill("SIGTERM");
