@@ -158,6 +158,36 @@ describe.skipIf(!hasNats)("cluster streams and routing", () => {
   });
 });
 
+const hasOpenssl = Bun.which("openssl") !== null;
+if (hasNats && !hasOpenssl) console.log("cluster TLS test skipped: openssl is not installed (needed to make a test certificate)");
+
+describe.skipIf(!hasNats || !hasOpenssl)("cluster over TLS with user and password", () => {
+  let nats: NatsServer;
+  let ca = "";
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), "snakepit-tls-"));
+    ca = join(dir, "cert.pem");
+    const key = join(dir, "key.pem");
+    const made = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", ca, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]);
+    if (made.exitCode !== 0) throw new Error(`openssl failed: ${made.stderr.toString()}`);
+    nats = await startNatsServer(["--tls", "--tlscert", ca, "--tlskey", key, "--user", "snake", "--pass", "pit-secret"]);
+  });
+  afterAll(async () => {
+    await nats?.stop();
+  });
+
+  test("a node and a client join with user, password and the server's CA; without the CA or the password they fail typed", async () => {
+    const url = nats.url.replace("nats://", "tls://");
+    const good = { url, user: "snake", pass: "pit-secret", tls: { caFile: ca }, ...fast };
+    await using _node = await Snakepit.start({ adapter, poolSize: 1, python: PYTHON, cluster: { ...good, node: "t1" } });
+    await using client = await Snakepit.connect({ cluster: good });
+    expect(await client.execute("echo", { over: "tls" })).toEqual({ over: "tls" });
+    await expect(Snakepit.connect({ cluster: { ...good, pass: "wrong-secret" } })).rejects.toMatchObject({ code: "unauthenticated" });
+    await expect(Snakepit.connect({ cluster: { url, user: "snake", pass: "pit-secret" } })).rejects.toMatchObject({ code: "worker_unavailable" });
+  });
+});
+
 describe.skipIf(!hasNats)("cluster with NKey authentication", () => {
   let nats: NatsServer;
   let seedFile: string;
