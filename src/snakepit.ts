@@ -461,7 +461,7 @@ export class Snakepit implements AsyncDisposable {
   /** Stop every pool: queued calls fail, in-flight calls get the grace period. Idempotent. */
   close(options: { graceMs?: number } = {}): Promise<void> {
     this.#closing ??= (async () => {
-      await this.cluster?.close();
+      await this.cluster?.close(options);
       this.sessions.close();
       await Promise.all([...[...this.#pools.values()].map((p) => p.close(options)), this.#gpuProfiler?.stop()]);
       this.#processes.close();

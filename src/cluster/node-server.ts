@@ -230,11 +230,19 @@ export class NodeServer {
     return this.#waiting.length === 0 ? 0 : this.#waiting.filter((a) => a.pool === pool).length;
   }
 
-  /** Stop taking calls; calls in flight finish (or are cancelled by `close` of the pools). */
-  async stop(): Promise<void> {
-    await Promise.allSettled(this.#subs.map((s) => s.drain()));
+  /**
+   * Leave in stages: stop taking calls (callers get no answer and go elsewhere), hand back the
+   * calls that never started, let running calls finish for up to `graceMs` (their callers still
+   * hear from us), then stop listening for cancels and credit.
+   */
+  async stop(graceMs: number): Promise<void> {
+    const [calls, control] = this.#subs;
     this.#subs = [];
+    await calls?.drain().catch(() => {});
     this.#release("is leaving the cluster");
+    const until = performance.now() + graceMs;
+    while (this.#active.size > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await control?.drain().catch(() => {});
   }
 
   /** Calls that never started here go back to their callers, who place them elsewhere. */

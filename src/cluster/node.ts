@@ -162,11 +162,14 @@ export class ClusterNode {
     await this.#m.sessions.forget(id);
   }
 
-  /** Leave: stop taking calls, remove the advertisement, close the connection. Idempotent. */
-  close(): Promise<void> {
+  /**
+   * Leave: stop taking calls, give running ones `graceMs` to finish and answer, remove the
+   * advertisement, close the connection. Idempotent.
+   */
+  close(options: { graceMs?: number | undefined } = {}): Promise<void> {
     this.#closing ??= (async () => {
       for (const off of this.#offs) off();
-      await this.#server.stop();
+      await this.#server.stop(options.graceMs ?? 6_000);
       await this.#advertiser.close();
       await this.#m.close();
     })();

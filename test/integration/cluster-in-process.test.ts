@@ -115,6 +115,20 @@ describe.skipIf(!hasNats)("cluster streams and routing", () => {
     expect(await node.execute("echo", { ok: true })).toEqual({ ok: true });
   });
 
+  test("a node that leaves gracefully finishes the calls it runs for others and hands back the rest", async () => {
+    const cluster = (node: string) => ({ url: nats.url, prefix: "leave", node, ...fast });
+    const leaving = await Snakepit.start({ adapter, poolSize: 1, python: PYTHON, cluster: cluster("l1") });
+    await using client = await Snakepit.connect({ cluster: { url: nats.url, prefix: "leave", ...fast } });
+    const running = client.execute("where", { ms: 600 });
+    const waiting = client.execute("echo", { queued: true });
+    expect(await waitUntil(() => leaving.stats().inFlight === 1, 5_000)).toBe(true);
+    await using _stays = await Snakepit.start({ adapter, poolSize: 1, python: PYTHON, cluster: cluster("l2") });
+    const closed = leaving.close({ graceMs: 5_000 });
+    expect(await running).toMatchObject({ pid: expect.any(Number) });
+    expect(await waiting).toEqual({ queued: true });
+    await closed;
+  });
+
   test("a strict session whose node restarted under the same name is lost once, then starts afresh", async () => {
     const cluster = { url: nats.url, prefix: "restart", node: "r1", ...fast };
     const first = await Snakepit.start({ adapter, poolSize: 1, python: PYTHON, cluster });
