@@ -12,6 +12,7 @@ import { type CrashInfo, type CrashKind, classifyCrash } from "../resilience/cra
 import { oomKills } from "../runtime/procfs.ts";
 import { type Beat, type HeartbeatConfig, startHeartbeat } from "./heartbeat.ts";
 import { OutputTail, pump } from "./output.ts";
+import { PROTOCOL_VERSION } from "../bridge/protocol.ts";
 
 /** A tool as the worker describes it. */
 export interface ToolSpec {
@@ -20,6 +21,8 @@ export interface ToolSpec {
   parameters: Record<string, unknown>;
   streaming: boolean;
   origin: "python" | "host";
+  /** The tool's own default deadline (`@tool(timeout_ms=...)`), for calls that give none. */
+  timeoutMs?: number;
 }
 
 /** Lifecycle states of a worker. */
@@ -180,7 +183,7 @@ export class Worker {
           this.pythonVersion = String(msg.pythonVersion ?? "");
           this.features = (msg.features as string[] | undefined) ?? [];
           onReady();
-          return {};
+          return { protocolVersion: PROTOCOL_VERSION };
         }
         return this.#hooks.inbound.unary(method, msg, ctx);
       },
