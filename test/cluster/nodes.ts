@@ -35,7 +35,26 @@ export async function startNode(name: string, config: string, extra: string[] = 
   return { ...server, name };
 }
 
-/** Live child processes of `pid` (its Python workers). */
+/** Live Python workers (`-m snakepit_bridge`) among the descendants of `pid`. */
+export function pythonWorkersOf(pid: number): number[] {
+  const out: number[] = [];
+  const walk = (parent: number) => {
+    for (const child of childrenOf(parent)) {
+      let cmd = "";
+      try {
+        cmd = readFileSync(`/proc/${child}/cmdline`, "utf8");
+      } catch {
+        // gone
+      }
+      if (cmd.includes("snakepit_bridge")) out.push(child);
+      walk(child);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/** Live child processes of `pid`. */
 export function childrenOf(pid: number): number[] {
   const out: number[] = [];
   for (const entry of readdirSync("/proc")) {
