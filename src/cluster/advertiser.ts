@@ -19,10 +19,10 @@ export class Advertiser {
   /** When the advertisement was last written (performance.now()). */
   writtenAt = -Infinity;
 
-  constructor(kv: KV, node: string, build: () => NodeAdvert, options: { heartbeatMs: number; minGapMs?: number }) {
+  constructor(kv: KV, options: { node: string; build: () => NodeAdvert; heartbeatMs: number; minGapMs?: number }) {
     this.#kv = kv;
-    this.#node = node;
-    this.#build = build;
+    this.#node = options.node;
+    this.#build = options.build;
     this.#minGapMs = options.minGapMs ?? 50;
     this.#timer = setInterval(() => void this.publish(), options.heartbeatMs);
   }

@@ -25,10 +25,9 @@ export interface StreamLink {
  */
 export async function openStream(
   link: StreamLink,
-  node: string,
-  spec: CallSpec,
-  options: { mayQueue: boolean; signal: AbortSignal; credit: number },
+  options: { node: string; spec: CallSpec; mayQueue: boolean; signal: AbortSignal; credit: number },
 ): Promise<{ chunks: AsyncGenerator<unknown, void, undefined> } | NotStarted> {
+  const { node, spec } = options;
   const req = link.request(spec, options.mayQueue, options.credit);
   const queue: ReplyMessage[] = [];
   let wake: (() => void) | undefined;

@@ -37,13 +37,14 @@ export class Caller {
   #seq = 0;
   readonly #link: StreamLink;
 
-  constructor(nc: NatsConnection, subjects: Subjects, client: string, dir: NodeDirectory, timing: { acceptTimeoutMs: number; heartbeatMs: number }) {
+  constructor(nc: NatsConnection, options: { subjects: Subjects; client: string; dir: NodeDirectory; acceptTimeoutMs: number; heartbeatMs: number }) {
+    const { subjects, client, dir } = options;
     this.#nc = nc;
     this.#subjects = subjects;
     this.#client = client;
     this.#dir = dir;
-    this.#acceptTimeoutMs = timing.acceptTimeoutMs;
-    this.#heartbeatMs = timing.heartbeatMs;
+    this.#acceptTimeoutMs = options.acceptTimeoutMs;
+    this.#heartbeatMs = options.heartbeatMs;
     this.#sub = nc.subscribe(subjects.replies(client), {
       callback: (err, msg) => {
         if (err) return;
@@ -151,7 +152,7 @@ export class Caller {
    * Breaking out of the returned generator cancels the call on the node.
    */
   stream(node: string, spec: CallSpec, options: { mayQueue: boolean; signal: AbortSignal; credit: number }): Promise<{ chunks: AsyncGenerator<unknown, void, undefined> } | NotStarted> {
-    return openStream(this.#link, node, spec, options);
+    return openStream(this.#link, { node, spec, ...options });
   }
 
   /** Tell the node holding a session to end it. */

@@ -59,7 +59,7 @@ export async function openMembership(config: ClusterConfig, options: MembershipO
     }
     const dir = await NodeDirectory.open(nodesKv, config.nodeTimeoutMs);
     const token = `${options.name}-${crypto.randomUUID().slice(0, 8)}`;
-    const caller = new Caller(nc, s, token, dir, config);
+    const caller = new Caller(nc, { subjects: s, client: token, dir, acceptTimeoutMs: config.acceptTimeoutMs, heartbeatMs: config.heartbeatMs });
     const sessions = new SessionMap(sessionsKv);
     const router = new Router({ self: options.self, selfStartedAt: options.selfStartedAt, local: options.local, dir, caller, sessions, config, rehydrate: options.rehydrate, mayCreateSession: options.mayCreateSession, onCall: options.onCall });
     return {

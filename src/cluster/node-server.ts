@@ -50,15 +50,21 @@ export class NodeServer {
 
   constructor(
     nc: NatsConnection,
-    subjects: Subjects,
-    node: string,
-    runner: LocalRunner,
-    options: { readerTimeoutMs: number; onServed: (call: ServedCall) => void; isVisible: () => boolean },
+    options: {
+      subjects: Subjects;
+      node: string;
+      runner: LocalRunner;
+      /** A stream's reader silent this long is gone. */
+      readerTimeoutMs: number;
+      onServed: (call: ServedCall) => void;
+      /** False while this node cannot reach the cluster: calls in its line are not started. */
+      isVisible: () => boolean;
+    },
   ) {
     this.#nc = nc;
-    this.#subjects = subjects;
-    this.#node = node;
-    this.#runner = runner;
+    this.#subjects = options.subjects;
+    this.#node = options.node;
+    this.#runner = options.runner;
     this.#onServed = options.onServed;
     this.#readerTimeoutMs = options.readerTimeoutMs;
     this.#isVisible = options.isVisible;

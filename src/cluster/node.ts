@@ -103,7 +103,10 @@ export class ClusterNode {
       mayCreateSession: (id) => pit.sessions.get(id) !== undefined,
       onCall: (call) => hooks.onCall?.(call),
     });
-    const server = (late.server = new NodeServer(m.nc, m.subjects, name, local, {
+    const server = (late.server = new NodeServer(m.nc, {
+      subjects: m.subjects,
+      node: name,
+      runner: local,
       readerTimeoutMs: config.nodeTimeoutMs,
       onServed: (call) => hooks.onServed?.(call),
       isVisible: () => performance.now() - (late.advertiser?.writtenAt ?? -Infinity) < config.nodeTimeoutMs - config.heartbeatMs,
@@ -120,7 +123,7 @@ export class ClusterNode {
         version: pkg.version,
       };
     };
-    const advertiser = (late.advertiser = new Advertiser(m.nodesKv, name, build, { heartbeatMs: config.heartbeatMs }));
+    const advertiser = (late.advertiser = new Advertiser(m.nodesKv, { node: name, build, heartbeatMs: config.heartbeatMs }));
     const workersChanged = () => {
       load.refresh();
       changed();

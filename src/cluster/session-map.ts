@@ -44,8 +44,8 @@ export class SessionMap {
   }
 
   /** Record the session on `node` unless another node has it already; returns the holder. */
-  async claim(id: string, node: string, pool: string, nodeStartedAt: number | undefined, retry = true): Promise<SessionRecord> {
-    const record: SessionRecord = { node, nodeStartedAt, pool, claimedAt: Date.now() };
+  async claim(id: string, holder: Pick<SessionRecord, "node" | "pool" | "nodeStartedAt">, retry = true): Promise<SessionRecord> {
+    const record: SessionRecord = { ...holder, claimedAt: Date.now() };
     const cached = this.#cache.get(id);
     try {
       const revision = cached
@@ -55,9 +55,9 @@ export class SessionMap {
       return record;
     } catch {
       // someone else claimed (or moved) it first
-      const holder = await this.get(id, true);
-      if (holder) return holder;
-      if (retry) return this.claim(id, node, pool, nodeStartedAt, false);
+      const current = await this.get(id, true);
+      if (current) return current;
+      if (retry) return this.claim(id, holder, false);
       throw new SnakepitError("internal", `Cannot record session "${id}" in the cluster`, { details: { session: id } });
     }
   }

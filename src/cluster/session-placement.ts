@@ -57,7 +57,7 @@ export async function placeSession(
   const fresh = deps.place(call.pool, call.exclude);
   if (!fresh) return undefined;
   const node = fresh.local ? deps.self! : fresh.node;
-  const claimed = await sessions.claim(call.sessionId, node, call.pool, startedAt(deps, node));
+  const claimed = await sessions.claim(call.sessionId, { node, pool: call.pool, nodeStartedAt: startedAt(deps, node) });
   if (lostNode !== undefined && claimed.node === node) {
     const mode = call.affinity ?? deps.dir.affinity(call.pool) ?? "hint";
     if (mode !== "hint") {
