@@ -15,7 +15,7 @@ import { serve } from "./serve.ts";
 import { setup } from "./setup.ts";
 import { SETUP_ENV_FLAGS } from "./setup-env.ts";
 import { status } from "./status.ts";
-import { CLUSTER_FLAGS, CLUSTER_HELP, clusterSettings } from "../cluster/cli.ts";
+import { CLUSTER_FLAGS, CLUSTER_HELP, clusterSettings, clusterStatus } from "../cluster/cli.ts";
 import pkg from "../../package.json" with { type: "json" };
 
 export const VERSION: string = pkg.version;
@@ -63,8 +63,12 @@ ${CLUSTER_HELP}
   prints the result as one JSON line (one line per chunk with --stream); errors go to stderr as
   JSON { code, message, details } and set the exit code`,
   status: `usage: snakepit status [--url URL] [--token T] [--watch SECONDS] [--json]
+       snakepit status --cluster nats://HOST:PORT [--cluster-prefix P] [--json]
 
-  --url URL       server to ask (default http://127.0.0.1:7117, or SNAKEPIT_URL)`,
+  --url URL       server to ask (default http://127.0.0.1:7117, or SNAKEPIT_URL); a clustered
+                  server also lists the cluster's nodes
+  --cluster URL   list the cluster's nodes, pools and free slots straight from its NATS server
+                  (credentials: SNAKEPIT_CLUSTER_TOKEN, SNAKEPIT_CLUSTER_USER/_PASS)`,
   doctor: `usage: snakepit doctor [--config FILE] [--adapter FILE[:Class]] [--python PATH] [--host H] [--port P]`,
   setup: `usage: snakepit setup [--python PATH] [--force] [--config FILE] [--requirements FILE]
                       [--index-url URL] [--find-links DIR]... [--no-index]
@@ -136,9 +140,10 @@ export async function main(argv: string[]): Promise<number> {
       return exec(await config(values, assets.exampleAdapter, 1), tool, args, { stream: values.stream ?? false, ...(timeoutMs ? { timeoutMs } : {}) });
     }
     case "status": {
-      const { values } = parseArgs({ args: rest, options: { url: { type: "string" }, token: { type: "string" }, watch: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
+      const { values } = parseArgs({ args: rest, options: { url: { type: "string" }, token: { type: "string" }, watch: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" }, ...CLUSTER_FLAGS } });
       if (values.help) return help("status");
       const env = hostEnv();
+      if (values.cluster) return clusterStatus(clusterSettings(undefined, env, values)!, { json: values.json ?? false });
       const watch = intFlag("watch", values.watch);
       if (watch !== undefined && watch <= 0) throw new SnakepitError("invalid_argument", "--watch takes a number of seconds above 0", { details: { field: "watch" } });
       return status(values.url ?? env.SNAKEPIT_URL ?? "http://127.0.0.1:7117", {

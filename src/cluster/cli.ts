@@ -47,3 +47,17 @@ export function clusterSettings(
   }
   return out as ClusterConfigInput;
 }
+
+/** `snakepit status --cluster URL`: the cluster's nodes straight from NATS, no server needed. */
+export async function clusterStatus(settings: ClusterConfigInput, options: { json: boolean }): Promise<number> {
+  const { ClusterClient } = await import("./client.ts");
+  const { clusterTable } = await import("./view.ts");
+  const client = await ClusterClient.connect({ cluster: settings });
+  try {
+    const view = { node: "", prefix: typeof settings === "object" && settings.prefix ? settings.prefix : "snakepit", nodes: client.nodes() };
+    console.log(options.json ? JSON.stringify({ cluster: view }) : clusterTable(view));
+    return 0;
+  } finally {
+    await client.close();
+  }
+}

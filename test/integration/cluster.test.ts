@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Snakepit } from "../../src/mod.ts";
 import type { ClusterClient, ClusterSession } from "../../src/cluster/client.ts";
 import type { RoutedCall } from "../../src/cluster/router.ts";
-import { failure, isAlive, waitUntil } from "../helpers.ts";
+import { cli, failure, isAlive, waitUntil } from "../helpers.ts";
 import { natsServerPath, type NatsServer, startNatsServer } from "../cluster/nats-server.ts";
 import { nodeConfig, pythonWorkersOf, startNode, stopNode, type TestNode } from "../cluster/nodes.ts";
 
@@ -44,6 +44,17 @@ describe.skipIf(!hasNats)("a cluster of three nodes", () => {
       expect(n.pools.default).toMatchObject({ size: 1, capacity: 1 });
       expect(n.pools.default!.tools).toEqual(expect.arrayContaining(["where", "bump", "ticks"]));
     }
+  });
+
+  test("snakepit status lists the cluster's nodes, from a node's HTTP API or from NATS", async () => {
+    const direct = await cli(["status", "--cluster", nats.url]);
+    expect(direct.code).toBe(0);
+    expect(direct.stdout).toContain('cluster "snakepit": 3 live nodes');
+    for (const n of ["n1", "n2", "n3"]) expect(direct.stdout).toMatch(new RegExp(`${n}\\s+alive\\s+default\\s+1/1`));
+    const json = JSON.parse((await cli(["status", "--cluster", nats.url, "--json"])).stdout) as { cluster: { nodes: Array<{ node: string }> } };
+    expect(json.cluster.nodes.map((n) => n.node)).toEqual(["n1", "n2", "n3"]);
+    const viaHttp = await cli(["status", "--url", nodes[1]!.url]);
+    expect(viaHttp.stdout).toMatch(/n2 \(this\)\s+alive/);
   });
 
   test("calls through one node's HTTP API are served by all three nodes", async () => {
