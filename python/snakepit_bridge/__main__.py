@@ -56,6 +56,9 @@ def main(argv: "list[str] | None" = None) -> int:
 
     signal.signal(signal.SIGTERM, on_sigterm)
 
+    from . import reaper
+
+    reaper.install()  # before user code: nothing it starts may outlive us (SECURITY.md)
     from .adapter import discover_tools, load_adapter
     from .framing import FrameReader, FrameWriter
     from .server import Server

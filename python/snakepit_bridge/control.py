@@ -29,6 +29,9 @@ def exit_group(code: int = 0) -> None:
     """
     try:
         sys.stderr.flush()
+        from .reaper import kill_tree
+
+        kill_tree()  # descendants that left our group (setsid, double fork) too
         if code == 0 and os.getpgrp() == os.getpid():
             os.killpg(os.getpid(), signal.SIGKILL)
     finally:

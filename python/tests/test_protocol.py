@@ -48,7 +48,7 @@ class HostConstantTest(unittest.TestCase):
         import re
 
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        with open(os.path.join(root, "src/bridge/protocol.ts"), encoding="utf-8") as f:
+        with open(os.path.join(root, "src/bridge/messages.ts"), encoding="utf-8") as f:
             found = re.search(r"export const PROTOCOL_VERSION = (\d+);", f.read())
         self.assertIsNotNone(found)
         self.assertEqual(int(found.group(1)), PROTOCOL_VERSION)

@@ -2,7 +2,7 @@
 
 import { SnakepitError } from "../errors.ts";
 import { table } from "./output.ts";
-import { clusterTable, fetchCluster } from "../cluster/view.ts";
+import { clusterTable, fetchCluster } from "./cluster-status.ts";
 
 interface PoolView {
   name: string;

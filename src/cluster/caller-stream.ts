@@ -129,7 +129,7 @@ async function untilStarted(
         queue.shift();
         return undefined;
       }
-      if (head?.t === "error" && head.error.details?.notStarted === true) return { kind: "unreachable", reason: head.error.message };
+      if (head?.t === "error" && head.error.notStarted === true) return { kind: "unreachable", reason: head.error.message };
       if (head) return undefined; // an error or an outcome: the reader sees it
       if (failure()) return { kind: "unreachable", reason: `node "${node}" was lost before the stream started` };
       if (signal.aborted) return { kind: "aborted" };

@@ -125,7 +125,7 @@ export class Caller {
           if (m.t === "started") started = true;
           else if (m.t === "result") resolve({ value: fromWireValue(m.value) });
           else if (m.t === "error") {
-            if (m.error.details?.notStarted === true) resolve({ kind: "unreachable", reason: m.error.message });
+            if (m.error.notStarted === true) resolve({ kind: "unreachable", reason: m.error.message });
             else reject(fromWireError(m.error, node));
           }
         },

@@ -3,8 +3,8 @@
  * the cluster's nodes.
  */
 
-import type { CallOptions } from "../snakepit.ts";
-import { type ClusterConfigInput, parseClusterConfig } from "./config.ts";
+import type { CallOptions } from "../facade/types.ts";
+import { type ClusterConfigInput, parseClusterConfig } from "../config/cluster.ts";
 import type { NodeView } from "./directory.ts";
 import { type Membership, openMembership } from "./member.ts";
 import type { RoutedCall } from "./router.ts";

@@ -3,7 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { connect, credsAuthenticator, type NatsConnection, nkeyAuthenticator, type NodeConnectionOptions } from "@nats-io/transport-node";
 import { SnakepitError } from "../errors.ts";
-import type { ClusterConfig } from "./config.ts";
+import type { ClusterConfig } from "../config/cluster.ts";
 
 async function readSecret(path: string, what: string): Promise<Uint8Array> {
   try {

@@ -1,7 +1,9 @@
 /** The facade's hook: join the cluster as a node, reporting calls as events on the pit's bus. */
 
-import type { RehydrateContext, Snakepit } from "../snakepit.ts";
+import type { RehydrateContext } from "../facade/types.ts";
 import type { EventBus } from "../telemetry/bus.ts";
+import type { NodeFacade } from "./local.ts";
+import type { ClusterClient, ConnectOptions } from "./client.ts";
 import type { ClusterNode } from "./node.ts";
 
 /** What joining needs beyond the pit: its bus and its rehydrate hook. */
@@ -11,7 +13,7 @@ export interface JoinDeps {
 }
 
 /** Join the cluster named by `input` (NATS is loaded only now: unclustered pits never load it). */
-export async function joinCluster(input: unknown, pit: Snakepit, deps: JoinDeps): Promise<ClusterNode> {
+export async function joinCluster(input: unknown, pit: NodeFacade, deps: JoinDeps): Promise<ClusterNode> {
   const { ClusterNode } = await import("./node.ts");
   const rehydrate = deps.rehydrate;
   let name = "";
@@ -26,3 +28,12 @@ export async function joinCluster(input: unknown, pit: Snakepit, deps: JoinDeps)
   name = node.name;
   return node;
 }
+
+/** `Snakepit.connect`: a client-only cluster handle (NATS is loaded only now). */
+export async function connectCluster(options: ConnectOptions): Promise<ClusterClient> {
+  const { ClusterClient } = await import("./client.ts");
+  return ClusterClient.connect(options);
+}
+
+export { isLocalCall } from "./local.ts";
+export type { ClusterClient, ClusterNode, ConnectOptions };

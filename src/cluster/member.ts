@@ -7,7 +7,7 @@ import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { SnakepitError } from "../errors.ts";
 import { Caller } from "./caller.ts";
-import type { ClusterConfig } from "./config.ts";
+import type { ClusterConfig } from "../config/cluster.ts";
 import { openConnection } from "./connection.ts";
 import { NodeDirectory } from "./directory.ts";
 import type { LocalRunner } from "./local.ts";

@@ -4,12 +4,12 @@
  */
 
 import { hostname } from "node:os";
-import type { CallOptions, Snakepit } from "../snakepit.ts";
+import type { CallOptions } from "../facade/types.ts";
 import { LocalLoad, type NodeAdvert } from "./advert.ts";
 import { Advertiser } from "./advertiser.ts";
-import { type ClusterConfig, parseClusterConfig } from "./config.ts";
+import { type ClusterConfig, parseClusterConfig } from "../config/cluster.ts";
 import type { NodeView } from "./directory.ts";
-import { localOptions, type LocalRunner } from "./local.ts";
+import { localOptions, type LocalRunner, type NodeFacade } from "./local.ts";
 import { type Membership, openMembership } from "./member.ts";
 import { NodeServer, type ServedCall } from "./node-server.ts";
 import type { RoutedCall } from "./router.ts";
@@ -43,7 +43,7 @@ export class ClusterNode {
   }
 
   /** Join: connect, advertise, serve. */
-  static async join(input: unknown, pit: Snakepit, hooks: ClusterNodeHooks = {}): Promise<ClusterNode> {
+  static async join(input: unknown, pit: NodeFacade, hooks: ClusterNodeHooks = {}): Promise<ClusterNode> {
     const config = parseClusterConfig(input);
     const name = config.node ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, "-")}-${process.pid}`;
     const startedAt = Date.now();

@@ -6,9 +6,9 @@
  */
 
 import { abortError, SnakepitError } from "../errors.ts";
-import type { CallOptions } from "../snakepit.ts";
+import type { CallOptions } from "../facade/types.ts";
 import type { Caller, CallSpec, NotStarted } from "./caller.ts";
-import type { ClusterConfig } from "./config.ts";
+import type { ClusterConfig } from "../config/cluster.ts";
 import type { NodeDirectory } from "./directory.ts";
 import { type LocalRunner, localOptions } from "./local.ts";
 import { placeSession, type SessionPlacementDeps } from "./session-placement.ts";

@@ -4,7 +4,7 @@
  * details and Python facts. Values travel as the HTTP API's lossless JSON (bytes, arrays, NaN).
  */
 
-import { fromHttpJson, toHttpJson } from "../api/http-json.ts";
+import { encodeValue, reviveValue } from "../bridge/codec.ts";
 import { isErrorCode, type PythonErrorInfo, SnakepitError } from "../errors.ts";
 
 /** Subjects and buckets of one cluster namespace. */
@@ -29,7 +29,7 @@ export interface CallRequest {
   from: string;
   pool: string;
   tool: string;
-  args: unknown;
+  args: WireValue;
   sessionId?: string;
   affinity?: string;
   /** What is left of the caller's budget. */
@@ -48,8 +48,8 @@ export type AcceptReply = { accepted: true; started?: true } | { busy: true } | 
 /** Messages on a call's reply subject. */
 export type ReplyMessage =
   | { t: "started" }
-  | { t: "result"; value: unknown }
-  | { t: "chunk"; value: unknown }
+  | { t: "result"; value: WireValue }
+  | { t: "chunk"; value: WireValue }
   | { t: "end" }
   | { t: "error"; error: WireError };
 
@@ -63,8 +63,10 @@ export type ControlMessage =
 export interface WireError {
   code: string;
   message: string;
-  details?: Record<string, unknown>;
+  details?: WireValue;
   python?: PythonErrorInfo;
+  /** The call never started on the node: the caller may place it elsewhere. */
+  notStarted?: true;
 }
 
 const encoder = new TextEncoder();
@@ -78,20 +80,41 @@ export function decode<T>(data: Uint8Array): T {
   return JSON.parse(decoder.decode(data)) as T;
 }
 
-/** A host value for the wire (lossless for bytes, ndarrays, big ints, NaN). */
-export const toWireValue = toHttpJson;
+/** A value as JSON: the bridge codec's tagged form, its binary attachments in base64. */
+export interface WireValue {
+  v: unknown;
+  b?: string[];
+}
+
+/** A host value for the wire (lossless for bytes, ndarrays, big ints, NaN), as the workers' codec does it. */
+export function toWireValue(value: unknown): WireValue {
+  const encoded = encodeValue(value);
+  if (encoded.attachments.length === 0) return { v: encoded.value };
+  return { v: encoded.value, b: encoded.attachments.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString("base64")) };
+}
+
 /** A wire value back into host values. */
-export const fromWireValue = fromHttpJson;
+export function fromWireValue(wire: WireValue): unknown {
+  const attachments = (wire.b ?? []).map((b) => new Uint8Array(Buffer.from(b, "base64")));
+  return reviveValue(wire.v, attachments);
+}
 
 export function toWireError(err: unknown): WireError {
   const e = SnakepitError.from(err);
-  return { code: e.code, message: e.message, details: toHttpJson(e.details) as Record<string, unknown>, ...(e.python ? { python: e.python } : {}) };
+  return {
+    code: e.code,
+    message: e.message,
+    details: toWireValue(e.details),
+    ...(e.python ? { python: e.python } : {}),
+    ...(e.details.notStarted === true ? { notStarted: true as const } : {}),
+  };
 }
 
 /** Back into a SnakepitError; `node` is added to the details (which node said so). */
 export function fromWireError(wire: WireError, node?: string): SnakepitError {
   const code = isErrorCode(wire.code) ? wire.code : "internal";
-  const details = { ...(fromHttpJson(wire.details ?? {}) as Record<string, unknown>), ...(node !== undefined && !("node" in (wire.details ?? {})) ? { node } : {}) };
+  const sent = (wire.details ? fromWireValue(wire.details) : {}) as Record<string, unknown>;
+  const details = { ...sent, ...(node !== undefined && !("node" in sent) ? { node } : {}) };
   return new SnakepitError(code, wire.message, { details, ...(wire.python ? { python: wire.python } : {}) });
 }
 

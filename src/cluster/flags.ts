@@ -1,7 +1,7 @@
 /** The cluster's command-line flags and environment, merged over the config file's `[cluster]`. */
 
 import { SnakepitError } from "../errors.ts";
-import type { ClusterConfigInput } from "./config.ts";
+import type { ClusterConfigInput } from "../config/cluster.ts";
 
 /** Flags `serve` and `status` accept. */
 export const CLUSTER_FLAGS = {
@@ -46,18 +46,4 @@ export function clusterSettings(
     return undefined;
   }
   return out as ClusterConfigInput;
-}
-
-/** `snakepit status --cluster URL`: the cluster's nodes straight from NATS, no server needed. */
-export async function clusterStatus(settings: ClusterConfigInput, options: { json: boolean }): Promise<number> {
-  const { ClusterClient } = await import("./client.ts");
-  const { clusterTable } = await import("./view.ts");
-  const client = await ClusterClient.connect({ cluster: settings });
-  try {
-    const view = { node: "", prefix: typeof settings === "object" && settings.prefix ? settings.prefix : "snakepit", nodes: client.nodes() };
-    console.log(options.json ? JSON.stringify({ cluster: view }) : clusterTable(view));
-    return 0;
-  } finally {
-    await client.close();
-  }
 }

@@ -1,7 +1,7 @@
-/** Cluster settings (zod): where the NATS server is, who this node is, credentials, timings. */
+/** Cluster settings (zod): where the NATS server is, who this node is, credentials, timings (see docs/cluster.md). */
 
 import { z } from "zod";
-import { MAX_TIMER_MS } from "../config/limits.ts";
+import { MAX_TIMER_MS } from "../core/limits.ts";
 import { SnakepitError } from "../errors.ts";
 
 const ms = z.number().int().positive().max(MAX_TIMER_MS);
