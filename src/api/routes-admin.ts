@@ -2,6 +2,7 @@
 
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { SnakepitError } from "../errors.ts";
+import { clusterView } from "../cluster/view.ts";
 import { detectHardware } from "../hardware/detect.ts";
 import { HardwareInfoSchema } from "../hardware/schema.ts";
 import type { AnyEvent } from "../telemetry/bus.ts";
@@ -114,6 +115,15 @@ export function adminRoutes(app: OpenAPIHono<ApiEnv>, table: RouteTable, deps: R
     method: "get", path: "/v1/pools", operationId: "listPools", tags: ["pools"], summary: "Pools with their figures",
     responses: { 200: json("Pools", z.object({ pools: z.array(PoolInfo) })), ...e401 },
   }), (c) => c.json({ pools: listPools(pit) }));
+
+  define(app, table, createRoute({
+    method: "get", path: "/v1/cluster", operationId: "cluster", tags: ["pools"], summary: "Cluster nodes with their pools and free capacity (404 when not clustered)",
+    responses: {
+      200: json("Nodes", z.object({ node: z.string(), prefix: z.string(), nodes: z.array(z.record(z.string(), z.unknown())) }).openapi("Cluster")),
+      ...e401,
+      404: json("This server is not in a cluster", ErrorBody),
+    },
+  }), (c) => c.json(clusterView(pit)));
 
   define(app, table, createRoute({
     method: "get", path: "/v1/tools", operationId: "listTools", tags: ["pools"], summary: "Tools of every pool (Python) and of the host",
