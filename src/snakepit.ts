@@ -1,6 +1,7 @@
 /** The public facade: start pools, call tools, stream, sessions, host tools, inspect, close. */
 
 import { createHostHandlers } from "./bridge/host-handlers.ts";
+import { shmWorkerEnv } from "./bridge/shm.ts";
 import { parseConfig, parseSessionConfig, type SnakepitOptions } from "./config/parse.ts";
 import { SnakepitError } from "./errors.ts";
 import { type AffinityMode } from "./pool/affinity.ts";
@@ -171,7 +172,7 @@ export class Snakepit implements AsyncDisposable {
     bus.on("worker.spawned", (e) => registry.add(e.worker, e.pid));
     bus.on("worker.exited", (e) => registry.remove(e.worker));
     let initialControl: TelemetryControlInput | undefined;
-    const env = hostEnv();
+    const env = { ...hostEnv(), ...shmWorkerEnv() };
     delete env.SNAKEPIT_TOKEN; // the server's secret is no business of Python code
     const bridgeDir = getBridgeDir();
     try {

@@ -104,7 +104,7 @@ export async function apiStream(url: string, n: number): Promise<{ firstMs: numb
 }
 
 export async function apiBulk(url: string, data: Uint8Array, f32: boolean): Promise<Uint8Array> {
-  const res = await fetch(`${url}/${f32 ? "f32" : "bytes"}`, { method: "POST", headers: { "content-type": "application/octet-stream" }, body: data });
+  const res = await fetch(`${url}/${f32 ? "f32" : "bytes"}`, { method: "POST", headers: { "content-type": "application/octet-stream" }, body: data as Uint8Array<ArrayBuffer> });
   return new Uint8Array(await res.arrayBuffer());
 }
 

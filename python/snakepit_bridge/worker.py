@@ -20,7 +20,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
-from . import codec, telemetry, tracing
+from . import codec, shm, telemetry, tracing
 from .adapter import Tool
 from .context import CallState, ToolContext
 from .errors import BridgeError, Cancelled, DeadlineExceeded, HostToolError, InvalidArgument, ToolNotFound
@@ -505,6 +505,7 @@ class Worker:
     def _exit_group() -> None:
         """Exit, taking the subprocesses our tools started (our process group) with us."""
         try:
+            shm.cleanup()
             sys.stderr.flush()
             if os.getpgrp() == os.getpid():
                 os.killpg(os.getpid(), signal.SIGKILL)
@@ -513,6 +514,7 @@ class Worker:
 
     def _host_gone(self) -> None:
         """Our stdin closed: the host is gone. Take our own process group down with us."""
+        shm.cleanup(host_gone=True)
         self._exit_group()
 
 
