@@ -5,6 +5,7 @@
  * figures are medians with min–max. A contender beating its own floor stops the run.
  */
 
+import { shmEnabled, shmWorkerEnv } from "../src/bridge/shm.ts";
 import { updateReadme } from "./readme-table.ts";
 import { benchPython, saveResults, sequential, throughput } from "./lib.ts";
 import { ALL_CPUS, canPin, HOST_CPU, hostOn, OTHER_CORE, pin, pinSelf, SAME_CORE } from "./placement.ts";
@@ -186,7 +187,7 @@ const results = {
   placement: canPin ? "p50 rows: host and Python on CPU 0 (same core); stream and bulk rows: host on CPU 0, Python on CPU 1; throughput, start-up and HTTP rows: every process on every CPU" : "not enforced",
   sizes: { rounds: ROUNDS, sequentialCalls: SEQ, throughputCalls: TOTAL, inFlight: IN_FLIGHT, streamChunks: STREAM_N, bulkBytes: BULK, httpSeconds: HTTP_SECONDS },
   skipped: skipFastapi ? { fastapi: skipFastapi } : {},
-  bulkTransport: "pipe",
+  bulkTransport: shmEnabled() ? `shared memory above ${shmWorkerEnv().SNAKEPIT_SHM_MIN_BYTES} bytes (src/bridge/shm.ts)` : "pipe",
   figures,
   targets: targets(figures),
 };
