@@ -21,6 +21,7 @@ import { CallGuard } from "./guard.ts";
 import { endSpan, startCallSpan, startWorkerSpan, traceparentOf } from "../telemetry/tracing.ts";
 import type { TelemetryControl } from "../telemetry/control.ts";
 import { Dispatcher, type Want } from "./dispatcher.ts";
+import { type ForkServer, startPreload } from "../worker/fork-server.ts";
 import { leastLoaded } from "./select.ts";
 import { PoolStats, type PoolStatsSnapshot } from "./stats.ts";
 
@@ -74,6 +75,7 @@ export class Pool {
   readonly health: HealthMonitor;
   readonly guard: CallGuard;
   readonly #deps: PoolDeps;
+  #forkServer: ForkServer | undefined;
   readonly #dispatcher: Dispatcher;
   readonly #supervisor: Supervisor;
   #calls = 0;
@@ -135,6 +137,7 @@ export class Pool {
     const t0 = performance.now();
     const { poolSize, startupBatchSize, startupBatchDelayMs } = this.config;
     try {
+      this.#forkServer = await startPreload(this.config, this.#deps);
       for (let started = 0; started < poolSize; started += startupBatchSize) {
         if (started > 0 && startupBatchDelayMs > 0) await sleep(startupBatchDelayMs, this.#stopSignal.signal);
         const batch = Math.min(startupBatchSize, poolSize - started);
@@ -172,6 +175,7 @@ export class Pool {
         startupTimeoutMs: c.startupTimeoutMs,
         cancelGraceMs: c.cancelGraceMs,
         logLevel: c.logLevel,
+        spawn: this.#forkServer && ((cmd, o) => this.#forkServer!.spawn(cmd, o)),
       },
       {
         onSpawn: (w) => this.#deps.bus.emit("worker.spawned", { pool: this.name, worker: w.id, pid: w.pid }),
@@ -506,6 +510,7 @@ export class Pool {
       await Promise.allSettled([...this.#pendingStarts]);
       await Promise.all([...this.workers].map((w) => w.stop(graceMs)));
       this.workers.length = 0;
+      await this.#forkServer?.close();
       this.#deps.bus.emit("pool.closed", { pool: this.name });
     })();
     return this.#closing;

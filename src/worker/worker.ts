@@ -7,7 +7,7 @@ import { Inbox } from "../bridge/inbox.ts";
 import { FrameDecoder } from "../bridge/frames.ts";
 import { MAX_TIMER_MS } from "../config/limits.ts";
 import { abortError, SnakepitError } from "../errors.ts";
-import { type ChildProcess, type ExitStatus, spawnChild } from "../runtime/process.ts";
+import { type ChildProcess, type ExitStatus, spawnChild, type SpawnOptions } from "../runtime/process.ts";
 import { type CrashInfo, type CrashKind, classifyCrash } from "../resilience/crash.ts";
 import { oomKills } from "../runtime/procfs.ts";
 import { type Beat, type HeartbeatConfig, startHeartbeat } from "./heartbeat.ts";
@@ -47,6 +47,8 @@ export interface WorkerSpec {
   /** Time a cancelled call gets to stop before the worker is recycled. @default 2000 */
   cancelGraceMs?: number;
   logLevel?: string;
+  /** How to start the process (preloaded pools fork it from a template). @default spawnChild */
+  spawn?: ((cmd: string[], options: SpawnOptions) => Promise<ChildProcess>) | undefined;
 }
 
 /** Callbacks from a worker to its owner. */
@@ -160,7 +162,7 @@ export class Worker {
     const pythonPath = [spec.bridgeDir, spec.env.PYTHONPATH].filter(Boolean).join(":");
     let child: ChildProcess;
     try {
-      child = spawnChild(cmd, { env: { ...spec.env, PYTHONPATH: pythonPath }, cwd: spec.cwd });
+      child = await (spec.spawn ?? spawnChild)(cmd, { env: { ...spec.env, PYTHONPATH: pythonPath }, cwd: spec.cwd });
     } catch (cause) {
       throw new SnakepitError("worker_spawn_failed", `Cannot start worker "${this.id}": ${(cause as Error).message}`, {
         cause,
