@@ -24,7 +24,7 @@ const ROWS: Array<[row: string, label: string, unit: string, scale?: number]> = 
   ["http64ReqPerSec", "HTTP, 64 connections (2 workers)", "k req/s", 1000],
   ["http64P99Ms", "HTTP, 64 connections, p99", "ms"],
 ];
-const COLUMNS: Array<[string, string]> = [["snakepit", "snakepit"], ["raw", "raw pipe (flush each)"], ["rawBuffered", "raw pipe (buffered)"], ["pythonShell", "python-shell (Node)"], ["fastapi", "FastAPI + uvicorn"]];
+const COLUMNS: Array<[string, string]> = [["snakepit", "snakepit"], ["snakepitPreload", "snakepit, preload"], ["raw", "raw pipe (flush each)"], ["rawBuffered", "raw pipe (buffered)"], ["pythonShell", "python-shell (Node)"], ["fastapi", "FastAPI + uvicorn"]];
 
 function cell(f: Figure | undefined, scale = 1): string {
   if (!f) return "—";
@@ -51,8 +51,9 @@ export function benchTable(): string {
     if (!byWho) continue;
     lines.push(`| ${label} (${unit}) | ${COLUMNS.map(([who]) => cell(byWho[who], scale)).join(" | ")} |`);
   }
-  if (telemetry) lines.push(`| 64 in flight, 2 workers, telemetry all on vs off | ${Math.round(telemetry.throughput.onMedian / 1000)} k vs ${Math.round(telemetry.throughput.offMedian / 1000)} k calls/s (${telemetry.ratio.toFixed(2)}×) | | | | |`);
-  if (startup) lines.push(`| binary launch → first HTTP call (ms) | ${Math.round(startup.launchToFirstCallMs.warmCacheMedian)} (${Math.round(Math.min(...startup.launchToFirstCallMs.warm))}–${Math.round(Math.max(...startup.launchToFirstCallMs.warm))}) | | | | |`);
+  const rest = " |".repeat(COLUMNS.length - 1);
+  if (telemetry) lines.push(`| 64 in flight, 2 workers, telemetry all on vs off | ${Math.round(telemetry.throughput.onMedian / 1000)} k vs ${Math.round(telemetry.throughput.offMedian / 1000)} k calls/s (${telemetry.ratio.toFixed(2)}×) |${rest}`);
+  if (startup) lines.push(`| binary launch → first HTTP call (ms) | ${Math.round(startup.launchToFirstCallMs.warmCacheMedian)} (${Math.round(Math.min(...startup.launchToFirstCallMs.warm))}–${Math.round(Math.max(...startup.launchToFirstCallMs.warm))}) |${rest}`);
   if (cmp) {
     lines.push("", "Targets (issue #12), on these medians:", "");
     for (const t of cmp.targets as Array<{ target: string; value: string; met: boolean }>) lines.push(`- ${t.met ? "met" : "**not met**"}: ${t.target} (${t.value})`);

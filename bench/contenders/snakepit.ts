@@ -35,10 +35,10 @@ export async function pitF32(pit: Snakepit, data: Float32Array): Promise<Float32
   return out.data as Float32Array;
 }
 
-/** Start a pool of `n` and make one call; ms until answered. */
-export async function pitStart(python: string, n: number): Promise<number> {
+/** Start a pool of `n` (forked from a template with `preload`) and make one call; ms until answered. */
+export async function pitStart(python: string, n: number, preload = false): Promise<number> {
   const t0 = performance.now();
-  const pit = await Snakepit.start({ adapter, poolSize: n, python });
+  const pit = await Snakepit.start({ adapter, poolSize: n, python, ...(preload ? { preload: { modules: [] } } : {}) });
   await pit.execute("add", { a: 1, b: 1 });
   const ms = performance.now() - t0;
   await pit.close();
