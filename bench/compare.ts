@@ -5,7 +5,7 @@
  * figures are medians with min–max. A contender beating its own floor stops the run.
  */
 
-import { shmEnabled, shmWorkerEnv } from "../src/bridge/shm.ts";
+import { shmEnabled, shmWorkerEnv, useShm } from "../src/bridge/shm.ts";
 import { updateReadme } from "./readme-table.ts";
 import { benchPython, saveResults, sequential, throughput } from "./lib.ts";
 import { ALL_CPUS, canPin, HOST_CPU, hostOn, OTHER_CORE, pin, pinSelf, SAME_CORE } from "./placement.ts";
@@ -91,6 +91,18 @@ async function snakepit(): Promise<Figures> {
     out.push(["bytesMiBps", "snakepit", await bulkRate(async () => sameBytes(bytes, await pitBytes(pit, bytes), "snakepit"))]);
     const f = new Uint8Array(floats.buffer);
     out.push(["f32MiBps", "snakepit", await bulkRate(async () => sameBytes(f, new Uint8Array((await pitF32(pit, floats)).buffer), "snakepit f32"))]);
+  }
+  if (shmEnabled()) {
+    // The same bulk rows with shared memory off: what zero-copy buys, in the same run.
+    useShm(false);
+    try {
+      await using pit = await startPit(python, 1, OTHER_CORE);
+      out.push(["bytesMiBps", "snakepitPipe", await bulkRate(async () => sameBytes(bytes, await pitBytes(pit, bytes), "snakepit pipe"))]);
+      const f = new Uint8Array(floats.buffer);
+      out.push(["f32MiBps", "snakepitPipe", await bulkRate(async () => sameBytes(f, new Uint8Array((await pitF32(pit, floats)).buffer), "snakepit pipe f32"))]);
+    } finally {
+      useShm(true);
+    }
   }
   hostOn(ALL_CPUS);
   {

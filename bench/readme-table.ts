@@ -24,7 +24,7 @@ const ROWS: Array<[row: string, label: string, unit: string, scale?: number]> = 
   ["http64ReqPerSec", "HTTP, 64 connections (2 workers)", "k req/s", 1000],
   ["http64P99Ms", "HTTP, 64 connections, p99", "ms"],
 ];
-const COLUMNS: Array<[string, string]> = [["snakepit", "snakepit"], ["snakepitPreload", "snakepit, preload"], ["raw", "raw pipe (flush each)"], ["rawBuffered", "raw pipe (buffered)"], ["pythonShell", "python-shell (Node)"], ["fastapi", "FastAPI + uvicorn"]];
+const COLUMNS: Array<[string, string]> = [["snakepit", "snakepit"], ["snakepitPreload", "snakepit, preload"], ["snakepitPipe", "snakepit, bulk via pipe"], ["raw", "raw pipe (flush each)"], ["rawBuffered", "raw pipe (buffered)"], ["pythonShell", "python-shell (Node)"], ["fastapi", "FastAPI + uvicorn"]];
 
 function cell(f: Figure | undefined, scale = 1): string {
   if (!f) return "—";

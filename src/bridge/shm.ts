@@ -30,16 +30,22 @@ const NAME = /^snakepit-(\d+)-(?:w(\d+)-)?[0-9a-z]+$/;
 const G = globalThis as unknown as { Bun?: { mmap(path: string, options?: { shared?: boolean }): Uint8Array } };
 const DEFAULT_MIN_BYTES = 1 << 20;
 
-let state: { enabled: boolean; minBytes: number; seq: number; lastSweep: number } | undefined;
+let state: { enabled: boolean; available: boolean; minBytes: number; seq: number; lastSweep: number } | undefined;
 
 function init() {
   if (state) return state;
   const env = hostEnv();
   const minBytes = Number(env.SNAKEPIT_SHM_MIN_BYTES ?? DEFAULT_MIN_BYTES);
   const enabled = runtimeName === "bun" && process.platform === "linux" && typeof G.Bun?.mmap === "function" && env.SNAKEPIT_SHM !== "0" && existsSync(DIR);
-  state = { enabled, minBytes: Number.isFinite(minBytes) && minBytes > 0 ? minBytes : DEFAULT_MIN_BYTES, seq: 0, lastSweep: 0 };
+  state = { enabled, available: enabled, minBytes: Number.isFinite(minBytes) && minBytes > 0 ? minBytes : DEFAULT_MIN_BYTES, seq: 0, lastSweep: 0 };
   if (enabled) sweepStale();
   return state;
+}
+
+/** Turn shared memory off (or back on where available) for pools started from now on: benches compare both. */
+export function useShm(on: boolean): void {
+  const s = init();
+  s.enabled = on && s.available;
 }
 
 /** True when this host sends and accepts shared-memory payloads. */
