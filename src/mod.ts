@@ -18,6 +18,7 @@ export { TIMEOUT_PROFILES, type TimeoutProfileName } from "./config/profiles.ts"
 export { type NDArray, type DType, isNDArray } from "./bridge/codec.ts";
 export type { SnakepitEvents, EventName } from "./telemetry/bus.ts";
 export type { WorkerInfo } from "./pool/pool.ts";
+export type { CpuInfo, DeviceKind, GpuDevice, HardwareInfo, VendorInfo } from "./hardware/types.ts";
 export type { PoolStatsSnapshot } from "./pool/stats.ts";
 export type { ToolSpec } from "./worker/worker.ts";
 

@@ -19,7 +19,11 @@ import type { TelemetryControlInput } from "./telemetry/control.ts";
 import type { Logger, LogSink } from "./telemetry/logger.ts";
 import { setUpTelemetry } from "./telemetry/setup.ts";
 import { type HostToolDefinition, ToolRegistry } from "./tools/registry.ts";
-import { getBridgeDir, resolvePython } from "./worker/python.ts";
+import { getBridgeDir } from "./worker/python.ts";
+import { checkThreadSafety, preparePool } from "./python-env/prepare.ts";
+import { type DetectOptions, detectHardware } from "./hardware/detect.ts";
+import { type GpuProfiler, startGpuProfiler } from "./hardware/profiler.ts";
+import type { HardwareInfo } from "./hardware/types.ts";
 import type { ToolSpec } from "./worker/worker.ts";
 import type { z } from "zod";
 
@@ -115,6 +119,7 @@ export class Snakepit implements AsyncDisposable {
   readonly #processes: ProcessRegistry;
   readonly instance: string;
   #closing: Promise<void> | undefined;
+  #gpuProfiler: GpuProfiler | undefined;
 
   private constructor(runId: string, bus: EventBus, sessions: SessionManager, hooks: StartHooks, registry: ProcessRegistry, instance: string) {
     this.runId = runId;
@@ -140,6 +145,20 @@ export class Snakepit implements AsyncDisposable {
         ];
       },
     };
+  }
+
+  /**
+   * The host's CPU, memory and GPUs (NVIDIA via nvidia-smi, AMD via rocm-smi, Apple MPS), each with
+   * the reason when absent. Cached for 30 s; `{ refresh: true }` detects again. Needs no running pit.
+   *
+   * @example
+   * ```ts
+   * const hw = await Snakepit.hardware();
+   * console.log(hw.accelerator, hw.gpus.map((g) => g.id));
+   * ```
+   */
+  static hardware(options?: DetectOptions): Promise<HardwareInfo> {
+    return detectHardware(options);
   }
 
   /** Validate the config, start every pool's workers, and resolve once all are ready. */
@@ -186,12 +205,15 @@ export class Snakepit implements AsyncDisposable {
       pit.telemetry = telemetry.api;
       initialControl = telemetry.initialControl;
       await registry.sweepDeadRuns();
-      for (const config of configs) {
-        const python = await resolvePython(config.python);
+      const checks: Promise<void>[] = [];
+      for (const input of configs) {
+        const { python, config } = await preparePool(input, { bus, bridgeDir, env });
+        checks.push(checkThreadSafety(config, python, { bus, bridgeDir, env }));
         const pool = new Pool(config, { runId, instance, python, bridgeDir, env, bus, inbound: (p, w) => createHostHandlers({ bus, registry: pit!.#registry, pool: p.name, worker: w.id }) });
         pit.#pools.set(config.name, pool);
       }
-      await Promise.all([...pit.#pools.values()].map((p) => p.start()));
+      await Promise.all([...[...pit.#pools.values()].map((p) => p.start()), ...checks]);
+      pit.#gpuProfiler = await startGpuProfiler(bus, configs.map((c) => c.gpuSampleIntervalMs), env);
       if (initialControl) await pit.telemetry.configure(initialControl);
     } catch (err) {
       await pit.close();
@@ -416,7 +438,7 @@ export class Snakepit implements AsyncDisposable {
   close(options: { graceMs?: number } = {}): Promise<void> {
     this.#closing ??= (async () => {
       this.sessions.close();
-      await Promise.all([...this.#pools.values()].map((p) => p.close(options)));
+      await Promise.all([...[...this.#pools.values()].map((p) => p.close(options)), this.#gpuProfiler?.stop()]);
       this.#processes.close();
     })();
     return this.#closing;

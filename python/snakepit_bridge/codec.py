@@ -226,6 +226,11 @@ def _revive_tag(obj: dict, attachments: List[bytes]) -> Any:
 
         flat = array.array(_DTYPE_CODES[dtype])
         flat.frombytes(data)
+        count = 1
+        for n in shape:
+            count *= n
+        if len(flat) != count:  # numpy's reshape checks this; without numpy we must
+            raise ValueError(f"ndarray of shape {list(shape)} needs {count} {dtype} values, got {len(flat)}")
         return flat
     raise ValueError(f"unknown typed value {kind!r}")
 

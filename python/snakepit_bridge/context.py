@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional
@@ -65,6 +66,16 @@ class ToolContext:
         if self._local_state is None:
             self._local_state = {}
         return self._local_state
+
+    @property
+    def device(self) -> str:
+        """The device the host gave this worker (`cuda:1`, `rocm:0`, `mps`, `cpu`), "" when none."""
+        return os.environ.get("SNAKEPIT_DEVICE", "")
+
+    @property
+    def local_device(self) -> str:
+        """The same device as named inside this worker, where only it is visible (`cuda:0`): pass it to torch."""
+        return os.environ.get("SNAKEPIT_LOCAL_DEVICE", self.device)
 
     @property
     def cancelled(self) -> bool:

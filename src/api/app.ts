@@ -4,6 +4,7 @@
  * tests call `app.request()` with no port.
  */
 
+import { detectHardware } from "../hardware/detect.ts";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -243,6 +244,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   });
 
   app.get("/v1/workers", (c) => c.json({ workers: pit.listWorkers() }));
+  app.get("/v1/hardware", async (c) => c.json(await detectHardware({ refresh: c.req.query("refresh") === "1" })));
   app.post("/v1/workers/:id/recycle", async (c) => c.json({ replacedBy: await pit.recycleWorker(c.req.param("id")) }));
   app.get("/v1/pools", (c) => c.json({ pools: listPools(pit) }));
   app.get("/v1/tools", (c) => {

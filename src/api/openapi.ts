@@ -1,6 +1,7 @@
 /** The OpenAPI 3.1 document, generated from the zod schemas. */
 
 import { z } from "zod";
+import { HardwareInfoSchema } from "../hardware/schema.ts";
 import { CreateSessionBody, ErrorBody, ExecuteBody, ExecuteResult, PoolInfo, SessionInfo, ToolInfo, WorkerInfo } from "./schemas.ts";
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: "input", unrepresentable: "any" });
@@ -64,6 +65,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
           responses: { 204: { description: "Deleted" }, ...errors },
         },
       },
+      "/v1/hardware": { get: { summary: "CPU, memory and GPUs of the host (cached 30 s; ?refresh=1 detects again)", responses: { 200: { description: "Hardware", content: json(HardwareInfoSchema) } } } },
       "/v1/workers": { get: { summary: "Workers of every pool", responses: { 200: { description: "Workers", content: json(z.object({ workers: z.array(WorkerInfo) })) } } } },
       "/v1/workers/{id}/recycle": {
         post: {

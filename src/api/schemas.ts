@@ -34,6 +34,8 @@ export const WorkerInfo = z.object({
   capacity: z.number().int(),
   requests: z.number().int(),
   uptimeMs: z.number(),
+  device: z.string().optional().describe("Device given to the worker (`cuda:1`, `cpu`)"),
+  threadLimits: z.record(z.string(), z.string()).optional().describe("OMP_NUM_THREADS and its siblings as the worker got them"),
 });
 
 export const ToolInfo = z.object({

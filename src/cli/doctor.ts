@@ -3,7 +3,7 @@
 import { accessSync, constants, mkdirSync } from "node:fs";
 import type { PoolConfig, ServerConfig } from "../config/schema.ts";
 import { hostEnv, runCommand, serveHttp } from "../runtime/process.ts";
-import { resolvePython } from "../worker/python.ts";
+import { hardwareChecks, packagesCheck, poolPython, profileCheck } from "./doctor-env.ts";
 import { cacheDir, stateDir } from "../config/paths.ts";
 
 /** One check's outcome. */
@@ -33,13 +33,13 @@ function writable(dir: string): string | undefined {
 }
 
 /** Run every check; never throws. */
-export async function runChecks(pools: PoolConfig[], server: ServerConfig | undefined, bridgeDir: string): Promise<Check[]> {
+export async function runChecks(pools: PoolConfig[], server: ServerConfig | undefined, bridgeDir: string, configFile?: string): Promise<Check[]> {
   const checks: Check[] = [];
   const env = { ...hostEnv(), PYTHONPATH: bridgeDir };
   for (const pool of pools) {
     let python: string;
     try {
-      python = await resolvePython(pool.python);
+      python = await poolPython(pool);
       const v = await runCommand([python, "-c", "import sys; print(sys.version.split()[0])"]);
       checks.push({ name: `interpreter (${pool.name})`, ok: true, detail: `${python} (Python ${v.stdout.trim()})` });
     } catch (err) {
@@ -59,7 +59,11 @@ export async function runChecks(pools: PoolConfig[], server: ServerConfig | unde
     checks.push(probe.ok
       ? { name: `adapter (${pool.name})`, ok: true, detail: `${pool.adapter}: tools ${probe.tools.join(", ") || "(none)"}` }
       : { name: `adapter (${pool.name})`, ok: false, detail: `${pool.adapter}: ${probe.error}`, fix: "fix the import error above; `python3 -c 'import ...'` with the same PYTHONPATH reproduces it" });
+    const packages = await packagesCheck(pool, env, configFile);
+    if (packages) checks.push(packages);
+    checks.push(await profileCheck(pool, python, bridgeDir, env));
   }
+  checks.push(...await hardwareChecks(env));
   checks.push({ name: "worker sockets", ok: true, detail: "none needed: workers talk over inherited pipes and bind no port" });
   for (const [name, dir] of [["cache dir", cacheDir()], ["state dir", stateDir()]] as const) {
     const problem = writable(dir);

@@ -13,6 +13,7 @@ import { EXIT_CODE } from "./exit-codes.ts";
 import { scaffoldAdapter } from "./scaffold.ts";
 import { serve } from "./serve.ts";
 import { setup } from "./setup.ts";
+import { SETUP_ENV_FLAGS } from "./setup-env.ts";
 import { status } from "./status.ts";
 import pkg from "../../package.json" with { type: "json" };
 
@@ -62,10 +63,13 @@ config precedence: flags > SNAKEPIT_* environment > --config FILE (TOML or JSON)
 
   --url URL       server to ask (default http://127.0.0.1:7117, or SNAKEPIT_URL)`,
   doctor: `usage: snakepit doctor [--config FILE] [--adapter FILE[:Class]] [--python PATH] [--host H] [--port P]`,
-  setup: `usage: snakepit setup [--python PATH] [--force]
+  setup: `usage: snakepit setup [--python PATH] [--force] [--config FILE] [--requirements FILE]
+                      [--index-url URL] [--find-links DIR]... [--no-index]
 
   extracts the bridge (binary), resolves the interpreter, writes ./snakepit.toml (unless it
-  exists; --force overwrites), then runs doctor`,
+  exists or --config names one; --force overwrites), makes each pool's venv from its
+  \`requirements\` (uv when on PATH, else python -m venv + pip; a repeat is a no-op), then runs doctor.
+  Offline: --no-index --find-links ./wheelhouse`,
   new: `usage: snakepit new adapter NAME [--dir DIR]`,
 };
 
@@ -148,12 +152,15 @@ export async function main(argv: string[]): Promise<number> {
         printChecks([{ name: "configuration", ok: false, detail: SnakepitError.from(err).message, fix: "correct the field named above" }]);
         return EXIT_CODE.config_invalid;
       }
-      return printChecks(await runChecks(loaded.pools, loaded.server, assets.bridgeDir)) ? 0 : 1;
+      return printChecks(await runChecks(loaded.pools, loaded.server, assets.bridgeDir, values.config)) ? 0 : 1;
     }
     case "setup": {
-      const { values } = parseArgs({ args: rest, options: { python: { type: "string" }, force: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
+      const { values } = parseArgs({ args: rest, options: { python: { type: "string" }, force: { type: "boolean" }, help: { type: "boolean", short: "h" }, ...SETUP_ENV_FLAGS } });
       if (values.help) return help("setup");
-      return setup({ python: values.python, force: values.force ?? false, assets });
+      return setup({
+        python: values.python, force: values.force ?? false, assets, config: values.config, requirements: values.requirements,
+        indexUrl: values["index-url"], findLinks: values["find-links"], noIndex: values["no-index"],
+      });
     }
     case "new": {
       const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { dir: { type: "string" }, help: { type: "boolean", short: "h" } } });

@@ -6,13 +6,25 @@ import { hostEnv } from "../runtime/process.ts";
 import { resolvePython } from "../worker/python.ts";
 import type { Assets } from "./assets.ts";
 import { printChecks, runChecks } from "./doctor.ts";
+import { envToml, setUpEnvironments, withEnvFlags } from "./setup-env.ts";
 
-export async function setup(options: { python?: string | undefined; force: boolean; assets: Assets }): Promise<number> {
+/** Flags of `snakepit setup` for the managed environment. */
+export interface EnvFlags {
+  config?: string | undefined;
+  requirements?: string | undefined;
+  indexUrl?: string | undefined;
+  findLinks?: string[] | undefined;
+  noIndex?: boolean | undefined;
+}
+
+export async function setup(options: { python?: string | undefined; force: boolean; assets: Assets } & EnvFlags): Promise<number> {
   const python = await resolvePython(options.python);
   console.log(`✓ interpreter: ${python}`);
   console.log(`✓ bridge: ${options.assets.bridgeDir}${options.assets.compiled ? " (extracted from the binary)" : ""}`);
-  const path = "snakepit.toml";
-  if (existsSync(path) && !options.force) {
+  const path = options.config ?? "snakepit.toml";
+  if (options.config) {
+    console.log(`✓ using ${path}`);
+  } else if (existsSync(path) && !options.force) {
     console.log(`✓ ${path} exists (kept; --force to rewrite)`);
   } else {
     writeFileSync(path, `# snakepit configuration: every field and default is in docs/configuration.md.
@@ -21,7 +33,7 @@ export async function setup(options: { python?: string | undefined; force: boole
 adapter = ${JSON.stringify(options.assets.exampleAdapter)}
 python = ${JSON.stringify(python)}
 pool_size = 2
-
+${options.requirements ? envToml(options) : ""}
 [server]
 host = "127.0.0.1"
 port = 7117
@@ -29,5 +41,7 @@ port = 7117
     console.log(`✓ wrote ${path}`);
   }
   const config = await loadConfig({ file: path, env: hostEnv() });
-  return printChecks(await runChecks(config.pools, config.server, options.assets.bridgeDir)) ? 0 : 1;
+  const pools = withEnvFlags(config.pools, options);
+  if (!(await setUpEnvironments(pools, hostEnv()))) return 1;
+  return printChecks(await runChecks(pools, config.server, options.assets.bridgeDir, options.config)) ? 0 : 1;
 }

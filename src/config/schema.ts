@@ -12,6 +12,7 @@ import { HealthSchema } from "../resilience/health.ts";
 import { RetryPolicySchema } from "../resilience/retry.ts";
 import { HeartbeatSchema } from "../worker/heartbeat.ts";
 import { TIMEOUT_PROFILES } from "./profiles.ts";
+import { InstallSchema } from "../python-env/schema.ts";
 
 const profileNames = Object.keys(TIMEOUT_PROFILES) as [keyof typeof TIMEOUT_PROFILES, ...(keyof typeof TIMEOUT_PROFILES)[]];
 const ms = z.number().int().nonnegative().max(MAX_TIMER_MS);
@@ -49,7 +50,15 @@ export const PoolConfigSchema = z.object({
   cancelGraceMs: ms.default(2_000).describe("Time a cancelled call has to stop before its worker is recycled"),
   shutdownGraceMs: ms.default(6_000).describe("Time in-flight calls get at shutdown before SIGTERM, then SIGKILL"),
   logLevel: z.enum(["debug", "info", "warning", "error"]).default("warning").describe("Level of the Python bridge's own log"),
-  devices: z.array(z.string().min(1)).default([]).describe("Devices given to workers round-robin (SNAKEPIT_DEVICE; CUDA_VISIBLE_DEVICES for `cuda:N`)"),
+  devices: z.union([z.array(z.string().min(1)), z.enum(["auto", "cpu"])]).default([])
+    .describe("Devices for workers, spread evenly: `auto` (every GPU of the best kind, else CPU), `cpu`, kinds in fallback order (`[\"cuda\", \"cpu\"]`) or ids (`cuda:0`); sets SNAKEPIT_DEVICE and CUDA/HIP_VISIBLE_DEVICES"),
+  mathThreads: z.number().int().min(1).max(1_024).optional()
+    .describe("Threads for each worker's math libraries (OMP/OPENBLAS/MKL/NUMEXPR_NUM_THREADS, VECLIB_MAXIMUM_THREADS); default 1 under the process profile, cores / poolSize (at most threadsPerWorker) under the thread profile"),
+  threadSafetyChecks: z.boolean().default(true).describe("Thread profile: warn at start when the adapter imports a library the compatibility matrix marks unsafe under threads"),
+  gpuSampleIntervalMs: z.number().int().nonnegative().max(MAX_TIMER_MS).default(5_000).describe("GPU memory/utilization sampling interval (0 = off; never runs without a GPU)"),
+  requirements: z.string().min(1).optional().describe("requirements.txt or pyproject.toml: `snakepit setup` installs it into a venv the workers run in"),
+  venv: z.string().min(1).optional().describe("Folder of the managed venv (default: `.snakepit/venv` next to `requirements`)"),
+  install: InstallSchema.default(InstallSchema.parse({})),
   reconcileIntervalMs: z.number().int().positive().max(MAX_TIMER_MS).default(1_000).describe("How often the pool restores missing workers"),
   maxRestarts: z.number().int().min(1).default(10).describe("Worker restarts allowed per `restartWindowMs` before pausing (crash storms)"),
   restartWindowMs: z.number().int().positive().max(MAX_TIMER_MS).default(10_000).describe("Window for `maxRestarts`"),

@@ -10,9 +10,5 @@ export function chooseDevice(devices: readonly string[], inUse: readonly string[
   )[0];
 }
 
-/** Environment for a worker on `device`: SNAKEPIT_DEVICE, and CUDA_VISIBLE_DEVICES for "cuda:N". */
-export function deviceEnv(device: string | undefined): Record<string, string> {
-  if (!device) return {};
-  const cuda = /^cuda:(\d+)$/.exec(device);
-  return cuda ? { SNAKEPIT_DEVICE: device, CUDA_VISIBLE_DEVICES: cuda[1]! } : { SNAKEPIT_DEVICE: device };
-}
+/** Environment for a worker on a device (visibility variables): see hardware/assign.ts. */
+export { deviceEnv } from "../hardware/assign.ts";

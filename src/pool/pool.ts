@@ -16,7 +16,9 @@ import { sleep } from "../resilience/backoff.ts";
 import { Supervisor } from "./supervisor.ts";
 import { rssBytes } from "../runtime/procfs.ts";
 import { type AffinityMode, place } from "./affinity.ts";
-import { chooseDevice, deviceEnv } from "./devices.ts";
+import { chooseDevice } from "./devices.ts";
+import { deviceList, workerEnv } from "../hardware/worker-env.ts";
+import { threadEnv } from "../hardware/threads.ts";
 import { CallGuard } from "./guard.ts";
 import { endSpan, startCallSpan, startWorkerSpan, traceparentOf } from "../telemetry/tracing.ts";
 import type { TelemetryControl } from "../telemetry/control.ts";
@@ -64,6 +66,8 @@ export interface WorkerInfo {
   uptimeMs: number;
   device?: string | undefined;
   rssBytes?: number | undefined;
+  /** The thread limits its math libraries got (OMP_NUM_THREADS, ...). */
+  threadLimits?: Record<string, string> | undefined;
 }
 
 export class Pool {
@@ -156,7 +160,7 @@ export class Pool {
   async #spawn(): Promise<Worker> {
     const id = `${this.name}-${this.#nextWorker++}`;
     const c = this.config;
-    const device = chooseDevice(c.devices, this.workers.map((w) => w.device ?? ""), this.#supervisor.taints, Date.now());
+    const device = chooseDevice(deviceList(c), this.workers.map((w) => w.device ?? ""), this.#supervisor.taints, Date.now());
     let inbound: InboundHandlers | undefined;
     const worker: Worker = new Worker(
       {
@@ -164,7 +168,7 @@ export class Pool {
         python: this.#deps.python,
         adapter: c.adapter,
         bridgeDir: this.#deps.bridgeDir,
-        env: { ...this.#deps.env, ...c.env, ...deviceEnv(device), SNAKEPIT_RUN_ID: this.#deps.runId, SNAKEPIT_POOL: this.name, SNAKEPIT_WORKER_ID: id },
+        env: { ...this.#deps.env, ...c.env, ...workerEnv(c, device), SNAKEPIT_RUN_ID: this.#deps.runId, SNAKEPIT_POOL: this.name, SNAKEPIT_WORKER_ID: id },
         cwd: c.cwd,
         pythonArgs: c.pythonArgs,
         capacity: c.workerProfile === "thread" ? c.threadsPerWorker : 1,
@@ -479,6 +483,7 @@ export class Pool {
       uptimeMs: now - w.startedAt,
       device: w.device,
       rssBytes: rssBytes(w.pid) ?? w.lastBeat?.rssBytes,
+      threadLimits: threadEnv(this.config),
     }));
   }
 

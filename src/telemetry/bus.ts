@@ -12,6 +12,8 @@ export interface SnakepitEvents {
   "worker.recycled": { pool: string; worker: string; reason: string; replacedBy: string };
   "worker.heartbeat_missed": { pool: string; worker: string; missed: number };
   "device.tainted": { pool: string; device: string; untilMs: number };
+  "gpu.sample": { device: string; kind: string; name: string; memoryUsedMb: number; memoryTotalMb: number; utilizationPct: number | null };
+  "pool.thread_safety": { pool: string; library: string; status: string; notes: string };
   "pool.restart_storm": { pool: string; restarts: number; windowMs: number; pauseMs: number };
   "pool.health": { pool: string; healthy: boolean; recentCrashes: number };
   "circuit.state": { pool: string; from: string; to: string };

@@ -12,6 +12,7 @@ import { compileControl, type TelemetryControl, TelemetryControlSchema } from ".
 import { wireLogs } from "./log-events.ts";
 import { LogConfigSchema, Logger, type LogSink } from "./logger.ts";
 import { createMetrics } from "./metrics.ts";
+import { registerGpuGauges } from "../hardware/gpu-metrics.ts";
 
 /** What telemetry reads from the Snakepit. */
 export interface TelemetryHost {
@@ -49,6 +50,7 @@ export function setUpTelemetry(options: TelemetryOptions, logSink: LogSink | und
     })),
     sessions: host.sessions,
   });
+  if (registry) registerGpuGauges(registry, host.bus);
   const api = createTelemetryApi({
     bus: host.bus,
     registry,

@@ -58,7 +58,7 @@ afterAll(() => {
 
 describe("README.md", () => {
   test("has the snippets this test knows about", () => {
-    expect(all.map((b) => b.lang)).toEqual(["sh", "sh", "ts", "ts", "python", "sh", "sh", "sh", "ts", "ts", "ts"]);
+    expect(all.map((b) => b.lang)).toEqual(["sh", "sh", "ts", "ts", "python", "sh", "sh", "sh", "ts", "ts", "ts", "sh", "text"]);
   });
 
   test("set-up: `npm start` starts the pool, serves, and shows a real call", async () => {
@@ -135,6 +135,20 @@ describe("README.md", () => {
     expect(d.code).toBe(0);
     expect(d.out).toContain("all checks passed");
   });
+
+  test("the hardware snippet prints the doctor's cpu and gpus lines; gpu-check prints the lines shown", async () => {
+    const block = all.findIndex((b) => b.lang === "text");
+    const [{ cmd, expected }] = commands(all[block - 1]!.code) as [{ cmd: string; expected: string[] }];
+    const r = await sh(cmd);
+    const lines = r.out.trim().split("\n");
+    expect(lines).toHaveLength(expected.length);
+    lines.forEach((line, i) => expect(matches(line, expected[i]!)).toBe(true));
+    // This machine has no GPU, so gpu-check fails its accelerator line; every line it prints has the shape shown.
+    const check = await sh(`${process.execPath} scripts/gpu-check.ts`);
+    const label = (l: string) => l.slice(2).split(":")[0];
+    const shown = all[block]!.code.trim().split("\n").map(label);
+    for (const line of check.out.trim().split("\n").slice(0, 5)) expect(shown).toContain(label(line));
+  }, 60_000);
 
   test("the performance table is generated from the recorded results, with ranges", () => {
     const table = benchTable();

@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PYTHON, ROOT, startServer } from "../helpers.ts";
+import { buildTinyWheel, TINY_ADAPTER } from "../fixtures/tiny-wheel.ts";
 
 let binary = "";
 
@@ -74,4 +75,30 @@ describe("the asset cache", () => {
     expect(run.stdout.toString()).toBe('"Hello, x!"\n');
     expect(run.stderr.toString()).not.toContain("PLANTED");
   });
+});
+
+describe("the single executable's managed environment", () => {
+  test("setup from the binary builds a venv offline from --requirements; doctor shows hardware", async () => {
+    if (Bun.spawnSync([PYTHON, "-c", "import venv, ensurepip"]).exitCode !== 0) {
+      console.log(`skipped: ${PYTHON} lacks venv/ensurepip (apt-get install python3-venv)`);
+      return;
+    }
+    const dir = mkdtempSync(join(tmpdir(), "snakepit-binenv-"));
+    try {
+      buildTinyWheel(PYTHON, join(dir, "wheelhouse"));
+      writeFileSync(join(dir, "requirements.txt"), "tinypkg==0.1.0\n");
+      const env = { ...process.env, SNAKEPIT_CACHE_DIR: mkdtempSync(join(tmpdir(), "c-")) };
+      const setup = Bun.spawnSync([binary, "setup", "--python", PYTHON, "--requirements", "requirements.txt", "--no-index", "--find-links", "wheelhouse"], { cwd: dir, env });
+      const out = setup.stdout.toString();
+      expect(out).toContain("✓ venv (default): ");
+      expect(out).toContain("✓ packages (default): ");
+      expect(out).toMatch(/✓ cpu: .* cores/);
+      expect(setup.exitCode).toBe(0);
+      writeFileSync(join(dir, "adapter.py"), TINY_ADAPTER);
+      const call = Bun.spawnSync([binary, "exec", "greet", "--config", "snakepit.toml", "--adapter", "adapter.py"], { cwd: dir, env });
+      expect(call.stdout.toString()).toBe('"hello from tinypkg"\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
 });

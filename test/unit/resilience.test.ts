@@ -114,8 +114,8 @@ describe("devices, lifecycle, crashes, health", () => {
     expect(chooseDevice(["cuda:0", "cuda:1"], ["cuda:1"], taints, 1_000)).toBe("cuda:1");
     expect(chooseDevice(["cuda:0", "cuda:1"], ["cuda:1"], taints, 3_000)).toBe("cuda:0");
     expect(chooseDevice([], [], taints, 0)).toBeUndefined();
-    expect(deviceEnv("cuda:3")).toEqual({ SNAKEPIT_DEVICE: "cuda:3", CUDA_VISIBLE_DEVICES: "3" });
-    expect(deviceEnv("mps")).toEqual({ SNAKEPIT_DEVICE: "mps" });
+    expect(deviceEnv("cuda:3")).toEqual({ SNAKEPIT_DEVICE: "cuda:3", SNAKEPIT_LOCAL_DEVICE: "cuda:0", CUDA_VISIBLE_DEVICES: "3" });
+    expect(deviceEnv("mps")).toEqual({ SNAKEPIT_DEVICE: "mps", SNAKEPIT_LOCAL_DEVICE: "mps" });
   });
   test("recycleReason()", () => {
     const cfg = { workerTtlMs: 100, workerMaxRequests: 10, memoryThresholdMb: 1, checkIntervalMs: 1 };
