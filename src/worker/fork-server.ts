@@ -10,6 +10,7 @@
 import { closeSync, constants, openSync } from "node:fs";
 import type { PoolConfig } from "../config/schema.ts";
 import { SnakepitError } from "../errors.ts";
+import { type ThreadSettings, threadEnv } from "../hardware/threads.ts";
 import { type ChildProcess, type ExitStatus, runtimeName, spawnChild, type SpawnOptions } from "../runtime/process.ts";
 
 /** What a pool preloads (config `preload`). */
@@ -205,7 +206,7 @@ function forkedChild(pid: number, inFd: number, stdout: ReadableStream<Uint8Arra
 
 /** The template for a pool configured with `preload`, or undefined. */
 export async function startPreload(
-  config: Pick<PoolConfig, "preload" | "pythonArgs" | "adapter" | "env" | "cwd" | "name">,
+  config: Pick<PoolConfig, "preload" | "pythonArgs" | "adapter" | "env" | "cwd" | "name"> & ThreadSettings,
   deps: { python: string; bridgeDir: string; env: Record<string, string>; runId: string; instance: string },
 ): Promise<ForkServer | undefined> {
   if (!config.preload) return undefined;
@@ -215,7 +216,8 @@ export async function startPreload(
   if (config.pythonArgs.length) {
     throw new SnakepitError("config_invalid", `Pool "${config.name}": preload cannot apply pythonArgs (${config.pythonArgs.join(" ")}) to forked workers; drop one of them`, { details: { field: "preload" } });
   }
-  const env = { ...deps.env, ...config.env };
+  // Thread limits must hold before the template imports numpy or torch: their pools size at import.
+  const env = { ...deps.env, ...config.env, ...threadEnv(config) };
   env.PYTHONPATH = [deps.bridgeDir, env.PYTHONPATH].filter(Boolean).join(":");
   return await ForkServer.start(deps.python, { ...config.preload, adapterSpec: config.adapter, runId: deps.runId, instance: deps.instance, spawn: { env, cwd: config.cwd } });
 }
