@@ -48,21 +48,32 @@ export const FLOORS: Array<[string, string, string, string]> = [
   ["start8Ms", "snakepit", "raw", "eight interpreter starts plus a call"],
 ];
 
-export function checkFloors(fig: Record<string, Record<string, Figure>>, pipeBulk: boolean): string[] {
+/**
+ * Floors that were beaten. `broken`: the contender's median beats the floor's best round, a
+ * systematic error (the old 0.91× was one: snakepit's median under the raw pipe's every round);
+ * the run stops. `noise`: it beats only the floor's median, inside the floor's own spread on this
+ * shared machine; recorded in the results and printed, not hidden.
+ */
+export function checkFloors(fig: Record<string, Record<string, Figure>>, pipeBulk: boolean): { broken: string[]; noise: string[] } {
   const floors = [...FLOORS];
   // Over the pipe, bulk data is a copy through the kernel like the raw pipe's; through shared
   // memory it is not the same work, so no floor applies.
   floors.push(["bytesMiBps", "snakepitPipe", "raw", "the same bytes through the same pipe"], ["f32MiBps", "snakepitPipe", "raw", "the same bytes through the same pipe"]);
   if (pipeBulk) floors.push(["bytesMiBps", "snakepit", "raw", "the same bytes through the same pipe"], ["f32MiBps", "snakepit", "raw", "the same bytes through the same pipe"]);
   const broken: string[] = [];
+  const noise: string[] = [];
   for (const [row, who, floor, why] of floors) {
-    const a = fig[row]?.[who]?.median;
-    const b = fig[row]?.[floor]?.median;
-    if (a === undefined || b === undefined) continue;
-    const beats = HIGHER_IS_BETTER.has(row) ? a > b : a < b;
-    if (beats) broken.push(`${row}: ${who} ${a} beats its floor ${floor} ${b} (${why})`);
+    const a = fig[row]?.[who];
+    const b = fig[row]?.[floor];
+    if (!a || !b) continue;
+    const higher = HIGHER_IS_BETTER.has(row);
+    const beats = (x: number, y: number) => (higher ? x > y : x < y);
+    const best = higher ? b.max : b.min;
+    const text = `${row}: ${who} ${a.median} (${a.min}–${a.max}) vs its floor ${floor} ${b.median} (${b.min}–${b.max}) (${why})`;
+    if (beats(a.median, best)) broken.push(text);
+    else if (beats(a.median, b.median)) noise.push(text);
   }
-  return broken;
+  return { broken, noise };
 }
 
 /** The issue's "done when" list, evaluated on medians. */
