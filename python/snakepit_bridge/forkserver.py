@@ -54,10 +54,12 @@ def _send(out: int, msg: Dict) -> None:
         data = data[os.write(out, data):]
 
 
-def _child(req: Dict, fifo_dir: str) -> None:
+def _child(req: Dict, fifo_dir: str, private_fds: List[int]) -> None:
     """In the forked child: become a worker of our own, then run the worker main loop."""
     code = 1
     try:
+        for fd in private_fds:  # the template's control pipe and wake-up pipe are not ours
+            os.close(fd)
         os.setsid()
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
@@ -87,7 +89,7 @@ def _child(req: Dict, fifo_dir: str) -> None:
         os._exit(code)
 
 
-def _fork(req: Dict, out: int, children: Dict[int, int]) -> None:
+def _fork(req: Dict, out: int, children: Dict[int, int], private_fds: List[int]) -> None:
     fifo_dir = tempfile.mkdtemp(prefix="snakepit-fork-")  # mode 0700
     for name in ("in", "out", "err"):
         os.mkfifo(f"{fifo_dir}/{name}", 0o600)
@@ -95,7 +97,7 @@ def _fork(req: Dict, out: int, children: Dict[int, int]) -> None:
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:
-        _child(req, fifo_dir)
+        _child(req, fifo_dir, private_fds)
     children[pid] = req["id"]
     _send(out, {"forked": req["id"], "pid": pid, "dir": fifo_dir})
 
@@ -151,6 +153,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     sel = selectors.DefaultSelector()
     sel.register(ctl_in, selectors.EVENT_READ)
     sel.register(rfd, selectors.EVENT_READ)
+    private_fds = [ctl_in, out, rfd, wfd] + ([sel.fileno()] if hasattr(sel, "fileno") else [])
     _send(out, {"ready": os.getpid()})
     buf = b""
     while True:
@@ -171,7 +174,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             buf += chunk
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
-                _fork(json.loads(line), out, children)
+                _fork(json.loads(line), out, children, private_fds)
 
 
 if __name__ == "__main__":

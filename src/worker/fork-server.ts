@@ -7,7 +7,7 @@
  * Bun on Linux only (FIFOs opened read-write so opening never blocks the event loop).
  */
 
-import { closeSync, constants, openSync } from "node:fs";
+import { closeSync, constants, openSync, readFileSync } from "node:fs";
 import type { PoolConfig } from "../config/schema.ts";
 import { SnakepitError } from "../errors.ts";
 import { type ThreadSettings, threadEnv } from "../hardware/threads.ts";
@@ -64,8 +64,20 @@ export class ForkServer {
   #nextId = 1;
   #closed = false;
 
+  #stderrTail = "";
+
   private constructor(child: ChildProcess) {
     this.#child = child;
+    // Drain the template's log (a full pipe would stop it); keep the end for error messages.
+    void (async () => {
+      const text = new TextDecoder();
+      const reader = child.stderr.getReader();
+      for (;;) {
+        const { done, value } = await reader.read().catch(() => ({ done: true as const, value: undefined }));
+        if (done) return;
+        this.#stderrTail = (this.#stderrTail + text.decode(value, { stream: true })).slice(-2000);
+      }
+    })();
   }
 
   /** Start the template; resolves once it has preloaded and checked that forking is safe. */
@@ -78,7 +90,9 @@ export class ForkServer {
     const first = await server.#readLoop();
     if (!("ready" in first)) {
       server.#child.kill("SIGKILL");
-      throw new SnakepitError("worker_spawn_failed", `Preload template for ${options.adapterSpec}: ${String(first.error ?? "exited before it was ready")}`, { details: { modules: options.modules } });
+      await server.#child.exited;
+      const log = server.#stderrTail.trim().split("\n").slice(-5).join("\n");
+      throw new SnakepitError("worker_spawn_failed", `Preload template for ${options.adapterSpec}: ${String(first.error ?? "exited before it was ready")}${log ? `\n${log}` : ""}`, { details: { modules: options.modules } });
     }
     return server;
   }
@@ -115,8 +129,29 @@ export class ForkServer {
         if (first) resolveFirst({ error: "the template exited before it was ready" });
         this.#closed = true;
         for (const p of this.#pending.values()) p.reject(new Error("the preload template exited"));
+        this.#watchOrphans();
       })();
     });
+  }
+
+  /** The template is gone, so nobody reports our workers' exits: watch /proc for them. */
+  #watchOrphans(): void {
+    const timer = setInterval(() => {
+      for (const [pid, resolve] of this.#exits) {
+        let state = "X";
+        try {
+          const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+          state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+        } catch {
+          // Gone.
+        }
+        if (state === "Z" || state === "X") {
+          this.#exits.delete(pid);
+          resolve({ exitCode: null, signal: null });
+        }
+      }
+      if (this.#exits.size === 0) clearInterval(timer);
+    }, 100);
   }
 
   #onForked(msg: Record<string, unknown>): void {
