@@ -54,9 +54,23 @@ export function benchTable(): string {
   const rest = " |".repeat(COLUMNS.length - 1);
   if (telemetry) lines.push(`| 64 in flight, 2 workers, telemetry all on vs off | ${Math.round(telemetry.throughput.onMedian / 1000)} k vs ${Math.round(telemetry.throughput.offMedian / 1000)} k calls/s (${telemetry.ratio.toFixed(2)}×) |${rest}`);
   if (startup) lines.push(`| binary launch → first HTTP call (ms) | ${Math.round(startup.launchToFirstCallMs.warmCacheMedian)} (${Math.round(Math.min(...startup.launchToFirstCallMs.warm))}–${Math.round(Math.max(...startup.launchToFirstCallMs.warm))}) |${rest}`);
+  const preload = read("preload");
+  if (preload) {
+    const f = (k: string) => preload.figures[k] as Figure;
+    const r = (k: string, unit: string, scale = 1) => `${Math.round(f(k).median / scale)} ${unit} (${Math.round(f(k).min / scale)}–${Math.round(f(k).max / scale)})`;
+    lines.push(
+      "",
+      `Torch workers (\`bench/preload.ts\`, ${preload.rounds} rounds, ${preload.date.slice(0, 10)}; \`setup()\` imports torch and builds an MLP): ` +
+        `1 worker ready + call: spawned ${r("spawn.start1Ms", "ms")}, preloaded ${r("preload.start1Ms", "ms")}; ` +
+        `8 workers: spawned ${r("spawn.start8Ms", "ms")}, preloaded ${r("preload.start8Ms", "ms")}; ` +
+        `a killed worker answering again: spawned ${r("spawn.replaceMs", "ms")}, preloaded ${r("preload.replaceMs", "ms")}; ` +
+        `PSS of 8 workers: spawned ${r("spawn.pss8Kb", "MB", 1000)}, preloaded ${r("preload.pss8Kb", "MB", 1000)} (${r("preload.pss8WithTemplateKb", "MB", 1000)} with the template; one spawned worker ${r("spawn.pss1Kb", "MB", 1000)}).`,
+    );
+  }
   if (cmp) {
     lines.push("", "Targets (issue #12), on these medians:", "");
-    for (const t of cmp.targets as Array<{ target: string; value: string; met: boolean }>) lines.push(`- ${t.met ? "met" : "**not met**"}: ${t.target} (${t.value})`);
+    const all = [...(cmp.targets as Array<{ target: string; value: string | number; met: boolean }>), ...((preload?.targets ?? []) as Array<{ target: string; value: number; met: boolean }>)];
+    for (const t of all) lines.push(`- ${t.met ? "met" : "**not met**"}: ${t.target} (${t.value}${typeof t.value === "number" && !String(t.target).includes("ms") ? "×" : typeof t.value === "number" ? " ms" : ""})`);
   }
   lines.push("<!-- bench:end -->");
   return lines.join("\n");
