@@ -1,33 +1,10 @@
-/**
- * Build the single executable: `bun build --compile` of the CLI, with the Python bridge and the
- * example adapter embedded, and their content hash fixed at build time (the cache key).
- */
+/** `npm run build [OUTFILE]`: the single executable for this machine (default dist/snakepit). */
 
-import { readdirSync, readFileSync } from "node:fs";
-import { join, relative } from "node:path";
-import { contentHash } from "../src/cli/assets.ts";
+import { join } from "node:path";
+import { buildBinary, gitCommit, ROOT } from "./build-binary.ts";
 
-const root = new URL("..", import.meta.url).pathname;
-const outfile = process.argv[2] ?? join(root, "dist/snakepit");
-
-function pyFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) return e.name === "__pycache__" ? [] : pyFiles(path);
-    return e.name.endsWith(".py") ? [path] : [];
-  });
-}
-
-const assets = [...pyFiles(join(root, "python/snakepit_bridge")), join(root, "examples/adapters/demo.py")];
-const hash = contentHash(assets.map((p) => ({ name: relative(root, p), bytes: readFileSync(p) })));
-const cmd = [
-  process.execPath, "build", "--compile", "--minify",
-  join(root, "src/cli/main.ts"), ...assets,
-  "--asset-naming=[dir]/[name].[ext]",
-  `--define=SNAKEPIT_ASSET_HASH="${hash}"`,
-  "--outfile", outfile,
-];
-const proc = Bun.spawn(cmd, { cwd: root, stdout: "inherit", stderr: "inherit" });
-const code = await proc.exited;
-if (code === 0) console.log(`built ${outfile} (assets ${hash}, ${assets.length} files)`);
+const outfile = process.argv[2] ?? join(ROOT, "dist/snakepit");
+const stamp = `build ${gitCommit()} ${process.platform}-${process.arch} ${new Date().toISOString().slice(0, 10)}`;
+const { code, assetHash, files } = await buildBinary({ outfile, stamp });
+if (code === 0) console.log(`built ${outfile} (assets ${assetHash}, ${files} files)`);
 process.exit(code);

@@ -15,7 +15,7 @@ const out = checking ? mkdtempSync(join(tmpdir(), "snakepit-gen-")) : join(root,
 const template = JSON.stringify({
   version: "v2",
   inputs: [{ directory: "proto" }],
-  plugins: [{ local: join(bin, "protoc-gen-es"), out, opt: ["target=ts", "import_extension=ts"] }],
+  plugins: [{ local: join(bin, "protoc-gen-es"), out, opt: ["target=ts", "import_extension=ts", "json_types=true"] }],
   clean: true,
 });
 const proc = Bun.spawn([join(bin, "buf"), "generate", "--template", template], { cwd: root, stdout: "inherit", stderr: "inherit" });

@@ -17,13 +17,18 @@ export { type PoolConfig, PoolConfigSchema } from "./config/schema.ts";
 export { TIMEOUT_PROFILES, type TimeoutProfileName } from "./config/profiles.ts";
 export { type NDArray, type DType, isNDArray } from "./bridge/codec.ts";
 export type { SnakepitEvents, EventName } from "./telemetry/bus.ts";
-export type { WorkerInfo } from "./pool/pool.ts";
+export type { WorkerInfo, WorkerLink, WorkerState, WorkerHealth } from "./worker/link.ts";
 export type { CpuInfo, DeviceKind, GpuDevice, HardwareInfo, VendorInfo } from "./hardware/types.ts";
 export type { PoolStatsSnapshot } from "./pool/stats.ts";
-export type { ToolSpec } from "./worker/worker.ts";
+export type { ToolSpec } from "./bridge/messages.ts";
+export { PROTOCOL_VERSION } from "./bridge/messages.ts";
 
 export { type HostToolDefinition, type HostToolContext } from "./tools/registry.ts";
-export type { SessionHandle, RehydrateContext, ToolsApi } from "./snakepit.ts";
+export type { SessionHandle, RehydrateContext, ToolsApi, BatchCall, BatchResult } from "./snakepit.ts";
+export type { AffinityMode } from "./session/affinity.ts";
+export { AFFINITY_MODES } from "./session/affinity.ts";
+export type { SessionStatsView } from "./session/sessions.ts";
+export type { JsonValue } from "./session/store.ts";
 export type { Session } from "./session/store.ts";
 export type { TelemetryApi } from "./telemetry/api.ts";
 export type { TelemetryControlInput } from "./telemetry/control.ts";
@@ -36,7 +41,8 @@ export { backoffMs } from "./resilience/backoff.ts";
 export { BridgeService, HostService } from "./bridge/gen/snakepit/bridge/v1/bridge_pb.ts";
 export { ControlService } from "./bridge/gen/snakepit/api/v1/control_pb.ts";
 /** A Connect transport over one worker's pipe (around the pool: diagnostics, tools, tests). */
-export { createWorkerTransport } from "./bridge/worker-transport.ts";
+export { createWorkerTransport } from "./worker/worker-transport.ts";
 
-// Internal (not semver): the worker class, for tools and tests.
-export { Worker as _Worker } from "./worker/worker.ts";
+// Internal (not semver): the worker implementations, for tools and tests.
+export { LocalProcessWorker as _LocalProcessWorker } from "./worker/local-process-worker.ts";
+export { InMemoryWorker as _InMemoryWorker } from "./worker/in-memory-worker.ts";

@@ -1,15 +1,21 @@
 """snakepit_bridge: write Python tools that a snakepit host pools, supervises and calls."""
 
 from . import telemetry
-from .adapter import Adapter, BaseAdapter, tool
+from .adapter import Adapter, tool
+from .base_adapter import BaseAdapter
+from .chunks import StreamChunk
 from .context import ToolContext
-from .errors import BridgeError, Cancelled, DeadlineExceeded, HostToolError, InvalidArgument, ToolNotFound
+from .errors import ERROR_CODES, BridgeError, Cancelled, DeadlineExceeded, HostToolError, InvalidArgument, ToolNotFound
+from .session_context import SessionContext
 
 __all__ = [
     "Adapter",
     "BaseAdapter",
     "tool",
     "ToolContext",
+    "SessionContext",
+    "StreamChunk",
+    "ERROR_CODES",
     "telemetry",
     "BridgeError",
     "Cancelled",

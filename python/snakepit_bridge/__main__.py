@@ -49,23 +49,26 @@ def main(argv: "list[str] | None" = None) -> int:
     )
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the host decides when we stop
     def on_sigterm(*_: object) -> None:
-        from .worker import TERMINATING
+        from .calls import TERMINATING
 
         TERMINATING.set()
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, on_sigterm)
 
+    from . import reaper
+
+    reaper.install()  # before user code: nothing it starts may outlive us (SECURITY.md)
     from .adapter import discover_tools, load_adapter
     from .framing import FrameReader, FrameWriter
-    from .worker import Worker
+    from .server import Server
 
     target = load_adapter(args.adapter)
     setup = getattr(target, "setup", None)
     if callable(setup):
         setup()
     tools = discover_tools(target)
-    worker = Worker(
+    worker = Server(
         target,
         tools,
         worker_id=args.worker_id,
@@ -74,7 +77,7 @@ def main(argv: "list[str] | None" = None) -> int:
         writer=FrameWriter(proto_out),
     )
     if args.host_timeout_ms > 0:
-        worker.start_watchdog(args.host_timeout_ms / 1000)
+        worker.control.start_watchdog(args.host_timeout_ms / 1000)
     worker.serve()
     return 0
 

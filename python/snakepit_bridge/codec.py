@@ -18,7 +18,7 @@ from typing import Any, Callable, List, Tuple
 
 from . import shm
 
-__all__ = ["dumps", "loads", "revive", "to_wire", "unserializable_marker", "MAX_SAFE_INT"]
+__all__ = ["dumps", "loads", "loads_std", "revive", "to_wire", "unserializable_marker", "MAX_SAFE_INT"]
 
 try:  # optional speed-up
     import orjson as _orjson  # type: ignore
@@ -199,10 +199,21 @@ def loads(payload: bytes) -> Any:
     return _fast_loads(payload)
 
 
+def loads_std(payload: bytes) -> Any:
+    """`loads` with the standard decoder, whatever is installed."""
+    return _str_loads(payload.decode("utf-8"))
+
+
 _DTYPE_CODES = {
     "int8": "b", "uint8": "B", "int16": "h", "uint16": "H", "int32": "i", "uint32": "I",
     "int64": "q", "uint64": "Q", "float32": "f", "float64": "d",
 }
+
+
+def array_itemsize(dtype: str) -> int:
+    import array
+
+    return array.array(_DTYPE_CODES[dtype]).itemsize
 
 
 def _revive_tag(obj: dict, attachments: List[bytes]) -> Any:
@@ -219,6 +230,14 @@ def _revive_tag(obj: dict, attachments: List[bytes]) -> Any:
         data = shm.open_segment(obj["shm"]) if "shm" in obj else attachments[obj["ref"]]
         dtype = obj["dtype"]
         shape = tuple(obj["shape"])
+        if dtype not in _DTYPE_CODES:
+            raise ValueError(f"unknown array dtype {dtype!r}")
+        count = 1
+        for dim in shape:
+            count *= int(dim)
+        itemsize = array_itemsize(dtype)
+        if count * itemsize != len(data):
+            raise ValueError(f"array of shape {list(shape)} and dtype {dtype} needs {count * itemsize} bytes, got {len(data)}")
         np = _numpy()
         if np is not None:
             return np.frombuffer(data, dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape)
@@ -226,11 +245,6 @@ def _revive_tag(obj: dict, attachments: List[bytes]) -> Any:
 
         flat = array.array(_DTYPE_CODES[dtype])
         flat.frombytes(data)
-        count = 1
-        for n in shape:
-            count *= n
-        if len(flat) != count:  # numpy's reshape checks this; without numpy we must
-            raise ValueError(f"ndarray of shape {list(shape)} needs {count} {dtype} values, got {len(flat)}")
         return flat
     raise ValueError(f"unknown typed value {kind!r}")
 

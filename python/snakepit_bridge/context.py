@@ -1,35 +1,38 @@
-"""What a tool sees of its call: session, metadata, state, cancellation and host tools."""
+"""What a tool sees of its call: session, metadata, state, cancellation and host tools.
+
+A context needs only three narrow things: the call's state, a `HostCalls` (to call host tools)
+and a `SessionStates` (per-session dicts). It never sees the server.
+"""
 
 from __future__ import annotations
 
 import os
-import threading
 import time
-from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
+from .call_state import CallState
 from .errors import Cancelled, DeadlineExceeded
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .worker import Worker
+try:  # typing.Protocol is 3.8+; kept optional for type checkers only
+    from typing import Protocol
+except ImportError:  # pragma: no cover
+    Protocol = object  # type: ignore
 
-__all__ = ["ToolContext", "CallState"]
+__all__ = ["ToolContext", "CallState", "HostCalls", "SessionStates"]
 
 
-class CallState:
-    """Book-keeping for one host->Python call, shared by the reader and the call thread."""
+class HostCalls(Protocol):
+    """What a tool may ask of the host (implemented by `host_client.HostClient`)."""
 
-    __slots__ = ("id", "method", "msg", "cancelled", "deadline", "credits", "credit_cond", "future")
+    def call_tool(self, call: CallState, name: str, args: Dict[str, Any], session_id: str, traceparent: str = "") -> Any: ...
 
-    def __init__(self, call_id: int, method: str, msg: Dict[str, Any], deadline: Optional[float]) -> None:
-        self.id = call_id
-        self.method = method
-        self.msg = msg
-        # A plain flag: set by the reader, read by the tool's thread (one bytecode, GIL-atomic).
-        self.cancelled = False
-        self.deadline = deadline
-        self.credits = 0
-        self.credit_cond: Optional[threading.Condition] = None
-        self.future: Any = None
+    def stream_tool(self, call: CallState, name: str, args: Dict[str, Any], session_id: str) -> Iterator[Any]: ...
+
+    def list_tools(self, call: CallState, session_id: str) -> List[Dict[str, Any]]: ...
+
+
+class SessionStates(Protocol):
+    def state(self, session_id: str) -> Dict[str, Any]: ...
 
 
 class _HostTools:
@@ -38,7 +41,7 @@ class _HostTools:
     def __init__(self, ctx: "ToolContext") -> None:
         self._ctx = ctx
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("_"):
             raise AttributeError(name)
         return lambda **kwargs: self._ctx.call(name, **kwargs)
@@ -47,14 +50,15 @@ class _HostTools:
 class ToolContext:
     """Passed to tools that declare a `ctx` parameter."""
 
-    def __init__(self, worker: "Worker", call: CallState, session_id: str, metadata: Dict[str, str]) -> None:
-        self._worker = worker
+    def __init__(self, call: CallState, host: HostCalls, sessions: SessionStates) -> None:
         self._call = call
-        self.session_id = session_id
-        self.metadata = metadata
+        self._host = host
+        self._sessions = sessions
+        self.session_id: str = call.msg.get("sessionId", "") or ""
+        self.metadata: Dict[str, str] = call.msg.get("metadata") or {}
         self.call_id = call.id
-        self.correlation_id = call.msg.get("correlationId", "")
-        self.traceparent = call.msg.get("traceparent", "")
+        self.correlation_id: str = call.msg.get("correlationId", "") or ""
+        self.traceparent: str = call.msg.get("traceparent", "") or ""
         self.tools = _HostTools(self)
         self._local_state: Optional[Dict[str, Any]] = None
 
@@ -62,7 +66,7 @@ class ToolContext:
     def state(self) -> Dict[str, Any]:
         """Per-session dict kept in this worker until the session ends (per-call without a session)."""
         if self.session_id:
-            return self._worker.session_state(self.session_id)
+            return self._sessions.state(self.session_id)
         if self._local_state is None:
             self._local_state = {}
         return self._local_state
@@ -80,15 +84,13 @@ class ToolContext:
     @property
     def cancelled(self) -> bool:
         """True once the host cancelled the call or its deadline passed."""
-        return self._call.cancelled or (
-            self._call.deadline is not None and time.monotonic() > self._call.deadline
-        )
+        return self._call.stopped
 
     def check_cancelled(self) -> None:
         """Raise `Cancelled` / `DeadlineExceeded` when the call should stop."""
         if self._call.cancelled:
             raise Cancelled(f"call {self._call.id} was cancelled by the host")
-        if self._call.deadline is not None and time.monotonic() > self._call.deadline:
+        if self._call.stopped:
             raise DeadlineExceeded(f"call {self._call.id} passed its deadline")
 
     @property
@@ -99,15 +101,21 @@ class ToolContext:
 
     def call(self, name: str, **kwargs: Any) -> Any:
         """Call a host tool and return its result; its failure raises `HostToolError`."""
-        return self._worker.call_host_tool(self, name, kwargs)
+        self.check_cancelled()
+        try:
+            return self._host.call_tool(self._call, name, kwargs, self.session_id, self.traceparent)
+        except Exception:
+            self.check_cancelled()  # a cancel that ended the host call reads as the cancel
+            raise
 
     def stream(self, name: str, **kwargs: Any) -> Iterator[Any]:
         """Call a host tool that yields; iterate over its chunks."""
-        return self._worker.stream_host_tool(self, name, kwargs)
+        self.check_cancelled()
+        return self._host.stream_tool(self._call, name, kwargs, self.session_id)
 
-    def host_tools(self) -> "list[Dict[str, Any]]":
+    def host_tools(self) -> List[Dict[str, Any]]:
         """The host tools this call can see: name, description, JSON Schema, streaming."""
-        return self._worker.list_host_tools(self)
+        return self._host.list_tools(self._call, self.session_id)
 
     async def acall(self, name: str, **kwargs: Any) -> Any:
         """`call` for async tools: waits in a thread so the event loop keeps running."""

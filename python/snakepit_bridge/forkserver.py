@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import os
 import selectors
@@ -126,8 +127,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     os.dup2(2, 1)  # prints while preloading go to the log, not the control pipe
     try:
         # The bridge itself first: a forked worker then imports nothing before its adapter.
-        for name in ("__main__", "worker", "adapter", "framing", "codec", "context", "schema", "telemetry", "tracing"):
-            importlib.import_module(f"snakepit_bridge.{name}")
+        for name in ("__main__", "server", "calls", "control", "adapter", "framing", "codec", "decode", "context", "schema", "telemetry", "tracing", "host_client"):
+            if importlib.util.find_spec(f"snakepit_bridge.{name}") is not None:
+                importlib.import_module(f"snakepit_bridge.{name}")
         for name in args.preload:
             importlib.import_module(name)
         if args.adapter:

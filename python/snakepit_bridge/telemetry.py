@@ -11,17 +11,32 @@ emitted every SNAKEPIT_TELEMETRY_SAMPLE_S seconds (default 10; 0 turns them off)
 from __future__ import annotations
 
 import contextlib
-import fnmatch
-import gc
 import os
 import random
 import re
 import threading
 import time
 from collections import deque
-from typing import Any, Deque, Dict, Iterator, List, Optional
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional
 
-__all__ = ["emit", "span", "configure", "flush", "stats"]
+from . import samples
+from .correlation import (
+    CORRELATION_HEADER,
+    get_correlation_id,
+    new_correlation_id,
+    outgoing_metadata,
+    reset_correlation_id,
+    set_correlation_id,
+)
+from .globs import any_glob
+from .samples import rss_bytes
+
+__all__ = [
+    "emit", "span", "configure", "flush", "stats", "attach", "rss_bytes",
+    "get_correlation_id", "set_correlation_id", "reset_correlation_id", "new_correlation_id",
+    "outgoing_metadata", "CORRELATION_HEADER",
+]
+Notify = Callable[[str, Dict[str, Any]], None]
 
 MAX_QUEUE = 10_000
 BATCH = 256
@@ -35,36 +50,34 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
 _lock = threading.Lock()
 _queue: Deque[Dict[str, Any]] = deque()
 _dropped = 0
-_worker: Any = None
+_notify: Optional[Notify] = None
 _wake = threading.Event()
-_control: Dict[str, Any] = {"enabled": True, "samplingRate": 1.0, "allow": [], "deny": [], "sampling": {}}
+_control: Dict[str, Any] = {"enabled": True, "samplingRate": 1.0}
+_allowed: Callable[[str], bool] = lambda name: True
+_denied: Callable[[str], bool] = lambda name: False
+_sampling: List[tuple] = []
 _label_values: Dict[tuple, set] = {}
 _capped = 0
 
 
 def configure(control: Dict[str, Any]) -> None:
-    """Apply a TelemetryControl message from the host."""
-    global _control
-    _control = {
-        "enabled": bool(control.get("enabled", True)),
-        "samplingRate": float(control.get("samplingRate", 1.0) if control.get("samplingRate") is not None else 1.0),
-        "allow": list(control.get("allow") or []),
-        "deny": list(control.get("deny") or []),
-        "sampling": dict(control.get("sampling") or {}),
-    }
+    """Apply a TelemetryControl message from the host (globs as the host reads them: see glob.py)."""
+    global _control, _allowed, _denied, _sampling
+    rate = control.get("samplingRate")
+    deny = list(control.get("deny") or [])
+    allowed = any_glob(control.get("allow") or [])
+    denied = any_glob(deny) if deny else (lambda name: False)
+    sampling = [(any_glob([p]), float(r)) for p, r in dict(control.get("sampling") or {}).items()]
+    _control = {"enabled": bool(control.get("enabled", True)), "samplingRate": float(rate if rate is not None else 1.0)}
+    _allowed, _denied, _sampling = allowed, denied, sampling
 
 
 def _admit(name: str) -> bool:
-    c = _control
-    if not c["enabled"]:
+    if not _control["enabled"] or _denied(name) or not _allowed(name):
         return False
-    if any(fnmatch.fnmatchcase(name, p) for p in c["deny"]):
-        return False
-    if c["allow"] and not any(fnmatch.fnmatchcase(name, p) for p in c["allow"]):
-        return False
-    rate = c["samplingRate"]
-    for pattern, r in c["sampling"].items():
-        if fnmatch.fnmatchcase(name, pattern):
+    rate = _control["samplingRate"]
+    for matches, r in _sampling:
+        if matches(name):
             rate = r
             break
     return rate >= 1.0 or random.random() < rate
@@ -74,12 +87,17 @@ def emit(
     name: str,
     measurements: Optional[Dict[str, Any]] = None,
     metadata: Optional[Dict[str, Any]] = None,
+    correlation_id: Optional[str] = None,
     *,
-    correlation_id: str = "",
     traceparent: str = "",
 ) -> bool:
-    """Queue one event; returns False when it was filtered, sampled out or dropped."""
+    """Queue one event; returns False when it was filtered, sampled out or dropped.
+
+    The correlation id defaults to the running call's (`get_correlation_id()`).
+    """
     global _dropped
+    if correlation_id is None:
+        correlation_id = get_correlation_id() or ""
     if not name.startswith("python."):
         name = "python." + name
     if not _NAME.match(name):
@@ -132,8 +150,10 @@ def _bounded_labels(name: str, metadata: Optional[Dict[str, Any]]) -> Dict[str, 
 
 
 @contextlib.contextmanager
-def span(name: str, metadata: Optional[Dict[str, Any]] = None, **kw: Any) -> Iterator[None]:
+def span(name: str, metadata: Optional[Dict[str, Any]] = None, correlation_id: Optional[str] = None,
+         **kw: Any) -> Iterator[None]:
     """Emit `<name>.start`, then `<name>.stop` (with duration) or `<name>.exception`."""
+    kw["correlation_id"] = correlation_id
     emit(name + ".start", {"system_time": time.time()}, metadata, **kw)
     started = time.perf_counter()
     try:
@@ -162,14 +182,14 @@ def _take() -> Optional[Dict[str, Any]]:
 
 
 def flush() -> None:
-    worker = _worker
-    if worker is None:
+    notify = _notify
+    if notify is None:
         return
     while True:
         batch = _take()
         if batch is None:
             return
-        worker.notify_host("StreamTelemetry", batch)
+        notify("StreamTelemetry", batch)
 
 
 def _run() -> None:
@@ -183,56 +203,12 @@ def _run() -> None:
             pass
 
 
-_gc = {"collections": 0, "collected": 0, "uncollectable": 0, "pause_s": 0.0, "started": 0.0}
-
-
-def _on_gc(phase: str, info: Dict[str, Any]) -> None:
-    if phase == "start":
-        _gc["started"] = time.perf_counter()
-    else:
-        _gc["collections"] += 1
-        _gc["collected"] += info.get("collected", 0)
-        _gc["uncollectable"] += info.get("uncollectable", 0)
-        _gc["pause_s"] += time.perf_counter() - _gc["started"]
-
-
-def rss_bytes() -> int:
-    """Resident memory of this process, in bytes."""
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def sample() -> None:
-    """Emit the built-in memory, CPU and GC figures once."""
-    times = os.times()
-    emit("python.memory", {"rss_bytes": rss_bytes()})
-    emit("python.cpu", {"user_s": times.user, "system_s": times.system, "threads": threading.active_count()})
-    emit("python.gc", {"collections": _gc["collections"], "collected": _gc["collected"], "uncollectable": _gc["uncollectable"],
-                       "pause_ms": _gc["pause_s"] * 1000})
-
-
-def _sampler() -> None:
-    while True:
-        time.sleep(SAMPLE_S)
-        try:
-            sample()
-        except Exception:  # noqa: BLE001 - telemetry never takes the worker down
-            pass
-
-
-def attach(worker: Any) -> None:
-    """Start sending to the host through this worker's channel."""
-    global _worker
-    _worker = worker
-    gc.callbacks.append(_on_gc)
+def attach(notify: Notify) -> None:
+    """Start sending batches through `notify(method, msg)` (the worker's host client)."""
+    global _notify
+    _notify = notify
     threading.Thread(target=_run, name="snakepit-telemetry", daemon=True).start()
-    if SAMPLE_S > 0:
-        threading.Thread(target=_sampler, name="snakepit-sampler", daemon=True).start()
+    samples.start(emit, SAMPLE_S)
 
 
 def stats() -> Dict[str, int]:

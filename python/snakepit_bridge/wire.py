@@ -5,7 +5,7 @@ from __future__ import annotations
 import traceback
 from typing import Any, Dict
 
-from .errors import BridgeError
+from .errors import CONNECT_CODES, BridgeError
 from .ml_errors import classify
 
 __all__ = ["REQUEST", "STREAM_REQUEST", "MESSAGE", "END", "CANCEL", "CREDIT", "error_payload", "CONNECT_CODES"]
@@ -24,17 +24,6 @@ SEED_KINDS = {
     "NotImplementedError", "FileNotFoundError", "PermissionError", "ZeroDivisionError",
 }
 
-# snakepit code -> Connect code
-CONNECT_CODES: Dict[str, str] = {
-    "invalid_argument": "invalid_argument",
-    "tool_not_found": "not_found",
-    "session_not_found": "not_found",
-    "aborted": "canceled",
-    "deadline_exceeded": "deadline_exceeded",
-    "python_exception": "unknown",
-    "internal": "internal",
-    "worker_unavailable": "unavailable",
-}
 
 
 def error_payload(exc: BaseException, *, include_traceback: bool = True) -> Dict[str, Any]:

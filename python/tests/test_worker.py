@@ -11,7 +11,7 @@ from snakepit_bridge.adapter import discover_tools
 from snakepit_bridge.codec import dumps, loads, revive
 from snakepit_bridge.framing import FLAG_TYPED, FrameReader, FrameWriter
 from snakepit_bridge.wire import CANCEL, END, MESSAGE, REQUEST, STREAM_REQUEST
-from snakepit_bridge.worker import Worker
+from snakepit_bridge.server import Server as Worker
 
 
 class A(Adapter):
@@ -43,7 +43,7 @@ class Host:
                              reader=FrameReader(to_worker_r), writer=FrameWriter(from_worker_w))
         self.writer = FrameWriter(self.to_worker_w)
         self.reader = FrameReader(self.from_worker_r)
-        self.worker._exit_group = lambda: None  # keep the test process alive at EOF
+        self.worker.exit = lambda code=0: None  # keep the test process alive at EOF
         threading.Thread(target=self.worker.serve, daemon=True).start()
         ready = self.recv()
         assert ready["m"] == "Ready", ready

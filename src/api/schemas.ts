@@ -1,6 +1,7 @@
 /** Request and response schemas of the HTTP API (also the source of /openapi.json). */
 
 import { z } from "zod";
+import { AFFINITY_MODES } from "../session/affinity.ts";
 
 const typedValueNote = "JSON; bytes, big ints, NaN/Infinity and arrays use `__snakepit__` typed objects (see README)";
 
@@ -10,7 +11,7 @@ export const ExecuteBody = z.object({
   pool: z.string().min(1).optional().describe("Pool name; default: the first pool"),
   session_id: z.string().min(1).max(256).optional().describe("Session to run in (worker affinity, session state)"),
   timeout_ms: z.number().int().positive().max(2_147_483_647).optional().describe("Total budget, queue wait included"),
-  affinity: z.enum(["hint", "strict_queue", "strict_fail_fast"]).optional().describe("Override the pool's session affinity"),
+  affinity: z.enum(AFFINITY_MODES).optional().describe("Override the pool's session affinity"),
   idempotent: z.boolean().optional().describe("Safe to retry on another worker if this one crashes"),
 }).strict();
 export type ExecuteBody = z.output<typeof ExecuteBody>;

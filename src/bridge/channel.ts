@@ -7,6 +7,7 @@
 import { SnakepitError } from "../errors.ts";
 import { encodeValue, reviveValue } from "./codec.ts";
 import { encodePacket, FLAG_TYPED, type RawPacket } from "./frames.ts";
+import type { BridgeMethods } from "./messages.ts";
 import { errorFromWire, errorToWire, type WireError } from "./wire-errors.ts";
 
 /** Packet kinds. */
@@ -114,15 +115,15 @@ export class Channel {
     return id;
   }
 
-  /** Unary request as a promise (control calls: ping, heartbeat, sessions). */
-  call(method: string, msg: unknown, timeoutMs?: number): Promise<Record<string, unknown>> {
+  /** Unary request to a worker as a promise (control calls: ping, heartbeat, sessions). */
+  call<M extends keyof BridgeMethods>(method: M, msg: BridgeMethods[M][0], timeoutMs?: number): Promise<BridgeMethods[M][1]> {
     return new Promise((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const id = this.request(method, msg, {
         end: (m, err) => {
           if (timer) clearTimeout(timer);
           if (err) reject(err);
-          else resolve((m ?? {}) as Record<string, unknown>);
+          else resolve((m ?? {}) as BridgeMethods[M][1]);
         },
       }, { timeoutMs });
       if (timeoutMs !== undefined) {

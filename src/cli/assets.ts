@@ -1,17 +1,18 @@
 /**
  * Where the Python bridge and the example adapter live. From a source checkout: the repo's
- * folders. In a compiled binary: the embedded copies, extracted once to a cache folder named by
- * a build-time content hash (atomic rename, so two instances starting at once are safe).
+ * folders. In a compiled binary: the embedded copies, extracted to a private cache folder named by
+ * a build-time content hash and verified against the hashes the binary holds before each launch
+ * (see `asset-cache.ts`: a planted or edited file is never run).
  */
 
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, lstatSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { cacheDir } from "../config/paths.ts";
 import { embeddedFiles } from "../runtime/process.ts";
+import { type AssetManifest, ensureAssets } from "./asset-cache.ts";
 
 declare const SNAKEPIT_ASSET_HASH: string | undefined;
-
+declare const SNAKEPIT_ASSET_MANIFEST: string | undefined;
 /** Paths the CLI needs. */
 export interface Assets {
   /** Folder containing `snakepit_bridge/` (goes on PYTHONPATH). */
@@ -38,14 +39,11 @@ async function resolveAssets(): Promise<Assets> {
   }
   const contents = await Promise.all(files.map(async (f) => ({ name: f.name, bytes: await f.bytes() })));
   const hash = typeof SNAKEPIT_ASSET_HASH === "string" ? SNAKEPIT_ASSET_HASH : contentHash(contents);
-  let target = join(cacheDir(), `assets-${hash}`);
-  if (!existsSync(target)) extract(contents, target);
-  if (!isOurs(target)) {
-    // Someone else's (or a writable-by-others) folder: never run code from it; use a private copy.
-    target = join(cacheDir(), `assets-${hash}-${process.getuid?.() ?? 0}-${process.pid}`);
-    rmSync(target, { recursive: true, force: true });
-    extract(contents, target);
-  }
+  const manifest = typeof SNAKEPIT_ASSET_MANIFEST === "string" ? (JSON.parse(SNAKEPIT_ASSET_MANIFEST) as AssetManifest) : undefined;
+  const target = ensureAssets(contents, cacheDir(), hash, {
+    ...(manifest ? { manifest } : {}),
+    onRepair: (why) => console.error(`snakepit: the extracted assets did not match this binary (${why}); extracted them again`),
+  });
   return { bridgeDir: join(target, "python"), exampleAdapter: join(target, "examples/adapters/demo.py:DemoAdapter"), compiled: true };
 }
 
@@ -58,34 +56,4 @@ export function contentHash(files: Array<{ name: string; bytes: Uint8Array }>): 
     h.update(f.bytes);
   }
   return h.digest("hex").slice(0, 16);
-}
-
-/** A real folder, owned by us, writable by nobody else. */
-function isOurs(dir: string): boolean {
-  try {
-    const st = lstatSync(dir);
-    const uid = process.getuid?.();
-    return st.isDirectory() && !st.isSymbolicLink() && (uid === undefined || st.uid === uid) && (st.mode & 0o022) === 0;
-  } catch {
-    return false;
-  }
-}
-
-function extract(files: Array<{ name: string; bytes: Uint8Array }>, target: string): void {
-  mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
-  const tmp = `${target}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  try {
-    mkdirSync(tmp, { mode: 0o700 });
-    chmodSync(tmp, 0o755 & ~0o022);
-    for (const f of files) {
-      const path = join(tmp, f.name);
-      mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(path, f.bytes);
-    }
-    renameSync(tmp, target);
-  } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
-    // Another instance extracted the same hash first: theirs is identical.
-    if (!existsSync(target)) throw err;
-  }
 }

@@ -49,7 +49,7 @@ export async function profileCheck(pool: PoolConfig, python: string, bridgeDir: 
     }
     return { name, ok: true, detail };
   } catch (err) {
-    return { name, ok: false, detail: (err as Error).message, fix: "check that the interpreter runs and the bridge is importable (see above)" };
+    return { name, ok: false, detail: (err as Error).message, fix: `run ${python} -m snakepit_bridge.profile with PYTHONPATH set to the bridge folder to see the whole error` };
   }
 }
 

@@ -3,8 +3,12 @@
 import { accessSync, constants, mkdirSync } from "node:fs";
 import type { PoolConfig, ServerConfig } from "../config/schema.ts";
 import { hostEnv, runCommand, serveHttp } from "../runtime/process.ts";
+import { checkAdapterPath } from "../config/adapter-path.ts";
 import { hardwareChecks, packagesCheck, poolPython, profileCheck } from "./doctor-env.ts";
 import { cacheDir, stateDir } from "../config/paths.ts";
+import { loadFailureCause } from "../worker/load-error.ts";
+import { adapterFix } from "./adapter-fix.ts";
+import { versionLine } from "./version.ts";
 
 /** One check's outcome. */
 export interface Check {
@@ -58,10 +62,11 @@ export async function runChecks(pools: PoolConfig[], server: ServerConfig | unde
     const probe = await runProbe(python, pool.adapter, env, pool.cwd);
     checks.push(probe.ok
       ? { name: `adapter (${pool.name})`, ok: true, detail: `${pool.adapter}: tools ${probe.tools.join(", ") || "(none)"}` }
-      : { name: `adapter (${pool.name})`, ok: false, detail: `${pool.adapter}: ${probe.error}`, fix: "fix the import error above; `python3 -c 'import ...'` with the same PYTHONPATH reproduces it" });
+      : { name: `adapter (${pool.name})`, ok: false, detail: `${probe.error} (adapter ${pool.adapter})`, fix: adapterFix(probe.error, python) });
     const packages = await packagesCheck(pool, env, configFile);
     if (packages) checks.push(packages);
-    checks.push(await profileCheck(pool, python, bridgeDir, env));
+    // The profile check loads the adapter too: when that failed, the adapter line already says why.
+    if (probe.ok) checks.push(await profileCheck(pool, python, bridgeDir, env));
   }
   checks.push(...await hardwareChecks(env));
   checks.push({ name: "worker sockets", ok: true, detail: "none needed: workers talk over inherited pipes and bind no port" });
@@ -84,13 +89,18 @@ export async function runChecks(pools: PoolConfig[], server: ServerConfig | unde
 }
 
 async function runProbe(python: string, adapter: string, env: Record<string, string>, cwd: string | undefined): Promise<{ ok: true; tools: string[] } | { ok: false; error: string }> {
+  try {
+    checkAdapterPath(adapter, cwd);
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
   const { spawnChild } = await import("../runtime/process.ts");
   const child = spawnChild([python, "-c", PROBE], { env, cwd });
   child.write(new TextEncoder().encode(adapter));
   child.closeStdin();
   const [out, err, status] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
   if (status.exitCode === 0) return { ok: true, tools: JSON.parse(out.trim().split("\n").pop() ?? "[]") as string[] };
-  return { ok: false, error: lastLine(err) || `exit code ${status.exitCode}` };
+  return { ok: false, error: loadFailureCause(err) ?? (lastLine(err) || `exit code ${status.exitCode}`) };
 }
 
 function lastLine(text: string): string {
@@ -106,4 +116,11 @@ export function printChecks(checks: Check[]): boolean {
   const failed = checks.filter((c) => !c.ok).length;
   console.log(failed ? `\n${failed} check(s) failed` : "\nall checks passed");
   return failed === 0;
+}
+
+/** Print checks as one JSON object (for scripts and CI); returns true when all passed. */
+export function printChecksJson(checks: Check[]): boolean {
+  const ok = checks.every((c) => c.ok);
+  console.log(JSON.stringify({ ok, version: versionLine(), platform: `${process.platform}-${process.arch}`, checks }));
+  return ok;
 }

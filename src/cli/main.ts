@@ -1,13 +1,16 @@
 #!/usr/bin/env bun
 /** The `snakepit` command: serve, exec, status, doctor, setup, new adapter. */
 
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { toHttpJson } from "../api/http-json.ts";
 import { loadConfig, type LoadedConfig } from "../config/load.ts";
 import { SnakepitError } from "../errors.ts";
 import { hostEnv } from "../runtime/process.ts";
-import { setBridgeDir } from "../worker/python.ts";
+import { resolvePython, setBridgeDir } from "../worker/python.ts";
 import { prepareAssets } from "./assets.ts";
-import { printChecks, runChecks } from "./doctor.ts";
+import { printChecks, printChecksJson, runChecks } from "./doctor.ts";
 import { exec, parseArgsJson } from "./exec.ts";
 import { EXIT_CODE } from "./exit-codes.ts";
 import { scaffoldAdapter } from "./scaffold.ts";
@@ -15,9 +18,10 @@ import { serve } from "./serve.ts";
 import { setup } from "./setup.ts";
 import { SETUP_ENV_FLAGS } from "./setup-env.ts";
 import { status } from "./status.ts";
-import pkg from "../../package.json" with { type: "json" };
+import { VERSION, versionLine } from "./version.ts";
 
-export const VERSION: string = pkg.version;
+export { VERSION };
+const LOCAL_CONFIG = "snakepit.toml";
 
 const POOL_FLAGS = {
   config: { type: "string", short: "c" },
@@ -27,7 +31,7 @@ const POOL_FLAGS = {
   instance: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
-const SERVER_FLAGS = { host: { type: "string" }, port: { type: "string", short: "p" }, token: { type: "string" } } as const;
+const SERVER_FLAGS = { host: { type: "string" }, port: { type: "string", short: "p" }, token: { type: "string" }, "token-file": { type: "string" } } as const;
 
 const HELP: Record<string, string> = {
   main: `snakepit ${VERSION}: supervised pools of Python workers as fast, callable tools
@@ -43,14 +47,17 @@ commands:
   new adapter NAME   write NAME.py and test_NAME.py that pass as generated
 
 options: --help on any command, --version
-config precedence: flags > SNAKEPIT_* environment > --config FILE (TOML or JSON) > defaults`,
+config precedence: flags > SNAKEPIT_* environment > --config FILE (TOML or JSON; default
+./snakepit.toml when present, as setup writes it) > defaults`,
   serve: `usage: snakepit serve [--config FILE] [--adapter FILE[:Class]] [--pool-size N] [--python PATH]
-                      [--host H] [--port P] [--token T] [--instance NAME] [--demo-call] [--once]
+                      [--host H] [--port P] [--token-file FILE | --token T] [--instance NAME] [--demo-call] [--once]
 
-  --host H        address to bind (default 127.0.0.1; anything else needs --token)
+  --config FILE   TOML or JSON config (default: ./snakepit.toml when present; serve prints which)
+  --host H        address to bind (default 127.0.0.1; anything else needs a token)
   --port P        port (default 7117; 0 = any free port)
-  --token T       bearer token required on every route but /healthz, /readyz and /openapi.json
-                  (prefer SNAKEPIT_TOKEN: a flag shows in the process list)
+  --token-file FILE  file (mode 600) or pipe holding the bearer token required on every route
+                  but /healthz, /readyz and /openapi.json (or SNAKEPIT_TOKEN_FILE; see SECURITY.md)
+  --token T       the token itself (or SNAKEPIT_TOKEN; a flag shows in the process list)
   --instance NAME  process-registry name: a restart with the same name kills workers left by a
                    dead earlier run (default "default")
   --demo-call     after start, make one real HTTP call and print it
@@ -62,14 +69,17 @@ config precedence: flags > SNAKEPIT_* environment > --config FILE (TOML or JSON)
   status: `usage: snakepit status [--url URL] [--token T] [--watch SECONDS] [--json]
 
   --url URL       server to ask (default http://127.0.0.1:7117, or SNAKEPIT_URL)`,
-  doctor: `usage: snakepit doctor [--config FILE] [--adapter FILE[:Class]] [--python PATH] [--host H] [--port P]`,
-  setup: `usage: snakepit setup [--python PATH] [--force] [--config FILE] [--requirements FILE]
+  doctor: `usage: snakepit doctor [--config FILE] [--adapter FILE[:Class]] [--python PATH] [--host H] [--port P] [--json]
+
+  --json          print { ok, version, platform, checks: [{ name, ok, detail, fix? }] } as one JSON object`,
+  setup: `usage: snakepit setup [--python PATH] [--port P] [--force] [--config FILE] [--requirements FILE]
                       [--index-url URL] [--find-links DIR]... [--no-index]
 
   extracts the bridge (binary), resolves the interpreter, writes ./snakepit.toml (unless it
   exists or --config names one; --force overwrites), makes each pool's venv from its
   \`requirements\` (uv when on PATH, else python -m venv + pip; a repeat is a no-op), then runs doctor.
-  Offline: --no-index --find-links ./wheelhouse`,
+  Offline: --no-index --find-links ./wheelhouse. The file's port is P (default 7117), or the
+  next free one when P is taken. \`snakepit serve\` in this folder then uses the file.`,
   new: `usage: snakepit new adapter NAME [--dir DIR]`,
 };
 
@@ -89,13 +99,23 @@ async function config(values: Record<string, unknown>, exampleAdapter: string, p
     host: values.host,
     port: intFlag("port", values.port as string | undefined),
     token: values.token,
+    tokenFile: values["token-file"],
     instance: values.instance,
   };
-  const file = (values.config as string | undefined) ?? env.SNAKEPIT_CONFIG;
+  const { file } = configFile(values, env);
   // No adapter anywhere: serve the built-in example.
   if (!flags.adapter && !env.SNAKEPIT_ADAPTER && !file) flags.adapter = exampleAdapter;
   if (poolSizeDefault && flags.poolSize === undefined && !env.SNAKEPIT_POOL_SIZE && !file) flags.poolSize = poolSizeDefault;
   return loadConfig({ file, env, flags });
+}
+
+/** The config file to read: --config, else $SNAKEPIT_CONFIG, else ./snakepit.toml when present (as `setup` writes it). */
+function configFile(values: Record<string, unknown>, env: Record<string, string | undefined>): { file: string | undefined; source: string } {
+  const flag = values.config as string | undefined;
+  const file = flag ?? env.SNAKEPIT_CONFIG ?? (existsSync(LOCAL_CONFIG) ? LOCAL_CONFIG : undefined);
+  if (!file) return { file, source: values.adapter || env.SNAKEPIT_ADAPTER ? "flags and SNAKEPIT_* environment (no snakepit.toml here)" : "none (no snakepit.toml here): serving the built-in example adapter" };
+  const how = flag ? "--config" : env.SNAKEPIT_CONFIG ? "SNAKEPIT_CONFIG" : "found in the working directory";
+  return { file, source: `${resolve(file)} (${how}; flags and SNAKEPIT_* environment override it)` };
 }
 
 /** Run the CLI; resolves with the exit code. */
@@ -106,7 +126,7 @@ export async function main(argv: string[]): Promise<number> {
     return command ? 0 : 64;
   }
   if (command === "--version" || command === "-v") {
-    console.log(VERSION);
+    console.log(versionLine());
     return 0;
   }
   const assets = await prepareAssets();
@@ -115,7 +135,8 @@ export async function main(argv: string[]): Promise<number> {
     case "serve": {
       const { values } = parseArgs({ args: rest, options: { ...POOL_FLAGS, ...SERVER_FLAGS, "demo-call": { type: "boolean" }, once: { type: "boolean" } } });
       if (values.help) return help("serve");
-      return serve(await config(values, assets.exampleAdapter), { version: VERSION, demoCall: values["demo-call"] ?? false, once: values.once ?? false });
+      const configSource = configFile(values, hostEnv()).source;
+      return serve(await config(values, assets.exampleAdapter), { version: VERSION, demoCall: values["demo-call"] ?? false, once: values.once ?? false, configSource });
     }
     case "exec": {
       const { values, positionals } = parseArgs({
@@ -143,22 +164,23 @@ export async function main(argv: string[]): Promise<number> {
       });
     }
     case "doctor": {
-      const { values } = parseArgs({ args: rest, options: { ...POOL_FLAGS, ...SERVER_FLAGS } });
+      const { values } = parseArgs({ args: rest, options: { ...POOL_FLAGS, ...SERVER_FLAGS, json: { type: "boolean" } } });
       if (values.help) return help("doctor");
+      const print = values.json ? printChecksJson : printChecks;
       let loaded: LoadedConfig;
       try {
         loaded = await config(values, assets.exampleAdapter);
       } catch (err) {
-        printChecks([{ name: "configuration", ok: false, detail: SnakepitError.from(err).message, fix: "correct the field named above" }]);
+        print([{ name: "configuration", ok: false, detail: SnakepitError.from(err).message, fix: "correct the configuration field this names" }]);
         return EXIT_CODE.config_invalid;
       }
-      return printChecks(await runChecks(loaded.pools, loaded.server, assets.bridgeDir, values.config)) ? 0 : 1;
+      return print(await runChecks(loaded.pools, loaded.server, assets.bridgeDir, values.config)) ? 0 : 1;
     }
     case "setup": {
-      const { values } = parseArgs({ args: rest, options: { python: { type: "string" }, force: { type: "boolean" }, help: { type: "boolean", short: "h" }, ...SETUP_ENV_FLAGS } });
+      const { values } = parseArgs({ args: rest, options: { python: { type: "string" }, force: { type: "boolean" }, port: { type: "string", short: "p" }, help: { type: "boolean", short: "h" }, ...SETUP_ENV_FLAGS } });
       if (values.help) return help("setup");
       return setup({
-        python: values.python, force: values.force ?? false, assets, config: values.config, requirements: values.requirements,
+        python: values.python, force: values.force ?? false, port: intFlag("port", values.port), assets, config: values.config, requirements: values.requirements,
         indexUrl: values["index-url"], findLinks: values["find-links"], noIndex: values["no-index"],
       });
     }
@@ -168,14 +190,23 @@ export async function main(argv: string[]): Promise<number> {
         if (!values.help) console.error(HELP.new);
         return values.help ? help("new") : 64;
       }
-      for (const path of scaffoldAdapter(positionals[1], values.dir ?? ".")) console.log(`wrote ${path}`);
-      console.log(`next: snakepit serve --adapter ${values.dir ?? "."}/${positionals[1]}.py`);
+      const dir = values.dir ?? ".";
+      for (const path of scaffoldAdapter(positionals[1], dir)) console.log(`wrote ${path}`);
+      const python = await resolvePython(undefined).catch(() => "python3");
+      console.log(`test: cd ${shellQuote(dir)} && PYTHONPATH=${shellQuote(assets.bridgeDir)} ${shellQuote(python)} -m unittest test_${positionals[1]}`);
+      console.log(`  (or \`pip install\` the bridge once: ${shellQuote(python)} -m pip install ${shellQuote(assets.bridgeDir)}; then plain unittest works)`);
+      console.log(`next: snakepit serve --adapter ${shellQuote(join(dir, `${positionals[1]}.py`))}`);
       return 0;
     }
     default:
       console.error(`unknown command "${command}"\n\n${HELP.main}`);
       return 64;
   }
+}
+
+/** A word safe to paste into a POSIX shell. */
+function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }
 
 function help(command: string): number {
@@ -190,7 +221,9 @@ if (import.meta.main) {
     const e = err instanceof TypeError && /parseArgs|Unknown option|ERR_PARSE_ARGS/.test(String((err as { code?: string }).code ?? err.message))
       ? new SnakepitError("invalid_argument", `${err.message} (see --help)`)
       : SnakepitError.from(err);
-    console.error(`snakepit: ${e.code}: ${e.message}`);
+    // `exec` is for scripts: its errors are one JSON line, as its help says.
+    if (process.argv[2] === "exec") console.error(JSON.stringify(toHttpJson(e.toJSON())));
+    else console.error(`snakepit: ${e.code}: ${e.message}`);
     process.exitCode = EXIT_CODE[e.code];
   }
   // Workers are closed by now; do not wait on stray timers.

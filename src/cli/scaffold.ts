@@ -57,7 +57,10 @@ class ${cls}(Adapter):
             ctx.check_cancelled()
             yield {"i": i}
 `, { flag: "wx" });
-  writeFileSync(testPath, `"""Tests for ${cls}. Run: python3 -m unittest test_${name}.py (needs snakepit_bridge importable)."""
+  writeFileSync(testPath, `"""Tests for ${cls}. Run: the \`test:\` command \`snakepit new adapter\` printed.
+
+snakepit_bridge must be importable: PYTHONPATH=<bridge dir> as printed, or pip install it once.
+"""
 
 import unittest
 

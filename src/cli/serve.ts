@@ -3,8 +3,10 @@
 import { createApp } from "../api/app.ts";
 import type { LoadedConfig } from "../config/load.ts";
 import { SnakepitError } from "../errors.ts";
+import { makeNonDumpable } from "../runtime/dumpable.ts";
 import { type HttpServer, onSignal, serveHttp } from "../runtime/process.ts";
 import { Snakepit } from "../snakepit.ts";
+import { exampleCall } from "./example-call.ts";
 import { progress } from "./output.ts";
 
 /** Options of `serve` beyond the config. */
@@ -14,11 +16,15 @@ export interface ServeOptions {
   demoCall?: boolean;
   /** Exit after the demo call instead of serving on (docs tests, smoke runs). */
   once?: boolean;
+  /** Where the configuration came from, printed at start ("./snakepit.toml", "defaults"...). */
+  configSource?: string;
 }
 
 /** Run the server until a signal; resolves with the exit code. */
 export async function serve(config: LoadedConfig, options: ServeOptions): Promise<number> {
   const t0 = performance.now();
+  await makeNonDumpable(); // tools cannot read this process's environ, memory or fds (SECURITY.md)
+  if (options.configSource) console.log(`config: ${options.configSource}`);
   const total = config.pools.reduce((n, p) => n + p.poolSize, 0);
   const bar = progress(total);
   const pit = await startWithProgress(config, bar);
@@ -37,7 +43,10 @@ export async function serve(config: LoadedConfig, options: ServeOptions): Promis
   const pools = config.pools.map((p) => `${p.name} ×${p.poolSize} (${p.adapter})`).join(", ");
   bar.done(`snakepit listening on ${url} — pools: ${pools} — ready in ${Math.round(performance.now() - t0)} ms`);
   const auth = s.token ? ` -H "authorization: Bearer $SNAKEPIT_TOKEN"` : "";
-  console.log(`try: curl -s ${url}/v1/execute${auth} -H 'content-type: application/json' -d '{"tool":"add","args":{"a":1,"b":2}}'`);
+  const example = exampleCall(pit.tools.list());
+  console.log(example
+    ? `try: curl -s${example.streaming ? " -N" : ""} ${url}/v1/${example.streaming ? "stream" : "execute"}${auth} -H 'content-type: application/json' -d '${JSON.stringify({ tool: example.tool, args: example.args })}'`
+    : `no tools found in the adapter: give its functions or Adapter methods the @tool decorator`);
 
   if (options.demoCall) await demoCall(url, s.token, pit);
 
@@ -88,8 +97,12 @@ async function startWithProgress(config: LoadedConfig, bar: ReturnType<typeof pr
 }
 
 async function demoCall(url: string, token: string | undefined, pit: Snakepit): Promise<void> {
-  const tools = pit.tools.list().map((t) => t.name);
-  const body = tools.includes("add") ? { tool: "add", args: { a: 1, b: 2 } } : { tool: tools[0] ?? "", args: {} };
+  const example = exampleCall(pit.tools.list());
+  if (!example || example.streaming) {
+    console.log(`demo call: skipped (${example ? `the first tool, ${example.tool}, streams` : "the adapter has no tools"})`);
+    return;
+  }
+  const body = { tool: example.tool, args: example.args };
   const t0 = performance.now();
   const res = await fetch(`${url}/v1/execute`, {
     method: "POST",

@@ -2,11 +2,26 @@
 
 import { existsSync, writeFileSync } from "node:fs";
 import { loadConfig } from "../config/load.ts";
-import { hostEnv } from "../runtime/process.ts";
+import { hostEnv, serveHttp } from "../runtime/process.ts";
 import { resolvePython } from "../worker/python.ts";
 import type { Assets } from "./assets.ts";
 import { printChecks, runChecks } from "./doctor.ts";
 import { envToml, setUpEnvironments, withEnvFlags } from "./setup-env.ts";
+
+/** The port `setup` writes when it is free (the server's documented default). */
+export const DEFAULT_PORT = 7117;
+
+/** The first port from `preferred` up that we can bind on `host` (0 = let the OS pick, when none in 20 is free). */
+async function firstFreePort(host: string, preferred: number): Promise<number> {
+  for (let port = preferred; port < preferred + 20 && port <= 65_535; port++) {
+    try {
+      const s = serveHttp(() => new Response("setup"), { hostname: host, port });
+      await s.stop(true);
+      return port;
+    } catch { /* taken: try the next */ }
+  }
+  return 0;
+}
 
 /** Flags of `snakepit setup` for the managed environment. */
 export interface EnvFlags {
@@ -17,7 +32,7 @@ export interface EnvFlags {
   noIndex?: boolean | undefined;
 }
 
-export async function setup(options: { python?: string | undefined; force: boolean; assets: Assets } & EnvFlags): Promise<number> {
+export async function setup(options: { python?: string | undefined; force: boolean; port?: number | undefined; assets: Assets } & EnvFlags): Promise<number> {
   const python = await resolvePython(options.python);
   console.log(`✓ interpreter: ${python}`);
   console.log(`✓ bridge: ${options.assets.bridgeDir}${options.assets.compiled ? " (extracted from the binary)" : ""}`);
@@ -27,6 +42,9 @@ export async function setup(options: { python?: string | undefined; force: boole
   } else if (existsSync(path) && !options.force) {
     console.log(`✓ ${path} exists (kept; --force to rewrite)`);
   } else {
+    const preferred = options.port ?? DEFAULT_PORT;
+    const port = await firstFreePort("127.0.0.1", preferred);
+    if (port !== preferred) console.log(`  port ${preferred} is in use here: writing port = ${port}${port === 0 ? " (any free port)" : ""}`);
     writeFileSync(path, `# snakepit configuration: every field and default is in docs/configuration.md.
 # Precedence: command-line flags > SNAKEPIT_* environment > this file > defaults.
 
@@ -36,7 +54,7 @@ pool_size = 2
 ${options.requirements ? envToml(options) : ""}
 [server]
 host = "127.0.0.1"
-port = 7117
+port = ${port}
 `);
     console.log(`✓ wrote ${path}`);
   }

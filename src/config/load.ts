@@ -12,6 +12,7 @@ import { isLoopback } from "./loopback.ts";
 import type { SessionConfig } from "../session/sessions.ts";
 import { parseConfig, parseSessionConfig, type SnakepitOptions, type TelemetryOptions } from "./parse.ts";
 import { type PoolConfig, PoolConfigSchema, type ServerConfig, ServerConfigSchema } from "./schema.ts";
+import { resolveToken } from "./token.ts";
 
 /** Everything `snakepit serve` runs with. */
 export interface LoadedConfig {
@@ -148,13 +149,14 @@ export async function loadConfig(sources: ConfigSources = {}): Promise<LoadedCon
     const field = issue.path.map(String).join(".");
     throw new SnakepitError("config_invalid", `${origin.get(`server.${field}`) ?? "config"}: server.${field}: ${issue.message}`, { details: { field } });
   }
+  const serverConfig: ServerConfig = { ...parsedServer.data, token: resolveToken(parsedServer.data) };
   const parsedSessions = parseSessionConfig(sessions as SnakepitOptions["sessions"], () => from);
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(instance)) {
     throw new SnakepitError("config_invalid", `instance "${instance}" must be 1–64 letters, digits, _ . -`, { details: { field: "instance" } });
   }
   const result: LoadedConfig = {
     pools: parsedPools,
-    server: parsedServer.data,
+    server: serverConfig,
     sessions: parsedSessions,
     instance,
     telemetry: (telemetry as TelemetryOptions | undefined) ?? {},
@@ -169,7 +171,7 @@ export function checkExposure(server: ServerConfig): void {
   if (!isLoopback(server.host) && !server.token) {
     throw new SnakepitError(
       "config_invalid",
-      `Refusing to bind ${server.host} without a token: other machines could run code through this server. Set SNAKEPIT_TOKEN (or --token), or bind 127.0.0.1`,
+      `Refusing to bind ${server.host} without a token: other machines could run code through this server. Set SNAKEPIT_TOKEN_FILE (or --token-file, SNAKEPIT_TOKEN, --token), or bind 127.0.0.1`,
       { details: { field: "host" } },
     );
   }

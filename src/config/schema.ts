@@ -4,15 +4,16 @@
  */
 
 import { z } from "zod";
-import { MAX_TIMER_MS } from "./limits.ts";
-import { LifecycleSchema } from "../pool/lifecycle.ts";
+import { MAX_TIMER_MS } from "../core/limits.ts";
+import { LifecycleSchema } from "../resilience/lifecycle.ts";
 import { CircuitBreakerSchema } from "../resilience/circuit-breaker.ts";
 import { CrashBarrierSchema } from "../resilience/crash.ts";
 import { HealthSchema } from "../resilience/health.ts";
 import { RetryPolicySchema } from "../resilience/retry.ts";
 import { HeartbeatSchema } from "../worker/heartbeat.ts";
 import { TIMEOUT_PROFILES } from "./profiles.ts";
-import { InstallSchema } from "../python-env/schema.ts";
+import { AFFINITY_MODES } from "../session/affinity.ts";
+import { InstallSchema } from "./install.ts";
 
 const profileNames = Object.keys(TIMEOUT_PROFILES) as [keyof typeof TIMEOUT_PROFILES, ...(keyof typeof TIMEOUT_PROFILES)[]];
 const ms = z.number().int().nonnegative().max(MAX_TIMER_MS);
@@ -41,12 +42,14 @@ export const PoolConfigSchema = z.object({
     .describe("Extra short calls a busy worker may hold in its pipe when every worker is busy (0 = off)"),
   prefetchMaxServiceMs: z.number().nonnegative().default(1)
     .describe("Only workers whose recent calls average under this get prefetched calls"),
-  affinity: z.enum(["hint", "strict_queue", "strict_fail_fast"]).default("hint")
+  affinity: z.enum(AFFINITY_MODES).default("hint")
     .describe("Session affinity: `hint` prefers the session's worker; `strict_queue` waits for it; `strict_fail_fast` fails with `worker_busy`"),
   timeoutProfile: z.enum(profileNames).default("balanced").describe("Named timeout profile (see the table below)"),
   executeTimeoutMs: msOrInfinite.optional().describe("Budget of `execute` calls (default: from the profile)"),
   streamTimeoutMs: msOrInfinite.optional().describe("Budget of streams (default: from the profile)"),
   queueTimeoutMs: msOrInfinite.optional().describe("Longest wait for a free worker (default: from the profile)"),
+  streamStallTimeoutMs: ms.min(1).default(30_000)
+    .describe("A stream whose consumer reads nothing for this long is cancelled and its worker freed"),
   cancelGraceMs: ms.default(2_000).describe("Time a cancelled call has to stop before its worker is recycled"),
   shutdownGraceMs: ms.default(6_000).describe("Time in-flight calls get at shutdown before SIGTERM, then SIGKILL"),
   logLevel: z.enum(["debug", "info", "warning", "error"]).default("warning").describe("Level of the Python bridge's own log"),
@@ -79,6 +82,7 @@ export const ServerConfigSchema = z.object({
   host: z.string().min(1).default("127.0.0.1").describe("Address to bind; anything but loopback needs a token"),
   port: z.number().int().min(0).max(65_535).default(7117).describe("Port to bind; 0 picks a free one"),
   token: z.string().min(8, "use at least 8 characters").optional().describe("Bearer token required on every route but health checks"),
+  tokenFile: z.string().min(1).optional().describe("File (or pipe) holding the token: the recommended way, kept out of process lists"),
   maxBodyBytes: z.number().int().positive().max(MAX_TIMER_MS).default(16 * 1024 * 1024).describe("Largest request body accepted"),
   shutdownGraceMs: ms.default(6_000).describe("On SIGINT/SIGTERM: time in-flight calls get to finish"),
 }).strict();

@@ -4,9 +4,10 @@
  * call's own budget was shorter); abort while queued -> removed and rejected with the reason.
  */
 
-import { MAX_TIMER_MS } from "../config/limits.ts";
+import { type Clock, realClock, type Timer } from "../core/clock.ts";
+import { MAX_TIMER_MS } from "../core/limits.ts";
 import { abortError, SnakepitError } from "../errors.ts";
-import type { Worker } from "../worker/worker.ts";
+import type { WorkerLink as Worker } from "../worker/link.ts";
 import { WaitQueue, type Waiter } from "./queue.ts";
 import type { PoolStats } from "./stats.ts";
 
@@ -23,9 +24,11 @@ export class Dispatcher {
   readonly #pool: string;
   readonly #limits: () => { maxQueue: number; queueTimeoutMs: number };
   readonly #stats: PoolStats;
+  readonly #clock: Clock;
 
-  constructor(pool: string, limits: () => { maxQueue: number; queueTimeoutMs: number }, stats: PoolStats) {
+  constructor(pool: string, limits: () => { maxQueue: number; queueTimeoutMs: number }, stats: PoolStats, clock: Clock = realClock) {
     this.#pool = pool;
+    this.#clock = clock;
     this.#limits = limits;
     this.#stats = stats;
   }
@@ -34,8 +37,18 @@ export class Dispatcher {
     return this.#queue.size;
   }
 
-  /** Run `start` (which must take the worker's slot synchronously) on a worker, now or later. */
-  dispatch<T>(budgetMs: number, signal: AbortSignal | undefined, want: Want, start: (worker: Worker, queueMs: number) => T | Promise<T>): Promise<T> {
+  /**
+   * Run `start` (which must take the worker's slot synchronously) on a worker, now or later.
+   * `front`: the call was already placed once and never started; it waits ahead of the others
+   * (and is not refused for a full queue).
+   */
+  dispatch<T>(
+    budgetMs: number,
+    signal: AbortSignal | undefined,
+    want: Want,
+    start: (worker: Worker, queueMs: number) => T | Promise<T>,
+    front = false,
+  ): Promise<T> {
     if (signal?.aborted) return Promise.reject(abortError(signal));
     const free = want.only ? (want.only.hasCapacity ? want.only : undefined) : want.pick();
     if (free) {
@@ -46,7 +59,7 @@ export class Dispatcher {
       }
     }
     const { maxQueue, queueTimeoutMs } = this.#limits();
-    if (this.#queue.size >= maxQueue) {
+    if (!front && this.#queue.size >= maxQueue) {
       this.#stats.saturated++;
       return Promise.reject(new SnakepitError(
         "pool_saturated",
@@ -55,11 +68,11 @@ export class Dispatcher {
       ));
     }
     return new Promise<T>((resolve, reject) => {
-      const enqueuedAt = performance.now();
+      const enqueuedAt = this.#clock.now();
       const timeout = Math.min(queueTimeoutMs, budgetMs);
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let timer: Timer | undefined;
       const cleanup = () => {
-        if (timer) clearTimeout(timer);
+        timer?.clear();
         signal?.removeEventListener("abort", onAbort);
       };
       const waiter: Waiter<Worker> = {
@@ -67,7 +80,7 @@ export class Dispatcher {
         run: (worker) => {
           cleanup();
           try {
-            resolve(start(worker, performance.now() - enqueuedAt));
+            resolve(start(worker, this.#clock.now() - enqueuedAt));
           } catch (err) {
             reject(err);
           }
@@ -82,20 +95,20 @@ export class Dispatcher {
         waiter.accepts = (w) => w === only;
         waiter.pinnedTo = only.id;
       }
-      const remove = this.#queue.push(waiter);
+      const remove = front ? this.#queue.unshift(waiter) : this.#queue.push(waiter);
       const onAbort = () => {
         if (remove()) waiter.fail(abortError(signal!));
       };
       signal?.addEventListener("abort", onAbort, { once: true });
       if (Number.isFinite(timeout) && timeout <= MAX_TIMER_MS) {
-        timer = setTimeout(() => {
+        timer = this.#clock.setTimer(() => {
           if (!remove()) return;
           this.#stats.queueTimeouts++;
           const code = timeout < queueTimeoutMs ? "deadline_exceeded" : "queue_timeout";
           waiter.fail(new SnakepitError(code, `No worker of pool "${this.#pool}" became free within ${Math.round(timeout)} ms`, {
             details: { pool: this.#pool, queueTimeoutMs: timeout },
           }));
-        }, timeout);
+        }, Math.max(0, timeout));
       }
     });
   }

@@ -32,6 +32,16 @@ export class WaitQueue<W> {
     return () => this.#unlink(node);
   }
 
+  /** Add at the front (a call whose worker never started it); returns its remover. */
+  unshift(waiter: Waiter<W>): () => boolean {
+    const node: Node<W> = { waiter, prev: undefined, next: this.#head, linked: true };
+    if (this.#head) this.#head.prev = node;
+    else this.#tail = node;
+    this.#head = node;
+    this.#size++;
+    return () => this.#unlink(node);
+  }
+
   /** Take the first waiter that accepts `worker`. */
   takeFor(worker: W): Waiter<W> | undefined {
     for (let node = this.#head; node; node = node.next) {

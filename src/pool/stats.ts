@@ -8,6 +8,8 @@ export interface PoolStatsSnapshot {
   busy: number;
   inFlight: number;
   queued: number;
+  /** Calls run again at the front of the queue because their worker never started them. */
+  requeued: number;
   requests: number;
   completed: number;
   failed: number;
@@ -48,7 +50,7 @@ export class PoolStats {
     return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
   }
 
-  snapshot(load: Pick<PoolStatsSnapshot, "pool" | "workers" | "ready" | "busy" | "inFlight" | "queued">): PoolStatsSnapshot {
+  snapshot(load: Pick<PoolStatsSnapshot, "pool" | "workers" | "ready" | "busy" | "inFlight" | "queued" | "requeued">): PoolStatsSnapshot {
     return {
       ...load,
       requests: this.requests,

@@ -9,8 +9,8 @@ import { backoffMs, sleep } from "../resilience/backoff.ts";
 import type { HealthMonitor } from "../resilience/health.ts";
 import { rssBytes } from "../runtime/procfs.ts";
 import type { EventBus } from "../telemetry/bus.ts";
-import type { Worker } from "../worker/worker.ts";
-import { recycleReason } from "./lifecycle.ts";
+import type { WorkerLink as Worker } from "../worker/link.ts";
+import { recycleReason } from "../resilience/lifecycle.ts";
 import { RestartBudget } from "./restart-budget.ts";
 import type { PoolStats } from "./stats.ts";
 
@@ -143,7 +143,7 @@ export class Supervisor {
     const now = Date.now();
     for (const w of pool.workers) {
       if (w.state !== "ready") continue;
-      const reason = recycleReason(w, rssBytes(w.pid) ?? w.lastBeat?.rssBytes, pool.config.lifecycle, now);
+      const reason = recycleReason(w, rssBytes(w.pid) ?? w.health().lastBeat?.rssBytes, pool.config.lifecycle, now);
       if (reason) {
         void this.recycleFor(w, reason);
         return;

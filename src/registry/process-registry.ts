@@ -3,11 +3,22 @@
  * `<stateDir>/instances/<instance>/`. At start, runs whose host is dead have their leftover
  * workers killed (process group, SIGTERM then SIGKILL), each checked first by the `--run-id`
  * on its command line; runs whose host is alive (another live instance) are never touched.
+ *
+ * Where the machine allows it, each run also owns a cgroup (one child per worker): a worker that
+ * exits takes every process it started with it, daemons that left its process group included,
+ * and so does the run at close. The sweep kills dead runs' cgroups, and any process still
+ * carrying a dead run's `SNAKEPIT_RUN_ID` in its environment (where there is no cgroup).
  */
 
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cmdline, startTime } from "../runtime/procfs.ts";
+import { createRunCgroup, destroyCgroup, destroyCgroupNow, isPopulated, runCgroups } from "../runtime/cgroup.ts";
+import { cmdline, pidsWithEnv, startTime } from "../runtime/procfs.ts";
+
+/** A worker id as a cgroup directory name (the Python side names it the same way). */
+export function cgroupName(workerId: string): string {
+  return workerId.replace(/[^A-Za-z0-9_.-]/g, "_");
+}
 
 /** One host run as its file records it. */
 export interface RunRecord {
@@ -51,11 +62,16 @@ function isHostAlive(record: RunRecord): boolean {
 
 export class ProcessRegistry {
   readonly dir: string;
+  /** This run's cgroup, when the machine allows one. */
+  readonly cgroup: string | undefined;
   readonly #file: string;
   readonly #record: RunRecord;
 
-  constructor(stateDir: string, instance: string, runId: string) {
+  /** `cgroups`: contain workers in a cgroup where possible. @default true unless SNAKEPIT_CGROUPS=off */
+  constructor(stateDir: string, instance: string, runId: string, options: { cgroups?: boolean } = {}) {
     if (!SAFE.test(instance)) throw new Error(`instance name "${instance}" must be 1–64 letters, digits, _ . -`);
+    const cgroups = options.cgroups ?? process.env.SNAKEPIT_CGROUPS !== "off";
+    this.cgroup = cgroups ? createRunCgroup(instance, runId) : undefined;
     this.dir = join(stateDir, "instances", instance);
     this.#file = join(this.dir, `${runId}.json`);
     this.#record = {
@@ -110,9 +126,30 @@ export class ProcessRegistry {
         if (isWorkerOf(pid, run.runId)) kill(pid, "SIGKILL");
       }
       killed.push(...left);
+      killed.push(...this.#sweepRun(run.runId));
       rmSync(join(this.dir, `${run.runId}.json`), { force: true });
     }
+    // Run cgroups whose host died: ours are killed; another instance's only removed when empty
+    // (its host may live in another pid namespace, where we cannot see it).
+    for (const run of runCgroups()) {
+      if (run.runId === this.#record.runId || startTime(run.hostPid) !== undefined) continue;
+      if (run.instance === this.#record.instance || !isPopulated(run.dir)) destroyCgroup(run.dir);
+    }
     return killed;
+  }
+
+  /** Kill what a dead run left outside its workers' process groups: its cgroup, its env-marked processes. */
+  #sweepRun(runId: string): number[] {
+    const dir = runCgroups().find((c) => c.runId === runId)?.dir;
+    if (dir) destroyCgroupNow(dir);
+    const strays = pidsWithEnv("SNAKEPIT_RUN_ID", runId);
+    for (const pid of strays) kill(pid, "SIGKILL");
+    return strays;
+  }
+
+  /** Environment every worker of this run gets: where to contain itself. */
+  workerEnv(): Record<string, string> {
+    return { SNAKEPIT_CGROUP: this.cgroup ?? "" };
   }
 
   #save(): void {
@@ -128,15 +165,18 @@ export class ProcessRegistry {
     this.#save();
   }
 
+  /** A worker exited: forget it, and kill whatever it started that still runs. */
   remove(id: string): void {
+    if (this.cgroup) destroyCgroup(join(this.cgroup, cgroupName(id)));
     const i = this.#record.workers.findIndex((w) => w.id === id);
     if (i < 0) return;
     this.#record.workers.splice(i, 1);
     this.#save();
   }
 
-  /** Our run ended cleanly: drop its file. */
+  /** Our run ended cleanly: kill anything its workers left, drop its file. */
   close(): void {
+    if (this.cgroup) destroyCgroupNow(this.cgroup);
     rmSync(this.#file, { force: true });
   }
 }

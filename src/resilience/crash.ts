@@ -1,7 +1,7 @@
 /** Crash classification and the crash barrier's settings. */
 
 import { z } from "zod";
-import { MAX_TIMER_MS } from "../config/limits.ts";
+import { MAX_TIMER_MS } from "../core/limits.ts";
 import type { ExitStatus } from "../runtime/process.ts";
 
 export const CrashBarrierSchema = z.object({

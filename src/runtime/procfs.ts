@@ -51,6 +51,29 @@ export function pidsWithRunId(runId: string): number[] {
   return out;
 }
 
+/** Live pids whose environment holds `name=value` (processes of this user; others are unreadable). */
+export function pidsWithEnv(name: string, value: string): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  const needle = `${name}=${value}`;
+  const out: number[] = [];
+  for (const e of entries) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    let env: string;
+    try {
+      env = readFileSync(`/proc/${e}/environ`, "latin1");
+    } catch {
+      continue;
+    }
+    if (env.split("\0").includes(needle) && startTime(Number(e)) !== undefined) out.push(Number(e));
+  }
+  return out;
+}
+
 /** Kills the OOM killer made in this process's cgroup so far, or undefined when unknown. */
 export function oomKills(): number | undefined {
   try {

@@ -5,10 +5,11 @@
  */
 
 import { z } from "zod";
-import { MAX_TIMER_MS } from "../config/limits.ts";
+import { MAX_TIMER_MS } from "../core/limits.ts";
 import { SnakepitError } from "../errors.ts";
 import type { EventBus } from "../telemetry/bus.ts";
-import { MemorySessionStore, type Session, type SessionStore } from "./store.ts";
+import { SessionLease } from "./lease.ts";
+import { type JsonValue, MemorySessionStore, type Session, type SessionStats, type SessionStore } from "./store.ts";
 
 /** Session settings (top level of the config, shared by all pools). */
 export const SessionConfigSchema = z.object({
@@ -25,11 +26,25 @@ export type SessionConfigInput = z.input<typeof SessionConfigSchema>;
 /** Options when creating a session. */
 export interface CreateSessionOptions {
   ttlMs?: number;
-  metadata?: Record<string, string>;
+  /** Any JSON value. */
+  metadata?: JsonValue;
 }
 
-/** Called when a session ends, to drop its state in the workers that hold it. */
-export type SessionEndHook = (session: Session, reason: "deleted" | "expired") => void;
+/**
+ * Called when a session's worker state should be dropped: when it ends, and again when its last
+ * running call ends after that (the call may have re-created the state).
+ */
+export type SessionEndHook = (session: Session, reason: "deleted" | "expired" | "drained") => void;
+
+/** A session's figures (`sessions.stats(id)`). */
+export interface SessionStatsView extends SessionStats {
+  id: string;
+  inFlight: number;
+  ageMs: number;
+  idleMs: number;
+  /** Pool -> worker holding the session's state. */
+  workers: Record<string, string>;
+}
 
 const ID = /^[A-Za-z0-9_.:@-]{1,256}$/;
 
@@ -84,9 +99,9 @@ export class SessionManager {
       createdAt: now,
       lastAccessedAt: now,
       ttlMs: options.ttlMs ?? this.config.ttlMs,
-      metadata: options.metadata ?? {},
+      metadata: checkJson(options.metadata ?? {}, id),
       workers: {},
-      stats: { calls: 0, errors: 0, lastCallAt: undefined },
+      stats: { calls: 0, errors: 0, lastCallAt: undefined, totalMs: 0 },
       inFlight: 0,
     };
     this.#store.set(session);
@@ -123,6 +138,45 @@ export class SessionManager {
     throw new SnakepitError("session_not_found", `No session "${id}" (it may have expired); create it first`, { details: { session: id } });
   }
 
+  /** True when the session exists and has not expired (does not touch it). */
+  exists(id: string): boolean {
+    const s = this.#store.get(id);
+    return s !== undefined && this.#now() - s.lastAccessedAt <= s.ttlMs;
+  }
+
+  /** Replace a session's metadata (any JSON value); session_not_found when it does not exist. */
+  updateMetadata(id: string, metadata: JsonValue): Session {
+    const s = this.#require(id);
+    s.metadata = checkJson(metadata, id);
+    return s;
+  }
+
+  /** A session's figures; session_not_found when it does not exist. */
+  stats(id: string): SessionStatsView {
+    // Reading figures does not touch the session (it would keep it alive).
+    const s = this.exists(id) ? this.#store.get(id) : undefined;
+    if (!s) throw new SnakepitError("session_not_found", `No session "${id}" (it may have expired)`, { details: { session: id } });
+    const now = this.#now();
+    return { id, ...s.stats, inFlight: s.inFlight, ageMs: now - s.createdAt, idleMs: now - s.lastAccessedAt, workers: { ...s.workers } };
+  }
+
+  /**
+   * Lease a session for one call (created when unknown and autoCreate is on): counts the call in
+   * flight until `release()`; binds the session to workers as the call is placed.
+   */
+  lease(id: string): SessionLease {
+    return new SessionLease(this.forCall(id), {
+      now: this.#now,
+      deferredCleanup: (session) => this.#onEnd(session, "drained"),
+    });
+  }
+
+  #require(id: string): Session {
+    const s = this.get(id);
+    if (s) return s;
+    throw new SnakepitError("session_not_found", `No session "${id}" (it may have expired)`, { details: { session: id } });
+  }
+
   /** Delete a session and drop its worker state. Returns false when it did not exist. */
   delete(id: string): boolean {
     const s = this.#store.get(id);
@@ -155,4 +209,16 @@ export class SessionManager {
   close(): void {
     clearInterval(this.#timer);
   }
+}
+
+/** Metadata must survive JSON: no functions, cycles, BigInts, or non-finite numbers. */
+function checkJson(value: unknown, id: string): JsonValue {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (err) {
+    throw new SnakepitError("invalid_argument", `Metadata of session "${id}" is not JSON: ${(err as Error).message}`, { details: { field: "metadata" } });
+  }
+  if (text === undefined) throw new SnakepitError("invalid_argument", `Metadata of session "${id}" is not a JSON value`, { details: { field: "metadata" } });
+  return JSON.parse(text) as JsonValue;
 }

@@ -1,16 +1,29 @@
 /** Session records and the store interface (in-memory by default; a persistent one can plug in). */
 
-/** One session as the host keeps it. */
+/** A JSON value. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** Calls of one session. */
+export interface SessionStats {
+  calls: number;
+  errors: number;
+  lastCallAt: number | undefined;
+  /** Sum of the calls' durations, ms. */
+  totalMs: number;
+}
+
+/** One session as the host keeps it. Written only by session/ (the manager and its leases). */
 export interface Session {
   id: string;
   createdAt: number;
   lastAccessedAt: number;
   /** Idle time after which the session expires. */
   ttlMs: number;
-  metadata: Record<string, string>;
+  /** Caller's data about the session: any JSON value. */
+  metadata: JsonValue;
   /** The worker that last served the session, per pool: where its Python state lives. */
   workers: Record<string, string>;
-  stats: { calls: number; errors: number; lastCallAt: number | undefined };
+  stats: SessionStats;
   /** Calls of this session still running (their end re-sends the state cleanup of a closed session). */
   inFlight: number;
   /** Set when the session ended while calls were still running. */

@@ -18,6 +18,8 @@ export interface SnakepitEvents {
   "pool.health": { pool: string; healthy: boolean; recentCrashes: number };
   "circuit.state": { pool: string; from: string; to: string };
   "call.retry": { pool: string; tool: string; code: string; attempt: number; delayMs: number; reason: "crash" | "policy" };
+  /** A call its worker never started runs again at the front of the queue. */
+  "call.requeued": { pool: string; tool: string; worker: string };
   "worker.restart_failed": { pool: string; worker: string; error: string; attempt: number };
   "worker.log": { pool: string; worker: string; line: string };
   "call.start": { pool: string; tool: string; correlationId: string; sessionId: string | undefined };

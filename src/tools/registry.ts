@@ -5,7 +5,7 @@
 
 import { z } from "zod";
 import { SnakepitError } from "../errors.ts";
-import type { ToolSpec } from "../worker/worker.ts";
+import type { ToolSpec } from "../bridge/messages.ts";
 
 /** What a host tool's handler gets besides its arguments. */
 export interface HostToolContext {

@@ -184,6 +184,11 @@ export class ForkServer {
     });
   }
 
+  /** True once the template has exited. */
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
   /** Stop the template (its workers are stopped by their own pools). */
   async close(): Promise<void> {
     this.#child.closeStdin();
@@ -239,12 +244,22 @@ function forkedChild(pid: number, inFd: number, stdout: ReadableStream<Uint8Arra
   };
 }
 
-/** The template for a pool configured with `preload`, or undefined. */
-export async function startPreload(
+/** A pool's template: started on the first fork, started again if it died, closed with the pool. */
+export interface Preload {
+  spawn(cmd: string[], options: SpawnOptions): Promise<ChildProcess>;
+  close(): Promise<void>;
+}
+
+/**
+ * The preload of a pool configured with `preload`, else undefined. Settings that cannot work are
+ * refused here, at start-up, as config errors; the template itself starts with the first worker.
+ */
+export function createPreload(
   config: Pick<PoolConfig, "preload" | "pythonArgs" | "adapter" | "env" | "cwd" | "name"> & ThreadSettings,
   deps: { python: string; bridgeDir: string; env: Record<string, string>; runId: string; instance: string },
-): Promise<ForkServer | undefined> {
-  if (!config.preload) return undefined;
+): Preload | undefined {
+  const preload = config.preload;
+  if (!preload) return undefined;
   if (runtimeName !== "bun" || process.platform !== "linux") {
     throw new SnakepitError("config_invalid", `Pool "${config.name}": preload forks workers from a template, which needs Bun on Linux (this is ${runtimeName} on ${process.platform})`, { details: { field: "preload" } });
   }
@@ -254,5 +269,26 @@ export async function startPreload(
   // Thread limits must hold before the template imports numpy or torch: their pools size at import.
   const env = { ...deps.env, ...config.env, ...threadEnv(config) };
   env.PYTHONPATH = [deps.bridgeDir, env.PYTHONPATH].filter(Boolean).join(":");
-  return await ForkServer.start(deps.python, { ...config.preload, adapterSpec: config.adapter, runId: deps.runId, instance: deps.instance, spawn: { env, cwd: config.cwd } });
+  let server: Promise<ForkServer> | undefined;
+  let closed = false;
+  const template = () => {
+    if (!server) {
+      server = ForkServer.start(deps.python, { ...preload, adapterSpec: config.adapter, runId: deps.runId, instance: deps.instance, spawn: { env, cwd: config.cwd } });
+      server.catch(() => (server = undefined)); // the next worker tries again
+    }
+    return server;
+  };
+  return {
+    async spawn(cmd, options) {
+      if (closed) throw new SnakepitError("pool_closed", `Pool "${config.name}" is closed`);
+      const s = await template();
+      if (s.isClosed) server = undefined; // it died: a new one for this worker and the next
+      return await (s.isClosed ? await template() : s).spawn(cmd, options);
+    },
+    async close() {
+      closed = true;
+      const s = await server?.catch(() => undefined);
+      await s?.close();
+    },
+  };
 }

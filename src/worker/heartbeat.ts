@@ -5,7 +5,7 @@
  */
 
 import { z } from "zod";
-import { MAX_TIMER_MS } from "../config/limits.ts";
+import { MAX_TIMER_MS } from "../core/limits.ts";
 
 export const HeartbeatSchema = z.object({
   enabled: z.boolean().default(true).describe("Ping workers and replace those that stop answering"),

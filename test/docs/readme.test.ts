@@ -58,7 +58,8 @@ afterAll(() => {
 
 describe("README.md", () => {
   test("has the snippets this test knows about", () => {
-    expect(all.map((b) => b.lang)).toEqual(["sh", "sh", "ts", "ts", "python", "sh", "sh", "sh", "ts", "ts", "ts", "sh", "text"]);
+    // ...then "Use it in your project" and "Download the binary", run by test/e2e/package.test.ts and release.test.ts.
+    expect(all.map((b) => b.lang)).toEqual(["sh", "sh", "ts", "ts", "python", "sh", "sh", "sh", "ts", "ts", "ts", "sh", "text", "python", "ts", "sh", "sh", "sh", "sh", "sh"]);
   });
 
   test("set-up: `npm start` starts the pool, serves, and shows a real call", async () => {

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PYTHON, ROOT, startServer } from "../helpers.ts";
@@ -48,6 +48,38 @@ describe("the single executable", () => {
     const dirs = readdirSync(cache);
     expect(dirs.filter((n) => n.startsWith("assets-"))).toHaveLength(1);
     expect(dirs.filter((n) => n.includes(".tmp-"))).toEqual([]);
+  });
+
+  test("under umask 000 the cache is private, and a file planted or edited in it never runs", async () => {
+    const cache = join(mkdtempSync(join(tmpdir(), "snakepit-cache-")), "cache");
+    const marker = join(cache, "..", "pwned");
+    const run = () => Bun.spawnSync(["sh", "-c", 'umask 000 && exec "$@"', "sh", binary, "exec", "greet", "--args", '{"name":"safe"}', "--python", PYTHON], {
+      env: { ...process.env, SNAKEPIT_CACHE_DIR: cache, PYTHONDONTWRITEBYTECODE: "1" },
+    });
+    expect(run().stdout.toString()).toBe('"Hello, safe!"\n');
+    const [assets] = readdirSync(cache);
+    const tree = join(cache, assets!);
+    const modes = new Set<string>();
+    const walk = (p: string) => {
+      const st = lstatSync(p);
+      modes.add((st.mode & 0o777).toString(8));
+      if (st.isDirectory()) for (const n of readdirSync(p)) walk(join(p, n));
+    };
+    walk(tree);
+    expect([...modes].sort()).toEqual(["400", "500"]);
+    expect((lstatSync(cache).mode & 0o777).toString(8)).toBe("700");
+    // Plant a module Python imports by itself, and edit the bridge.
+    const plant = `open(${JSON.stringify(marker)}, "w").close()\n`;
+    chmodSync(join(tree, "python"), 0o700);
+    writeFileSync(join(tree, "python/sitecustomize.py"), plant);
+    const init = join(tree, "python/snakepit_bridge/__init__.py");
+    chmodSync(init, 0o600);
+    writeFileSync(init, plant, { flag: "a" });
+    const again = run();
+    expect(again.stdout.toString()).toBe('"Hello, safe!"\n');
+    expect(again.stderr.toString()).toContain("did not match this binary");
+    expect(existsSync(marker)).toBe(false);
+    expect(existsSync(join(tree, "python/sitecustomize.py"))).toBe(false);
   });
 
   test("--version and doctor work from the binary", async () => {

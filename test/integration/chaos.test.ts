@@ -56,7 +56,8 @@ test("chaos: 10 000 calls at 32 in flight while a random worker is SIGKILLed eve
   const idemOk = idem.filter((o) => o === "ok").length / idem.length;
   const plainOk = outcome.filter((o, i) => i % 2 === 1 && o === "ok").length / (CALLS / 2);
   console.log(`chaos: ${CALLS} calls in ${seconds.toFixed(1)} s with ${kills} kills; outcomes ${JSON.stringify(counts)}; ` +
-    `idempotent ok ${(idemOk * 100).toFixed(2)} %, others ok ${(plainOk * 100).toFixed(2)} %`);
+    `idempotent ok ${(idemOk * 100).toFixed(2)} %, others ok ${(plainOk * 100).toFixed(2)} % ` +
+    `(${((counts.worker_crashed ?? 0) / Math.max(1, kills)).toFixed(2)} lost calls per kill: only a call running on the killed worker is lost)`);
 
   expect([...settled].every((n) => n === 1)).toBe(true);
   expect(Object.keys(counts).filter((k) => k.startsWith("untyped"))).toEqual([]);
@@ -65,4 +66,4 @@ test("chaos: 10 000 calls at 32 in flight while a random worker is SIGKILLed eve
   expect(await waitUntil(() => pit.listWorkers().filter((w) => w.state === "ready").length === POOL, 10_000)).toBe(true);
   await pit.close();
   expect(pidsOfRun(pit.runId)).toEqual([]);
-}, 120_000);
+}, 300_000); // a loaded machine (CI, parallel suites) slows worker restarts a lot

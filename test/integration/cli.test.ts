@@ -10,7 +10,7 @@ const MAIN = `${ROOT}src/cli/main.ts`;
 describe("snakepit CLI", () => {
   test("--version and --help", async () => {
     const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, "utf8"));
-    expect((await cli(["--version"])).stdout.trim()).toBe(pkg.version);
+    expect((await cli(["--version"])).stdout.trim()).toBe(`${pkg.version} (bun ${Bun.version})`);
     for (const cmd of ["serve", "exec", "status", "doctor", "setup", "new"]) {
       const r = await cli([cmd, "--help"]);
       expect(r.code).toBe(0);

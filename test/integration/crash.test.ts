@@ -57,7 +57,7 @@ describe("worker crashes", () => {
 
   test("an adapter file that does not exist fails with a clear message", async () => {
     const err = await failure(Snakepit.start({ adapter: "/nonexistent/adapter.py", python: PYTHON, poolSize: 1 }));
-    expect(err.code).toBe("worker_spawn_failed");
+    expect(err.code).toBe("config_invalid"); // checked by the host before any Python starts
     expect(err.message).toContain("adapter file not found: /nonexistent/adapter.py");
   });
 

@@ -109,21 +109,6 @@ describe("retry policy and circuit breaker on the execute path", () => {
     expect(retries[0]).toMatchObject({ reason: "policy", code: "pool_saturated" });
   });
 
-  test("the breaker opens after repeated failures, fails fast, then closes on a good probe", async () => {
-    await using pit = await Snakepit.start({
-      adapter: FAULTS, poolSize: 1, python: PYTHON, circuitBreaker: { failureThreshold: 2, resetTimeoutMs: 300 }, cancelGraceMs: 5_000,
-    });
-    const changes: Array<{ from: string; to: string }> = [];
-    pit.on("circuit.state", (e) => changes.push(e));
-    for (let i = 0; i < 2; i++) await failure(pit.execute("slow", { ms: 400 }, { timeoutMs: 50 }));
-    const open = await failure(pit.execute("slow", { ms: 1 }));
-    expect(open.code).toBe("circuit_open");
-    expect(pit.health().pools[0]!.circuit).toBe("open");
-    await Bun.sleep(700); // reset timeout passes, and the slow calls end in Python
-    expect(await pit.execute("slow", { ms: 1 })).toBe(1);
-    expect(changes.map((c) => `${c.from}>${c.to}`)).toEqual(["closed>open", "open>half_open", "half_open>closed"]);
-  });
-
   test("tool errors (python_exception, invalid_argument) do not open the breaker", async () => {
     await using pit = await Snakepit.start({ adapter: FAULTS, poolSize: 1, python: PYTHON, circuitBreaker: { failureThreshold: 2 } });
     for (let i = 0; i < 5; i++) await failure(pit.execute("raise_error", { kind: "ValueError" }));
@@ -133,7 +118,7 @@ describe("retry policy and circuit breaker on the execute path", () => {
 });
 
 describe("health monitor", () => {
-  test("too many crashes in the window make the pool unhealthy and not ready", async () => {
+  test("too many crashes make the pool unhealthy until replacements make it whole again", async () => {
     await using pit = await Snakepit.start({ adapter: FAULTS, poolSize: 2, python: PYTHON, health: { maxCrashes: 2, crashWindowMs: 60_000 } });
     const events: Array<{ healthy: boolean }> = [];
     pit.on("pool.health", (e) => events.push(e));
@@ -142,8 +127,9 @@ describe("health monitor", () => {
       await failure(pit.execute("crash"));
       await started;
     }
-    expect(pit.health()).toMatchObject({ ready: false, pools: [{ healthy: false, recentCrashes: 2 }] });
     expect(events).toEqual([expect.objectContaining({ healthy: false, recentCrashes: 2 })]);
+    await waitUntil(() => pit.listWorkers().filter((w) => w.state === "ready").length === 2, 5_000);
+    expect(pit.health()).toMatchObject({ ready: true, pools: [{ healthy: true, recentCrashes: 2 }] });
   });
 });
 

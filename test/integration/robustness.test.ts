@@ -64,16 +64,17 @@ describe("robustness", () => {
   });
 
   test("a crash gives every in-flight caller its own error (its own tool and correlation id)", async () => {
-    await using pit = await Snakepit.start({ adapter: FAULTS, poolSize: 1, python: PYTHON, prefetch: 4, prefetchMaxServiceMs: 10_000 });
+    // Two calls running at once on one worker (a call only queued in its pipe would run elsewhere).
+    await using pit = await Snakepit.start({ adapter: FAULTS, poolSize: 1, python: PYTHON, workerProfile: "thread", threadsPerWorker: 2 });
     const a = pit.execute("slow", { ms: 500 }, { correlationId: "call-a" });
-    const b = pit.execute("pid", {}, { correlationId: "call-b" });
+    const b = pit.execute("slow", { ms: 600 }, { correlationId: "call-b" });
     expect(pit.stats().inFlight).toBe(2); // both on the one worker
     await Bun.sleep(50);
     process.kill(pit.listWorkers()[0]!.pid, "SIGKILL");
     const [ea, eb] = await Promise.all([failure(a), failure(b)]);
     expect(ea).not.toBe(eb);
     expect(ea.details).toMatchObject({ tool: "slow", correlationId: "call-a" });
-    expect(eb.details).toMatchObject({ tool: "pid", correlationId: "call-b" });
+    expect(eb.details).toMatchObject({ tool: "slow", correlationId: "call-b" });
   });
 
   test("a worker that crashes while being recycled is not replaced twice", async () => {

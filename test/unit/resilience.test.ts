@@ -1,10 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { SnakepitError } from "../../src/errors.ts";
-import { place } from "../../src/pool/affinity.ts";
+import { place } from "../../src/session/affinity.ts";
 import { chooseDevice, deviceEnv } from "../../src/pool/devices.ts";
-import { recycleReason } from "../../src/pool/lifecycle.ts";
+import { recycleReason } from "../../src/resilience/lifecycle.ts";
 import { backoffMs } from "../../src/resilience/backoff.ts";
-import { CircuitBreaker } from "../../src/resilience/circuit-breaker.ts";
 import { classifyCrash } from "../../src/resilience/crash.ts";
 import { HealthMonitor } from "../../src/resilience/health.ts";
 import { RetryPolicySchema, withRetry } from "../../src/resilience/retry.ts";
@@ -17,47 +16,6 @@ describe("backoffMs()", () => {
     expect(backoffMs(3, { sequenceMs: seq, maxMs: 250 })).toBe(250);
     expect(backoffMs(1, { sequenceMs: seq, jitter: 0.25, random: () => 1 })).toBe(125);
     expect(backoffMs(1, { sequenceMs: seq, jitter: 0.25, random: () => 0 })).toBe(75);
-  });
-});
-
-describe("CircuitBreaker", () => {
-  test("opens after the threshold, half-opens after the reset time, closes on a good probe", () => {
-    let now = 0;
-    const changes: string[] = [];
-    const cb = new CircuitBreaker("p", { enabled: true, failureThreshold: 3, resetTimeoutMs: 1_000, halfOpenMaxCalls: 1 }, {
-      now: () => now,
-      onChange: (from, to) => changes.push(`${from}>${to}`),
-    });
-    for (let i = 0; i < 3; i++) cb.failure();
-    expect(cb.state).toBe("open");
-    expect(() => cb.acquire()).toThrow(expect.objectContaining({ code: "circuit_open" }));
-    now = 1_000;
-    cb.acquire(); // the one probe
-    expect(() => cb.acquire()).toThrow(expect.objectContaining({ code: "circuit_open" }));
-    cb.success();
-    expect(cb.state).toBe("closed");
-    expect(changes).toEqual(["closed>open", "open>half_open", "half_open>closed"]);
-  });
-
-  test("a failed probe opens it again; failures of one incident count once", () => {
-    let now = 0;
-    const cb = new CircuitBreaker("p", { enabled: true, failureThreshold: 2, resetTimeoutMs: 10, halfOpenMaxCalls: 1 }, { now: () => now });
-    cb.failure("crash:w1");
-    cb.failure("crash:w1");
-    expect(cb.state).toBe("closed");
-    cb.failure("crash:w2");
-    expect(cb.state).toBe("open");
-    now = 10;
-    cb.acquire();
-    cb.failure();
-    expect(cb.state).toBe("open");
-  });
-
-  test("disabled, it never opens", () => {
-    const cb = new CircuitBreaker("p", { enabled: false, failureThreshold: 1, resetTimeoutMs: 10, halfOpenMaxCalls: 1 });
-    cb.failure();
-    cb.failure();
-    expect(() => cb.acquire()).not.toThrow();
   });
 });
 
@@ -132,12 +90,17 @@ describe("devices, lifecycle, crashes, health", () => {
   });
   test("HealthMonitor counts crashes in a rolling window", () => {
     let now = 0;
-    const h = new HealthMonitor({ crashWindowMs: 100, maxCrashes: 2 }, () => now);
+    let whole = false;
+    const h = new HealthMonitor({ crashWindowMs: 100, maxCrashes: 2 }, { now: () => now, isWhole: () => whole });
     h.record();
     h.record();
     expect(h.isHealthy).toBe(false);
-    now = 150;
+    expect([h.recentCrashes, h.recentCrashes, h.isHealthy]).toEqual([2, 2, false]); // reads change nothing
+    whole = true; // every crashed worker was replaced
     expect(h.isHealthy).toBe(true);
+    whole = false;
+    now = 150;
+    expect([h.recentCrashes, h.isHealthy]).toEqual([0, true]);
   });
 });
 

@@ -1,7 +1,7 @@
 /** Worker recycling rules: on age, on request count, on the Python process's resident memory. */
 
 import { z } from "zod";
-import { MAX_TIMER_MS } from "../config/limits.ts";
+import { MAX_TIMER_MS } from "../core/limits.ts";
 
 export const LifecycleSchema = z.object({
   workerTtlMs: z.number().int().positive().max(MAX_TIMER_MS).optional().describe("Recycle a worker this old (default: never)"),

@@ -8,9 +8,10 @@
 import { create, type DescMessage, type DescMethodStreaming, type DescMethodUnary, fromJson, type JsonValue, type MessageInitShape, toJson } from "@bufbuild/protobuf";
 import { Code, ConnectError, type StreamResponse, type Transport, type UnaryResponse } from "@connectrpc/connect";
 import { SnakepitError } from "../errors.ts";
-import type { Worker } from "../worker/worker.ts";
-import { Inbox } from "./inbox.ts";
-import { CONNECT_CODE } from "./wire-errors.ts";
+import type { WorkerLink } from "./link.ts";
+import { LocalProcessWorker } from "./local-process-worker.ts";
+import { Inbox } from "../bridge/inbox.ts";
+import { CONNECT_CODE } from "../bridge/wire-errors.ts";
 
 function toConnect(err: unknown): ConnectError {
   const e = SnakepitError.from(err);
@@ -20,8 +21,9 @@ function toConnect(err: unknown): ConnectError {
 const readOptions = { ignoreUnknownFields: true };
 
 /** A Transport whose calls go to `worker`. */
-export function createWorkerTransport(worker: Worker): Transport {
+export function createWorkerTransport(worker: WorkerLink): Transport {
   const channelOf = () => {
+    if (!(worker instanceof LocalProcessWorker)) throw new ConnectError(`worker "${worker.id}" is not a local process: no pipe to talk over`, Code.Unimplemented);
     const channel = worker.channel;
     if (!channel || worker.state !== "ready") throw new ConnectError(`worker "${worker.id}" is ${worker.state}`, Code.Unavailable);
     return channel;

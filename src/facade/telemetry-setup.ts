@@ -6,12 +6,12 @@
 import { SnakepitError } from "../errors.ts";
 import type { TelemetryOptions } from "../config/parse.ts";
 import type { Pool } from "../pool/pool.ts";
-import { createTelemetryApi, type TelemetryApi } from "./api.ts";
-import type { EventBus } from "./bus.ts";
-import { compileControl, type TelemetryControl, TelemetryControlSchema } from "./control.ts";
-import { wireLogs } from "./log-events.ts";
-import { LogConfigSchema, Logger, type LogSink } from "./logger.ts";
-import { createMetrics } from "./metrics.ts";
+import { createTelemetryApi, type TelemetryApi } from "../telemetry/api.ts";
+import type { EventBus } from "../telemetry/bus.ts";
+import { compileControl, type TelemetryControl, TelemetryControlSchema } from "../telemetry/control.ts";
+import { wireLogs } from "../telemetry/log-events.ts";
+import { LogConfigSchema, Logger, type LogSink } from "../telemetry/logger.ts";
+import { createMetrics } from "../telemetry/metrics.ts";
 import { registerGpuGauges } from "../hardware/gpu-metrics.ts";
 
 /** What telemetry reads from the Snakepit. */
@@ -43,7 +43,7 @@ export function setUpTelemetry(options: TelemetryOptions, logSink: LogSink | und
   const registry = options.metrics === false ? undefined : createMetrics(host.bus, {
     pools: () => [...host.pools().values()].map((p) => ({
       name: p.name,
-      workers: p.workers,
+      workers: [...p.workers],
       stats: { ...p.stats, queued: p.snapshot().queued },
       circuit: p.guard.breaker.state,
       knownTools: new Set(p.tools.map((x) => x.name)),

@@ -1,0 +1,204 @@
+"""Running one call: validation, deadline, invocation, chunks with credits, the one answer.
+
+Every call gets exactly one END: a result, or a typed error. A tool's own default deadline
+(`@tool(timeout_ms=...)`) applies when the host sent none; a `DeadlineTimer` marks the call
+expired when it passes, which stops streams, wakes waits and cancels async tasks and host calls,
+and the call then answers `deadline_exceeded`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, Dict, Iterator, Optional
+
+from . import compat, correlation, tracing
+from .adapter import Tool
+from .aio import EventLoop
+from .call_state import CallState
+from .chunks import PLAIN_TYPES as _PLAIN, is_stream, unwrap_chunk
+from .context import ToolContext
+from .deadlines import DeadlineTimer
+from .errors import BridgeError, Cancelled, DeadlineExceeded, ToolNotFound
+from .host_client import HostClient
+from .sessions import SessionStore
+from .wire import END, MESSAGE, error_payload
+
+__all__ = ["CallRunner", "TERMINATING"]
+
+# Set by the SIGTERM handler: a SystemExit raised then must end the worker, not just a call.
+TERMINATING = threading.Event()
+_CURRENT = correlation._current
+Send = Callable[[Dict[str, Any]], None]
+
+
+class CallRunner:
+    """Runs calls on the thread that calls `run`; `cancel` may come from any thread."""
+
+    def __init__(self, tools: Dict[str, Tool], *, host: HostClient, sessions: SessionStore, send: Send,
+                 calls: Dict[int, CallState], fallback: Optional[Callable[[str], Optional[Tool]]] = None) -> None:
+        self.tools = tools
+        self._host = host
+        self._sessions = sessions
+        self._send = send
+        self._calls = calls
+        self._fallback = fallback
+        self._aio = EventLoop()
+        self._timer = DeadlineTimer(self.expire)
+
+    # ---- stopping a call -----------------------------------------------------------------
+    def cancel(self, call: CallState) -> None:
+        call.cancelled = True
+        self._interrupt(call)
+
+    def expire(self, call: CallState) -> None:
+        if self._calls.get(call.id) is call:
+            call.expired = True
+            self._interrupt(call)
+
+    def _interrupt(self, call: CallState) -> None:
+        call.wake()
+        if call.future is not None:
+            call.future.cancel()
+        self._host.cancel_children(call.id)
+
+    # ---- running -------------------------------------------------------------------------
+    def run(self, call: CallState) -> None:
+        started = time.perf_counter()
+        try:
+            body = call.msg
+            name = body.get("toolName", "")
+            tool = self.tools.get(name) or (self._fallback(name) if self._fallback else None)
+            if tool is None:
+                available = ", ".join(sorted(self.tools)) or "none"
+                raise ToolNotFound(f"tool '{name}' not found (available: {available})", field="tool")
+            if call.deadline is None and tool.timeout_ms:
+                call.deadline = call.received + tool.timeout_ms / 1000
+                self._timer.arm(call)
+            args = body.get("args") or {}
+            tool.validate(args)
+            token = _CURRENT.set(body.get("correlationId") or None)
+            try:
+                if tracing.available and body.get("traceparent"):
+                    with tracing.tool_span(name, body["traceparent"]) as own:
+                        if own:
+                            body["traceparent"] = own
+                        self._run_tool(call, tool, args, started)
+                else:
+                    self._run_tool(call, tool, args, started)
+            finally:
+                _CURRENT.reset(token)
+        except BaseException as exc:  # noqa: BLE001 - the host always gets an answer
+            self.finish(call, error=exc)
+            # A tool calling sys.exit() is an error of that call; SIGTERM (TERMINATING) ends us.
+            if isinstance(exc, SystemExit) and TERMINATING.is_set():
+                raise
+
+    def _run_tool(self, call: CallState, tool: Tool, args: Dict[str, Any], started: float) -> None:
+        """Run a validated call; exceptions go to `run`, which answers the host."""
+        ctx = ToolContext(call, self._host, self._sessions) if tool.wants_ctx or tool.adapter_class else None
+        if tool.wants_ctx:
+            args = dict(args)
+            args["ctx"] = ctx
+        if call.cancelled or call.expired:
+            self._check(call)
+        if tool.adapter_class is not None:
+            with compat.request_scope(tool, ctx, lambda coro: self._await(call, coro)) as invoke:
+                reply = self._settle(call, invoke(args), started)
+            self.finish(call, result=reply)  # after the adapter's cleanup()
+            return
+        result = self._await(call, tool.fn(**args)) if tool.is_async else tool.fn(**args)
+        if call.credit_cond is None and type(result) in _PLAIN:  # the common case, inline
+            self.finish(call, result={"result": result, "durationUs": int((time.perf_counter() - started) * 1e6)})
+            return
+        self.finish(call, result=self._settle(call, result, started))
+
+    def _settle(self, call: CallState, result: Any, started: float) -> Optional[Dict[str, Any]]:
+        """Send a stream's chunks (None), or the unary reply (a returned iterator is collected)."""
+        if call.streaming:
+            self._stream(call, result)
+            return None
+        if is_stream(result):
+            result = list(self._iterate(call, result))
+        return {"result": result, "durationUs": int((time.perf_counter() - started) * 1e6)}
+
+    def _await(self, call: CallState, coro: Any) -> Any:
+        cid = call.msg.get("correlationId", "")
+
+        async def bound() -> Any:
+            token = correlation.bind(cid)
+            try:
+                return await coro
+            finally:
+                _CURRENT.reset(token)
+
+        return self._aio.run(call, bound())
+
+    def finish(self, call: CallState, result: Optional[Dict[str, Any]] = None, error: Optional[BaseException] = None) -> None:
+        self._calls.pop(call.id, None)
+        if call.cancelled and (error is None or isinstance(error, (Cancelled, DeadlineExceeded))):
+            error = Cancelled(f"call {call.id} was cancelled by the host")
+        elif call.expired and (error is None or isinstance(error, (Cancelled, DeadlineExceeded))):
+            budget = int(round((call.deadline - call.received) * 1000)) if call.deadline else 0
+            error = DeadlineExceeded(f"call {call.id} passed the tool's default deadline of {budget} ms",
+                                     context={"timeoutMs": budget})
+        if error is None:
+            try:
+                self._send({"k": END, "id": call.id, "msg": result or {}})
+                return
+            except Exception as exc:  # noqa: BLE001 - e.g. a circular result
+                error = BridgeError(f"result of call {call.id} cannot be encoded: {type(exc).__name__}: {exc}")
+        self._send({"k": END, "id": call.id, "error": error_payload(error)})
+
+    @staticmethod
+    def _check(call: CallState) -> None:
+        if call.cancelled:
+            raise Cancelled(f"call {call.id} was cancelled by the host")
+        if call.expired or (call.deadline is not None and time.monotonic() > call.deadline):
+            raise DeadlineExceeded(f"call {call.id} passed its deadline")
+
+    # ---- chunks --------------------------------------------------------------------------
+    def _iterate(self, call: CallState, gen: Any) -> Iterator[Any]:
+        """Yield a tool's chunk data; closes the generator when the call stops or a chunk is final."""
+        if hasattr(gen, "__anext__"):
+            try:
+                while True:
+                    self._check(call)
+                    try:
+                        item = self._aio.run(call, gen.__anext__())
+                    except StopAsyncIteration:
+                        return
+                    data, final = unwrap_chunk(item)
+                    yield data
+                    if final:
+                        return
+            finally:
+                self._aio.close_async_gen(gen)
+        else:
+            try:
+                for item in gen:
+                    data, final = unwrap_chunk(item)
+                    yield data
+                    if final:
+                        return
+                    self._check(call)
+            finally:
+                close = getattr(gen, "close", None)
+                if close is not None:
+                    close()
+
+    def _stream(self, call: CallState, result: Any) -> None:
+        if not is_stream(result):
+            self._send({"k": MESSAGE, "id": call.id, "msg": {"data": result, "seq": 0}})
+            return
+        cond = call.credit_cond
+        seq = 0
+        for item in self._iterate(call, result):
+            if cond is not None:
+                with cond:
+                    while call.credits <= 0 and not (call.cancelled or call.expired):
+                        cond.wait()
+                    call.credits -= 1
+            self._check(call)
+            self._send({"k": MESSAGE, "id": call.id, "msg": {"data": item, "seq": seq}})
+            seq += 1

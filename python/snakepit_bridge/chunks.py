@@ -1,0 +1,51 @@
+"""What counts as a stream of chunks, and what one chunk carries.
+
+Only iterators (generators, async generators, objects with `__next__` / `__anext__`) are
+streamed item by item; any other value (a dict, a list, a string) is one chunk. A chunk object
+with `.data` and `.is_final` (the original Snakepit's `StreamChunk`, or any look-alike), or a dict
+of exactly `data` / `is_final` (and optional `metadata`), sends its `data`; a final chunk ends
+the stream.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
+__all__ = ["StreamChunk", "is_stream", "unwrap_chunk"]
+
+PLAIN_TYPES = frozenset((int, float, bool, str, dict, list, tuple, bytes, type(None)))
+_CHUNK_KEYS = frozenset(("data", "is_final"))
+_CHUNK_KEYS_MAX = frozenset(("data", "is_final", "metadata"))
+
+
+class StreamChunk:
+    """One chunk of a streaming tool: its data, and whether it is the last one."""
+
+    __slots__ = ("data", "is_final", "metadata")
+
+    def __init__(self, data: Any, is_final: bool = False, metadata: Optional[dict] = None) -> None:
+        self.data = data
+        self.is_final = is_final
+        self.metadata = metadata or {}
+
+    def __repr__(self) -> str:
+        return f"StreamChunk(data={self.data!r}, is_final={self.is_final!r})"
+
+
+def is_stream(value: Any) -> bool:
+    """True for iterators and async iterators, false for plain values and containers."""
+    if type(value) in PLAIN_TYPES or isinstance(value, (str, bytes, bytearray, dict, list, tuple)):
+        return False
+    return hasattr(value, "__next__") or hasattr(value, "__anext__")
+
+
+def unwrap_chunk(item: Any) -> Tuple[Any, bool]:
+    """(data to send, is final) for one yielded item."""
+    if isinstance(item, dict):
+        keys = item.keys()
+        if _CHUNK_KEYS <= keys <= _CHUNK_KEYS_MAX and isinstance(item["is_final"], bool):
+            return item["data"], item["is_final"]
+        return item, False
+    if hasattr(item, "is_final") and hasattr(item, "data") and not isinstance(item, type):
+        return item.data, bool(item.is_final)
+    return item, False

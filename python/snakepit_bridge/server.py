@@ -1,0 +1,199 @@
+"""The worker's server loop: reads packets from the host, runs calls, answers control RPCs.
+
+Leader/follower threads (capacity + 1 of them): one thread at a time holds the "lead" and reads
+packets, answering control RPCs, cancels and host-tool replies at once, so they are never stuck
+behind a long call. When the leader reads a call and a slot is free, it hands the lead to a
+follower and runs the call itself: no thread hop on the call path. Calls that arrive while every
+slot is busy wait in a FIFO; a thread that finishes a call takes the next one.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections import deque
+from typing import Any, Dict, Optional
+
+from . import codec, compat, shm, telemetry
+from .adapter import Tool
+from .call_state import CallState
+from .calls import TERMINATING, CallRunner
+from .control import Control, exit_group
+from .decode import UndecodablePacket, decode_packet
+from .errors import BridgeError
+from .framing import FrameReader, FrameWriter, ProtocolError
+from .host_client import STREAM_WINDOW, HostClient
+from .sessions import SessionStore
+from .wire import CANCEL, CREDIT, END, MESSAGE, REQUEST, STREAM_REQUEST, error_payload
+
+__all__ = ["Server", "PROTOCOL_VERSION", "TERMINATING"]
+
+PROTOCOL_VERSION = 1
+_CALLS = ("ExecuteTool", "ExecuteStreamingTool")
+
+
+class Server:
+    def __init__(self, target: Any, tools: Dict[str, Tool], *, worker_id: str, capacity: int,
+                 reader: FrameReader, writer: FrameWriter) -> None:
+        self.target = target
+        self.tools = tools
+        self.worker_id = worker_id
+        self.capacity = max(1, capacity)
+        self._reader = reader
+        self._writer = writer
+        self.calls: Dict[int, CallState] = {}
+        self.sessions = SessionStore()
+        self.host = HostClient(self.send)
+        self.runner = CallRunner(tools, host=self.host, sessions=self.sessions, send=self.send, calls=self.calls,
+                                 fallback=lambda name: compat.passthrough_tool(target, name))
+        self.control = Control(self)
+        self._lead = threading.Lock()
+        self._slots = threading.Lock()
+        self._busy = 0
+        self._waiting: "deque[CallState]" = deque()
+        self.stopping = False
+        self.last_heard = time.monotonic()
+        self.exit = exit_group  # replaced in tests that must outlive the host
+
+    def send(self, packet: Dict[str, Any]) -> None:
+        payload, attachments, typed = codec.dumps(packet)
+        self._writer.write_packet(payload, attachments, typed)
+
+    # ---- main loop -----------------------------------------------------------------------
+    def serve(self) -> None:
+        telemetry.attach(self.host.notify)
+        self.host.request("Ready", {
+            "workerId": self.worker_id,
+            "pid": os.getpid(),
+            "protocolVersion": PROTOCOL_VERSION,
+            "pythonVersion": sys.version.split()[0],
+            "tools": [t.spec() for t in self.tools.values()],
+            "capacity": self.capacity,
+            "features": [f for f, ok in (("orjson", codec._fast_loads is not codec.json.loads), ("numpy", codec.has_numpy())) if ok],
+        }, wait=False, on_end=self._on_ready)
+        for i in range(self.capacity):
+            threading.Thread(target=self._thread_main, name=f"snakepit-{i + 1}", daemon=True).start()
+        self._thread_main()
+
+    def _on_ready(self, reply: Any, error: Optional[Dict[str, Any]]) -> None:
+        """The host answered Ready: it may refuse us, or speak another protocol version."""
+        if error is not None:
+            self.control.fail(f"the host refused this worker: {error.get('message', error)}")
+        host_version = (reply or {}).get("protocolVersion") or 0
+        if host_version and host_version != PROTOCOL_VERSION:
+            from . import __version__
+
+            self.control.fail(
+                f"protocol version mismatch: the host speaks protocol version {host_version}, this worker "
+                f"(snakepit_bridge {__version__}) speaks protocol version {PROTOCOL_VERSION}; "
+                "use the snakepit_bridge that ships with the host"
+            )
+
+    def _thread_main(self) -> None:
+        """Lead (read and dispatch) until a call is ours to run; run it; repeat."""
+        read = self._reader.read_packet
+        while True:
+            call: Optional[CallState] = None
+            with self._lead:
+                while call is None:
+                    try:
+                        packet = read()
+                    except ProtocolError as exc:
+                        self.control.fail(f"the host's byte stream is out of step: {exc}")
+                        return
+                    if packet is None:
+                        shm.cleanup(host_gone=True)  # its segments in transit too
+                        self.exit()  # our stdin closed: the host is gone
+                        return
+                    self.last_heard = time.monotonic()
+                    call = self._receive(packet)
+            # The lead is released: a follower reads on while this thread runs the call.
+            while call is not None:
+                self.runner.run(call)
+                with self._slots:
+                    if self._waiting:
+                        call = self._waiting.popleft()
+                    else:
+                        self._busy -= 1
+                        call = None
+
+    def _receive(self, packet: "tuple[int, bytes, list]") -> Optional[CallState]:
+        """Decode and dispatch one packet; a bad one is answered, never fatal."""
+        flags, payload, attachments = packet
+        try:
+            msg = decode_packet(flags, payload, attachments)
+            return self._dispatch(msg)
+        except UndecodablePacket as exc:
+            self._undecodable(exc)
+        except Exception as exc:  # noqa: BLE001 - e.g. a packet without "k": the reader survives
+            print(f"snakepit worker {self.worker_id}: dropped a packet it could not read: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)
+        return None
+
+    def _undecodable(self, exc: UndecodablePacket) -> None:
+        if exc.kind in (REQUEST, STREAM_REQUEST) and exc.call_id is not None:
+            self.calls.pop(exc.call_id, None)
+            self.send({"k": END, "id": exc.call_id, "error": error_payload(exc)})
+        elif exc.kind == END and exc.call_id is not None:  # a host reply we cannot read
+            self.host.on_end(exc.call_id, None, error_payload(exc))
+        else:
+            print(f"snakepit worker {self.worker_id}: dropped a packet it could not decode: {exc}", file=sys.stderr)
+
+    def _dispatch(self, packet: Dict[str, Any]) -> Optional[CallState]:
+        """Handle one packet; returns a call for the current thread to run now, if any."""
+        kind = packet["k"]
+        call_id = packet["id"]
+        if kind == REQUEST or kind == STREAM_REQUEST:
+            method = packet.get("m", "")
+            body = packet.get("msg") or {}
+            if method not in _CALLS:
+                self.control.answer(call_id, method, body)
+                return None
+            # Admit a call (inline: this is the hot path).
+            now = time.monotonic()
+            timeout_ms = packet.get("t")
+            call = CallState(call_id, method, body, now + timeout_ms / 1000 if timeout_ms else None, now)
+            if kind == STREAM_REQUEST:
+                call.credits = int(packet.get("n") or STREAM_WINDOW)
+                call.credit_cond = threading.Condition()
+            self.calls[call_id] = call
+            if self.stopping:
+                self.runner.finish(call, error=BridgeError("worker is shutting down", code="worker_unavailable"))
+                return None
+            with self._slots:
+                if self._busy < self.capacity:
+                    self._busy += 1
+                    return call
+                self._waiting.append(call)
+            return None
+        elif kind == CANCEL:
+            self._cancel(call_id)
+        elif kind == CREDIT:
+            call = self.calls.get(call_id)
+            if call is not None and call.credit_cond is not None:
+                with call.credit_cond:
+                    call.credits += int(packet.get("n") or 0)
+                    call.credit_cond.notify()
+        elif kind == MESSAGE:
+            self.host.on_message(call_id, packet.get("msg"))
+        elif kind == END:
+            self.host.on_end(call_id, packet.get("msg"), packet.get("error"))
+        return None
+
+    def _cancel(self, call_id: int) -> None:
+        call = self.calls.get(call_id)
+        if call is None:
+            return
+        with self._slots:
+            try:
+                self._waiting.remove(call)
+                queued = True
+            except ValueError:
+                queued = False
+        call.cancelled = True
+        if queued:  # never started: answer now instead of after the running call
+            self.runner.finish(call)
+            return
+        self.runner.cancel(call)

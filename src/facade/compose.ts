@@ -1,0 +1,49 @@
+/** Parts of the composition root: the process registry and the pools with their local workers. */
+
+import type { PoolConfig } from "../config/schema.ts";
+import type { HostHandlers } from "../bridge/messages.ts";
+import { SnakepitError } from "../errors.ts";
+import { Pool, type PoolDeps } from "../pool/pool.ts";
+import { localProcessFactory } from "../pool/worker-factory.ts";
+import { createPreload } from "../worker/fork-server.ts";
+import { checkThreadSafety, preparePool } from "../python-env/prepare.ts";
+import { ProcessRegistry } from "../registry/process-registry.ts";
+import type { EventBus } from "../telemetry/bus.ts";
+
+/** The registry of this run's worker pids; a bad instance name is a config error. */
+export function openProcessRegistry(stateDir: string, instance: string, runId: string): ProcessRegistry {
+  try {
+    return new ProcessRegistry(stateDir, instance, runId);
+  } catch (err) {
+    throw new SnakepitError("config_invalid", (err as Error).message, { details: { field: "instance" } });
+  }
+}
+
+/** What every pool of a Snakepit shares. */
+export interface PoolsDeps {
+  runId: string;
+  instance: string;
+  bus: EventBus;
+  env: Record<string, string>;
+  bridgeDir: string;
+  host: (pool: string, worker: string) => HostHandlers;
+  rehydrate: PoolDeps["rehydrate"];
+}
+
+/**
+ * Build (not start) a pool per config into `into`: the interpreter prepared (a managed venv when
+ * asked), local-process workers. Returns the thread-safety checks running in the background.
+ */
+export async function buildPools(configs: readonly PoolConfig[], deps: PoolsDeps, into: Map<string, Pool>): Promise<Array<Promise<void>>> {
+  const { runId, instance, bus, env, bridgeDir, host, rehydrate } = deps;
+  const checks: Array<Promise<void>> = [];
+  for (const input of configs) {
+    const { python, config } = await preparePool(input, { bus, bridgeDir, env });
+    checks.push(checkThreadSafety(config, python, { bus, bridgeDir, env }));
+    const preload = createPreload(config, { python, bridgeDir, env, runId, instance });
+    if (preload) bus.on("pool.closed", (e) => e.pool === config.name && void preload.close());
+    const createWorker = localProcessFactory({ runId, instance, python, bridgeDir, env, host, spawn: preload?.spawn });
+    into.set(config.name, new Pool(config, { runId, bus, createWorker, rehydrate }));
+  }
+  return checks;
+}

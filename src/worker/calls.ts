@@ -1,0 +1,188 @@
+/**
+ * The calls of one worker, whatever carries them: slots, deadlines, cancels with a grace, and
+ * which calls never started. Calls run in the order sent, `capacity` at a time (Python's FIFO),
+ * so when a worker dies only the first `capacity` pending calls can have started: the others
+ * fail with `details.notStarted` and the pool runs them elsewhere.
+ */
+
+import type { CallSink, RequestOptions } from "../bridge/channel.ts";
+import type { ExecuteToolRequest } from "../bridge/messages.ts";
+import type { Clock, Timer } from "../core/clock.ts";
+import { MAX_TIMER_MS } from "../core/limits.ts";
+import { abortError, SnakepitError } from "../errors.ts";
+import { type CallOptions, NOT_STARTED } from "./link.ts";
+
+/** What carries the calls: a Channel over a pipe, or an in-memory stand-in. */
+export interface Conduit {
+  request(method: "ExecuteTool" | "ExecuteStreamingTool", msg: ExecuteToolRequest, sink: CallSink, options: RequestOptions): number;
+  cancel(id: number): void;
+  credit(id: number, n: number): void;
+}
+
+/** What the tracker needs from its worker. */
+export interface CallOwner {
+  readonly id: string;
+  readonly isReady: boolean;
+  readonly cancelGraceMs: number;
+  /** A slot freed (a call ended). */
+  released(): void;
+  /** A cancelled call outlived its grace: the worker must go. */
+  cancelTimedOut(callId: number): void;
+}
+
+/** One started call. */
+export interface StartedCall {
+  id: number;
+  done: Promise<unknown>;
+  cancel(reason: SnakepitError): void;
+  /** Time from send to end, ms (0 until it ended). */
+  readonly elapsedMs: number;
+}
+
+interface Entry {
+  notStarted: boolean;
+}
+
+export class CallTracker {
+  readonly capacity: number;
+  inFlight = 0;
+  requests = 0;
+  zombies = 0;
+  /** Moving average of send-to-end time, ms. */
+  serviceMs = 0;
+  readonly #owner: CallOwner;
+  readonly #clock: Clock;
+  /** Pending calls in the order sent. */
+  readonly #pending = new Set<Entry>();
+  #drainWaiters: Array<() => void> = [];
+
+  constructor(owner: CallOwner, capacity: number, clock: Clock) {
+    this.#owner = owner;
+    this.capacity = capacity;
+    this.#clock = clock;
+  }
+
+  /** The worker is going away: calls behind the first `capacity` never started. */
+  markUnstarted(): void {
+    let i = 0;
+    for (const entry of this.#pending) if (i++ >= this.capacity) entry.notStarted = true;
+  }
+
+  /**
+   * Run a call. The caller's promise settles at once on abort or timeout; the slot is freed only
+   * when the worker ends the call, or the worker is killed after the cancel grace.
+   */
+  start(
+    conduit: Conduit | undefined,
+    method: "ExecuteTool" | "ExecuteStreamingTool",
+    tool: string,
+    args: Record<string, unknown>,
+    options: CallOptions,
+    onMessage?: (msg: unknown) => void,
+  ): StartedCall {
+    const owner = this.#owner;
+    if (!conduit || !owner.isReady) {
+      throw new SnakepitError("worker_unavailable", `Worker "${owner.id}" is not ready`, { details: { worker: owner.id, [NOT_STARTED]: true } });
+    }
+    let settle!: (err: SnakepitError | undefined, msg?: unknown) => void;
+    let settled = false;
+    let timer: Timer | undefined;
+    let graceTimer: Timer | undefined;
+    let cancelled = false;
+    let elapsedMs = 0;
+    const done = new Promise<unknown>((resolve, reject) => {
+      settle = (err, msg) => {
+        if (settled) return;
+        settled = true;
+        timer?.clear();
+        options.signal?.removeEventListener("abort", onAbort);
+        if (err) reject(err);
+        else resolve(msg);
+      };
+    });
+    const msg: ExecuteToolRequest = { toolName: tool, args };
+    if (options.sessionId) msg.sessionId = options.sessionId;
+    if (options.metadata) msg.metadata = options.metadata;
+    if (options.traceparent) msg.traceparent = options.traceparent;
+    if (options.correlationId) msg.correlationId = options.correlationId;
+    const entry: Entry = { notStarted: false };
+    const sentAt = this.#clock.now();
+    const id = conduit.request(method, msg, {
+      message: onMessage,
+      end: (reply, err) => {
+        elapsedMs = this.#clock.now() - sentAt;
+        this.serviceMs += (elapsedMs - this.serviceMs) * 0.2;
+        this.#pending.delete(entry);
+        graceTimer?.clear();
+        if (cancelled) this.zombies--;
+        this.inFlight--;
+        owner.released();
+        if (this.inFlight === 0) for (const done of this.#drainWaiters.splice(0)) done();
+        settle(err && this.#own(err, tool, entry.notStarted), reply);
+      },
+    }, { streaming: method === "ExecuteStreamingTool", timeoutMs: options.innerTimeoutMs ?? options.timeoutMs });
+    // Counted only once the request is on its way (encoding can throw above).
+    this.#pending.add(entry);
+    this.inFlight++;
+    this.requests++;
+
+    const cancel = (reason: SnakepitError) => {
+      if (settled || cancelled) return;
+      cancelled = true;
+      this.zombies++;
+      settle(reason);
+      conduit.cancel(id);
+      graceTimer = this.#clock.setTimer(() => owner.cancelTimedOut(id), owner.cancelGraceMs);
+    };
+    const onAbort = () => cancel(abortError(options.signal!));
+    if (options.signal) {
+      if (options.signal.aborted) onAbort();
+      else options.signal.addEventListener("abort", onAbort, { once: true });
+    }
+    // Budgets past a timer's range (~24.8 days) mean "no deadline": a timer that long would fire at once.
+    const budget = options.timeoutMs;
+    if (budget !== undefined && Number.isFinite(budget) && budget <= MAX_TIMER_MS) {
+      timer = this.#clock.setTimer(() => {
+        cancel(new SnakepitError("deadline_exceeded", `Tool "${tool}" did not finish within ${Math.round(budget)} ms`, {
+          details: { tool, worker: owner.id, timeoutMs: budget },
+        }));
+      }, Math.max(0, budget));
+    }
+    return {
+      id,
+      done,
+      cancel,
+      get elapsedMs() {
+        return elapsedMs;
+      },
+    };
+  }
+
+  /** Resolves once no call is in flight, or after `timeoutMs`. */
+  whenDrained(timeoutMs: number): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = this.#clock.setTimer(resolve, timeoutMs);
+      this.#drainWaiters.push(() => {
+        timer.clear();
+        resolve();
+      });
+    });
+  }
+
+  /** A crash ends every call with one shared error: give each caller its own copy. */
+  #own(err: SnakepitError, tool: string, notStarted: boolean): SnakepitError {
+    const worker = this.#owner.id;
+    if (notStarted) {
+      return new SnakepitError("worker_unavailable", `Worker "${worker}" went away before the call of "${tool}" started`, {
+        cause: err,
+        details: { worker, tool, [NOT_STARTED]: true },
+      });
+    }
+    return new SnakepitError(err.code, err.message, {
+      cause: err.cause ?? err,
+      details: { ...err.details, worker: err.details.worker ?? worker, tool: err.details.tool ?? tool },
+      ...(err.python ? { python: err.python } : {}),
+    });
+  }
+}
