@@ -5,7 +5,6 @@
 
 import { runBatch } from "./call/batch.ts";
 import { parseSessionConfig, type SnakepitOptions } from "./config/parse.ts";
-import { shmWorkerEnv } from "./bridge/shm.ts";
 import { SnakepitError } from "./errors.ts";
 import { checkCall, newRunId, poolConfigs } from "./facade/checks.ts";
 import { createToolsApi, healthOf, type HealthReport, recycleIn, sessionHandle, totals } from "./facade/parts.ts";
@@ -113,7 +112,7 @@ export class Snakepit implements AsyncDisposable {
     bus.on("worker.spawned", (e) => registry.add(e.worker, e.pid));
     bus.on("worker.exited", (e) => registry.remove(e.worker));
     let initialControl: TelemetryControlInput | undefined;
-    const env = { ...hostEnv(), ...shmWorkerEnv() };
+    const env = hostEnv();
     delete env.SNAKEPIT_TOKEN; // the server's secret is no business of Python code
     delete env.SNAKEPIT_TOKEN_FILE;
     Object.assign(env, registry.workerEnv()); // where workers contain what they start (SECURITY.md)

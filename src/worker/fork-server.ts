@@ -8,7 +8,6 @@
  */
 
 import { closeSync, constants, openSync, readFileSync } from "node:fs";
-import type { PoolConfig } from "../config/schema.ts";
 import { SnakepitError } from "../errors.ts";
 import { type ThreadSettings, threadEnv } from "../hardware/threads.ts";
 import { type ChildProcess, type ExitStatus, runtimeName, spawnChild, type SpawnOptions } from "../runtime/process.ts";
@@ -255,7 +254,7 @@ export interface Preload {
  * refused here, at start-up, as config errors; the template itself starts with the first worker.
  */
 export function createPreload(
-  config: Pick<PoolConfig, "preload" | "pythonArgs" | "adapter" | "env" | "cwd" | "name"> & ThreadSettings,
+  config: { name: string; adapter: string; env: Record<string, string>; cwd?: string | undefined; pythonArgs: string[]; preload?: PreloadOptions | undefined } & ThreadSettings,
   deps: { python: string; bridgeDir: string; env: Record<string, string>; runId: string; instance: string },
 ): Preload | undefined {
   const preload = config.preload;
