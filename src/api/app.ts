@@ -21,6 +21,7 @@ import { pullStream } from "./streams.ts";
 import { anyGlob } from "../telemetry/glob.ts";
 import { HTTP_STATUS } from "./status.ts";
 import { listPools, listTools, sessionView } from "./views.ts";
+import { clusterView } from "../cluster/view.ts";
 
 /** What the API needs. */
 export interface AppDeps {
@@ -247,6 +248,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.get("/v1/hardware", async (c) => c.json(await detectHardware({ refresh: c.req.query("refresh") === "1" })));
   app.post("/v1/workers/:id/recycle", async (c) => c.json({ replacedBy: await pit.recycleWorker(c.req.param("id")) }));
   app.get("/v1/pools", (c) => c.json({ pools: listPools(pit) }));
+  app.get("/v1/cluster", (c) => c.json(clusterView(pit)));
   app.get("/v1/tools", (c) => {
     const pool = c.req.query("pool");
     return c.json({ tools: listTools(pit, pool) });

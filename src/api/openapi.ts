@@ -75,6 +75,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
         },
       },
       "/v1/pools": { get: { summary: "Pools with their figures", responses: { 200: { description: "Pools", content: json(z.object({ pools: z.array(PoolInfo) })) } } } },
+      "/v1/cluster": { get: { summary: "Cluster nodes with their pools and free capacity (404 when not clustered)", responses: { 200: { description: "Nodes", content: json(z.object({ node: z.string(), prefix: z.string(), nodes: z.array(z.record(z.string(), z.unknown())) })) }, ...errors } } },
       "/v1/tools": {
         get: {
           summary: "Tools of every pool (Python) and of the host",

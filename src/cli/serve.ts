@@ -42,6 +42,7 @@ export async function serve(config: LoadedConfig, options: ServeOptions): Promis
   const url = `http://${s.host.includes(":") ? `[${s.host}]` : s.host}:${server.port}`;
   const pools = config.pools.map((p) => `${p.name} ×${p.poolSize} (${p.adapter})`).join(", ");
   bar.done(`snakepit listening on ${url} — pools: ${pools} — ready in ${Math.round(performance.now() - t0)} ms`);
+  if (pit.cluster) console.log(`cluster: node "${pit.cluster.name}" joined ${String(pit.cluster.config.url)} (prefix "${pit.cluster.config.prefix}", ${pit.cluster.nodes().filter((n) => n.alive).length} live nodes)`);
   const auth = s.token ? ` -H "authorization: Bearer $SNAKEPIT_TOKEN"` : "";
   const example = exampleCall(pit.tools.list());
   console.log(example
@@ -89,7 +90,7 @@ function untilStopped(server: HttpServer, pit: Snakepit, graceMs: number, once: 
 }
 
 async function startWithProgress(config: LoadedConfig, bar: ReturnType<typeof progress>): Promise<Snakepit> {
-  return await Snakepit.start({ pools: config.pools, sessions: config.sessions, instance: config.instance, telemetry: config.telemetry, ...(config.stateDir ? { stateDir: config.stateDir } : {}) }, {
+  return await Snakepit.start({ pools: config.pools, sessions: config.sessions, instance: config.instance, telemetry: config.telemetry, ...(config.stateDir ? { stateDir: config.stateDir } : {}), ...(config.cluster ? { cluster: config.cluster } : {}) }, {
     on: {
       "worker.started": (e) => bar.step(`worker ${e.worker} ready (pid ${e.pid}, ${Math.round(e.durationMs)} ms)`),
     },

@@ -43,6 +43,11 @@ export interface SnakepitEvents {
     correlationId: string | undefined;
   };
   "python.dropped": { pool: string; worker: string; dropped: number };
+  /** A call made on this node ran on `servedBy` (this node or another). */
+  "cluster.call": { node: string; pool: string; tool: string; servedBy: string; durationMs: number; outcome: string; attempts: number };
+  /** This node served a call for `from` (another node or a client). */
+  "cluster.served": { node: string; from: string; pool: string; tool: string; durationMs: number; outcome: string };
+  "cluster.node_lost": { node: string };
 }
 
 /** Name of an event. */
