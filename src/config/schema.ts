@@ -72,6 +72,10 @@ export const PoolConfigSchema = z.object({
   circuitBreaker: CircuitBreakerSchema.default(CircuitBreakerSchema.parse({})),
   health: HealthSchema.default(HealthSchema.parse({})),
   lifecycle: LifecycleSchema.default(LifecycleSchema.parse({})),
+  preload: z.object({
+    modules: z.array(z.string().regex(/^[A-Za-z_][\w.]*$/, "a module name such as torch or numpy")).default([]).describe("Modules a template process imports once"),
+    adapter: z.boolean().default(false).describe("Also import the adapter's module in the template and call its `preload()`"),
+  }).strict().optional().describe("Fork workers (and replacements) from a template that preloaded these (Bun on Linux; see docs/preload.md)"),
 }).strict();
 
 /** The HTTP server of `snakepit serve`. */
