@@ -1,31 +1,86 @@
-/** Rewrite the README's performance table from bench/results/latest-*.json. */
+/** Rewrite the README's performance table from bench/results/latest-*.json ("median (range)"). */
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import type { Figure } from "./stats.ts";
 
 const root = new URL("..", import.meta.url).pathname;
-const read = (name: string) => JSON.parse(readFileSync(`${root}bench/results/latest-${name}.json`, "utf8"));
+const read = (name: string) => {
+  const path = `${root}bench/results/latest-${name}.json`;
+  return existsSync(path) ? JSON.parse(readFileSync(path, "utf8")) : undefined;
+};
 
-export function updateReadme(): void {
-  const core = read("core");
+const ROWS: Array<[row: string, label: string, unit: string, scale?: number]> = [
+  ["p50Us", "small call, p50", "µs"],
+  ["throughput", "throughput, 64 in flight (2 workers / 2 pipes)", "k/s", 1000],
+  ["streamRate", "stream of 100 k small chunks", "k chunks/s", 1000],
+  ["streamFirstMs", "stream, first chunk", "ms"],
+  ["bytesMiBps", "16 MiB bytes round trip", "MiB/s"],
+  ["f32MiBps", "16 MiB float32 numpy round trip", "MiB/s"],
+  ["start1Ms", "start 1 worker + call", "ms"],
+  ["start8Ms", "start 8 workers + call", "ms"],
+  ["hostCallUs", "call making one Python → host tool call, p50", "µs"],
+  ["http16ReqPerSec", "HTTP, 16 connections (2 workers)", "k req/s", 1000],
+  ["http16P99Ms", "HTTP, 16 connections, p99", "ms"],
+  ["http64ReqPerSec", "HTTP, 64 connections (2 workers)", "k req/s", 1000],
+  ["http64P99Ms", "HTTP, 64 connections, p99", "ms"],
+];
+const COLUMNS: Array<[string, string]> = [["snakepit", "snakepit"], ["snakepitPreload", "snakepit, preload"], ["snakepitPipe", "snakepit, bulk via pipe"], ["raw", "raw pipe (flush each)"], ["rawBuffered", "raw pipe (buffered)"], ["pythonShell", "python-shell (Node)"], ["fastapi", "FastAPI + uvicorn"]];
+
+function cell(f: Figure | undefined, scale = 1): string {
+  if (!f) return "—";
+  const fmt = (x: number) => {
+    const v = x / scale;
+    return v >= 100 ? String(Math.round(v)) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+  };
+  return `${fmt(f.median)} (${fmt(f.min)}–${fmt(f.max)})`;
+}
+
+export function benchTable(): string {
+  const cmp = read("compare");
   const startup = read("startup");
   const telemetry = read("telemetry");
-  const k = (x: number) => `${Math.round(x / 1000)} k calls/s`;
-  const table = [
+  const lines = [
     "<!-- bench:start (written by `bun run bench`) -->",
-    "| | raw pipe | snakepit | ratio |",
-    "|---|---|---|---|",
-    `| sequential small call, p50 | ${Math.round(core.raw.pipe1.latency.p50Us)} µs | ${Math.round(core.snakepit.pool1.latency.p50Us)} µs | ${core.ratios.p50VsRaw.toFixed(2)}× |`,
-    `| 64 in flight, 2 workers | ${k(core.raw.pipe2.throughput)} | ${k(core.snakepit.pool2.throughput)} | ${core.ratios.throughput2VsRaw2.toFixed(2)}× |`,
-    `| Python → host tool round trip, p50 | ${Math.round(core.raw.pipe1.latency.p50Us)} µs | ${Math.round(core.snakepit.pool1.hostCall.p50Us - core.snakepit.pool1.latency.p50Us)} µs | ${core.ratios.hostRoundTripVsRaw.toFixed(2)}× |`,
-    `| 64 in flight, 2 workers, telemetry all on vs off | | ${k(telemetry.throughput.onMedian)} vs ${k(telemetry.throughput.offMedian)} | ${telemetry.ratio.toFixed(2)}× |`,
-    `| binary launch to first HTTP call | | ${Math.round(startup.launchToFirstCallMs.warmCacheMedian)} ms | |`,
-    "<!-- bench:end -->",
-  ].join("\n");
+    `Each cell: median (range) of ${cmp?.sizes.rounds ?? "?"} alternating rounds, ${cmp?.date.slice(0, 10) ?? "never"}, ${cmp?.python ?? ""}, ${cmp?.machine ?? ""}.`,
+    "",
+    `| work | ${COLUMNS.map(([, label]) => label).join(" | ")} |`,
+    `|---|${COLUMNS.map(() => "---").join("|")}|`,
+  ];
+  for (const [row, label, unit, scale] of ROWS) {
+    const byWho = cmp?.figures[row] as Record<string, Figure> | undefined;
+    if (!byWho) continue;
+    lines.push(`| ${label} (${unit}) | ${COLUMNS.map(([who]) => cell(byWho[who], scale)).join(" | ")} |`);
+  }
+  const rest = " |".repeat(COLUMNS.length - 1);
+  if (telemetry) lines.push(`| 64 in flight, 2 workers, telemetry all on vs off | ${Math.round(telemetry.throughput.onMedian / 1000)} k vs ${Math.round(telemetry.throughput.offMedian / 1000)} k calls/s (${telemetry.ratio.toFixed(2)}×) |${rest}`);
+  if (startup) lines.push(`| binary launch → first HTTP call (ms) | ${Math.round(startup.launchToFirstCallMs.warmCacheMedian)} (${Math.round(Math.min(...startup.launchToFirstCallMs.warm))}–${Math.round(Math.max(...startup.launchToFirstCallMs.warm))}) |${rest}`);
+  const preload = read("preload");
+  if (preload) {
+    const f = (k: string) => preload.figures[k] as Figure;
+    const r = (k: string, unit: string, scale = 1) => `${Math.round(f(k).median / scale)} ${unit} (${Math.round(f(k).min / scale)}–${Math.round(f(k).max / scale)})`;
+    lines.push(
+      "",
+      `Torch workers (\`bench/preload.ts\`, ${preload.rounds} rounds, ${preload.date.slice(0, 10)}; \`setup()\` imports torch and builds an MLP): ` +
+        `1 worker ready + call: spawned ${r("spawn.start1Ms", "ms")}, preloaded ${r("preload.start1Ms", "ms")}; ` +
+        `8 workers: spawned ${r("spawn.start8Ms", "ms")}, preloaded ${r("preload.start8Ms", "ms")}; ` +
+        `a killed worker answering again: spawned ${r("spawn.replaceMs", "ms")}, preloaded ${r("preload.replaceMs", "ms")}; ` +
+        `PSS of 8 workers: spawned ${r("spawn.pss8Kb", "MB", 1000)}, preloaded ${r("preload.pss8Kb", "MB", 1000)} (${r("preload.pss8WithTemplateKb", "MB", 1000)} with the template; one spawned worker ${r("spawn.pss1Kb", "MB", 1000)}).`,
+    );
+  }
+  if (cmp) {
+    lines.push("", "Targets (issue #12), on these medians:", "");
+    const all = [...(cmp.targets as Array<{ target: string; value: string | number; met: boolean }>), ...((preload?.targets ?? []) as Array<{ target: string; value: number; met: boolean }>)];
+    for (const t of all) lines.push(`- ${t.met ? "met" : "**not met**"}: ${t.target} (${t.value}${typeof t.value === "number" && !String(t.target).includes("ms") ? "×" : typeof t.value === "number" ? " ms" : ""})`);
+  }
+  lines.push("<!-- bench:end -->");
+  return lines.join("\n");
+}
+
+export function updateReadme(): void {
   const path = `${root}README.md`;
   const text = readFileSync(path, "utf8");
-  const next = text.replace(/<!-- bench:start[\s\S]*?<!-- bench:end -->/, table);
-  if (next === text && !text.includes("<!-- bench:start")) throw new Error("README.md has no bench markers");
-  writeFileSync(path, next);
+  if (!text.includes("<!-- bench:start")) throw new Error("README.md has no bench markers");
+  writeFileSync(path, text.replace(/<!-- bench:start[\s\S]*?<!-- bench:end -->/, benchTable()));
 }
 
 if (import.meta.main) updateReadme();

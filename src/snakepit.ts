@@ -30,6 +30,7 @@ import { getBridgeDir } from "./worker/python.ts";
 import { type DetectOptions, detectHardware } from "./hardware/detect.ts";
 import { type GpuProfiler, startGpuProfiler } from "./hardware/profiler.ts";
 import type { HardwareInfo } from "./hardware/types.ts";
+import { type ClusterNode, connectCluster, isLocalCall, joinCluster } from "./cluster/join.ts";
 
 export type { BatchCall, BatchResult, CallOptions, RehydrateContext, SessionHandle, SnakepitStats, StartHooks, ToolsApi } from "./facade/types.ts";
 
@@ -55,6 +56,7 @@ export class Snakepit implements AsyncDisposable {
   readonly #registry = new ToolRegistry();
   readonly #processes: ProcessRegistry;
   readonly instance: string;
+  /** This node's cluster membership, when started with `cluster` (docs/cluster.md). */ cluster: ClusterNode | undefined;
   #closing: Promise<void> | undefined;
   #gpuProfiler: GpuProfiler | undefined;
 
@@ -129,13 +131,12 @@ export class Snakepit implements AsyncDisposable {
       initialControl = telemetry.initialControl;
       await registry.sweepDeadRuns();
       const host = (pool: string, worker: string) => createHostHandlers({ bus, registry: pit!.#registry, pool, worker });
-      const rehydrate = hooks.rehydrate && (async (lease: { id: string }, pool: string, lostWorker: string) => {
-        await hooks.rehydrate!({ sessionId: lease.id, pool, lostWorker, session: pit!.session(lease.id) });
-      });
+      const rehydrate = hooks.rehydrate && (async (lease: { id: string }, pool: string, lostWorker: string) => void (await hooks.rehydrate!({ sessionId: lease.id, pool, lostWorker, session: pit!.session(lease.id) })));
       const checks = await buildPools(configs, { runId, instance, bus, env, bridgeDir, host, rehydrate }, pit.#pools);
       await Promise.all([...[...pit.#pools.values()].map((p) => p.start()), ...checks]);
       pit.#gpuProfiler = await startGpuProfiler(bus, configs.map((c) => c.gpuSampleIntervalMs), env);
       if (initialControl) await pit.telemetry.configure(initialControl);
+      if (options.cluster !== undefined) pit.cluster = await joinCluster(options.cluster, pit, { bus, rehydrate: hooks.rehydrate });
     } catch (err) {
       await pit.close();
       throw SnakepitError.from(err);
@@ -143,6 +144,7 @@ export class Snakepit implements AsyncDisposable {
     return pit;
   }
 
+  /** A client-only handle on a cluster: runs no workers, calls its nodes (`await using c = await Snakepit.connect({ cluster: url })`). */ static readonly connect = connectCluster;
   /**
    * Start, run `fn`, and always close, even when `fn` throws (the seed's run_as_script).
    *
@@ -182,6 +184,7 @@ export class Snakepit implements AsyncDisposable {
     let lease;
     try {
       checkCall(tool, args, options.affinity);
+      if (this.cluster && !isLocalCall(options)) return this.cluster.execute(tool, args, options) as Promise<T>;
       pool = this.#pool(options.pool);
       if (options.sessionId !== undefined) lease = this.sessions.lease(options.sessionId);
     } catch (err) {
@@ -208,6 +211,7 @@ export class Snakepit implements AsyncDisposable {
   /** Stream a tool's chunks. Breaking out of the loop cancels the call in Python. */
   stream<T = unknown>(tool: string, args: Record<string, unknown> = {}, options: CallOptions = {}): AsyncGenerator<T, void, undefined> {
     checkCall(tool, args, options.affinity);
+    if (this.cluster && !isLocalCall(options)) return this.cluster.stream(tool, args, options) as AsyncGenerator<T, void, undefined>;
     const pool = this.#pool(options.pool);
     const sessionId = options.sessionId;
     if (sessionId === undefined) return pool.stream(tool, args, options) as AsyncGenerator<T, void, undefined>;
@@ -216,12 +220,7 @@ export class Snakepit implements AsyncDisposable {
   }
 
   /** Callback form of `stream` (the seed's execute_stream); resolves when the stream ends. */
-  async executeStream<T = unknown>(
-    tool: string,
-    args: Record<string, unknown>,
-    onChunk: (chunk: T) => void | Promise<void>,
-    options: CallOptions = {},
-  ): Promise<void> {
+  async executeStream<T = unknown>(tool: string, args: Record<string, unknown>, onChunk: (chunk: T) => void | Promise<void>, options: CallOptions = {}): Promise<void> {
     for await (const chunk of this.stream<T>(tool, args, options)) await onChunk(chunk);
   }
 
@@ -285,6 +284,7 @@ export class Snakepit implements AsyncDisposable {
   /** Stop every pool: queued calls fail, in-flight calls get the grace period. Idempotent. */
   close(options: { graceMs?: number } = {}): Promise<void> {
     this.#closing ??= (async () => {
+      await this.cluster?.close(options);
       this.sessions.close();
       await Promise.all([...[...this.#pools.values()].map((p) => p.close(options)), this.#gpuProfiler?.stop()]);
       this.#processes.close();

@@ -1,4 +1,10 @@
-"""Baseline: the floor for host<->Python calls. Newline JSON over stdin/stdout, one loop."""
+"""Baseline: the floor for host<->Python calls. Newline JSON over stdin/stdout, one loop.
+
+A line {"id", "a", "b"} is answered {"id", "result"}. Two more requests exercise the other rows:
+{"id", "stream": n, "flush": bool} answers n lines {"i": k} (flushed each, or left to the
+buffer), then {"id", "done": true}; {"id", "bulk": n, "f32": bool} is followed by n raw bytes,
+echoed back after a 4-byte big-endian length (through numpy when "f32" is set).
+"""
 
 import json
 import sys
@@ -6,6 +12,7 @@ import sys
 
 def main() -> None:
     read = sys.stdin.buffer.readline
+    raw_in = sys.stdin.buffer
     out = sys.stdout.buffer
     loads, dumps = json.loads, json.dumps
     while True:
@@ -13,7 +20,23 @@ def main() -> None:
         if not line:
             return
         msg = loads(line)
-        out.write(dumps({"id": msg["id"], "result": msg["a"] + msg["b"]}).encode() + b"\n")
+        if "a" in msg:
+            out.write(dumps({"id": msg["id"], "result": msg["a"] + msg["b"]}).encode() + b"\n")
+        elif "stream" in msg:
+            flush_each = msg["flush"]
+            for k in range(msg["stream"]):
+                out.write(dumps({"i": k}).encode() + b"\n")
+                if flush_each:
+                    out.flush()
+            out.write(dumps({"id": msg["id"], "done": True}).encode() + b"\n")
+        else:
+            data = raw_in.read(msg["bulk"])
+            if msg.get("f32"):
+                import numpy
+
+                data = numpy.frombuffer(data, dtype=numpy.float32)  # no copy: a view of the bytes
+            out.write(memoryview(data).nbytes.to_bytes(4, "big"))
+            out.write(data)
         out.flush()
 
 

@@ -16,6 +16,8 @@ import re
 import threading
 from typing import Any, Callable, List, Tuple
 
+from . import shm
+
 __all__ = ["dumps", "loads", "loads_std", "revive", "to_wire", "unserializable_marker", "MAX_SAFE_INT"]
 
 try:  # optional speed-up
@@ -77,6 +79,9 @@ _NUMPY_DTYPES = {
 def _convert(obj: Any, attachments: List[bytes]) -> Any:
     """json's `default`: called only for values JSON does not know."""
     if isinstance(obj, (bytes, bytearray, memoryview)):
+        handle = shm.export(obj)
+        if handle:
+            return {TAG: "bytes", "shm": handle}
         attachments.append(bytes(obj))
         return {TAG: "bytes", "ref": len(attachments) - 1}
     np = _numpy() if type(obj).__module__.startswith("numpy") else None
@@ -86,6 +91,9 @@ def _convert(obj: Any, attachments: List[bytes]) -> Any:
                 arr = np.ascontiguousarray(obj)
                 if arr.dtype.byteorder == ">":
                     arr = arr.astype(arr.dtype.newbyteorder("<"))
+                handle = shm.export(arr)
+                if handle:
+                    return {TAG: "ndarray", "dtype": arr.dtype.name, "shape": list(arr.shape), "shm": handle}
                 attachments.append(arr.tobytes())
                 return {
                     TAG: "ndarray",
@@ -211,13 +219,15 @@ def array_itemsize(dtype: str) -> int:
 def _revive_tag(obj: dict, attachments: List[bytes]) -> Any:
     kind = obj[TAG]
     if kind == "bytes":
+        if "shm" in obj:
+            return memoryview(shm.open_segment(obj["shm"]))  # over the mapping: no copy
         return attachments[obj["ref"]]
     if kind == "float":
         return float(obj["value"])
     if kind == "int":
         return int(obj["value"])
     if kind == "ndarray":
-        data = attachments[obj["ref"]]
+        data = shm.open_segment(obj["shm"]) if "shm" in obj else attachments[obj["ref"]]
         dtype = obj["dtype"]
         shape = tuple(obj["shape"])
         if dtype not in _DTYPE_CODES:

@@ -28,6 +28,9 @@ def exit_group(code: int = 0) -> None:
     then takes the group.
     """
     try:
+        from . import shm
+
+        shm.cleanup()  # segments we created that the host never mapped
         sys.stderr.flush()
         from .reaper import kill_tree
 

@@ -16,7 +16,7 @@ import time
 from collections import deque
 from typing import Any, Dict, Optional
 
-from . import codec, compat, telemetry
+from . import codec, compat, shm, telemetry
 from .adapter import Tool
 from .call_state import CallState
 from .calls import TERMINATING, CallRunner
@@ -104,6 +104,7 @@ class Server:
                         self.control.fail(f"the host's byte stream is out of step: {exc}")
                         return
                     if packet is None:
+                        shm.cleanup(host_gone=True)  # its segments in transit too
                         self.exit()  # our stdin closed: the host is gone
                         return
                     self.last_heard = time.monotonic()

@@ -8,6 +8,7 @@
  */
 
 import { SnakepitError } from "../errors.ts";
+import { fromShared, toShared } from "./shm.ts";
 
 const TAG = "__snakepit__";
 
@@ -78,6 +79,16 @@ class EncodeState {
     this.attachments.push(bytes);
     return this.attachments.length - 1;
   }
+
+  /** Where a payload goes: shared memory when big enough (see shm.ts), else an attachment. */
+  place(bytes: Uint8Array): { ref: number } | { shm: object } {
+    const shm = toShared(bytes);
+    if (shm) {
+      this.typed = true;
+      return { shm };
+    }
+    return { ref: this.attach(bytes) };
+  }
 }
 
 function bytesOf(view: ArrayBufferView): Uint8Array {
@@ -86,18 +97,18 @@ function bytesOf(view: ArrayBufferView): Uint8Array {
 
 function encodeObject(v: object, st: EncodeState): unknown {
   if (v instanceof Uint8Array && v.constructor === Uint8Array) {
-    return { [TAG]: "bytes", ref: st.attach(v) };
+    return { [TAG]: "bytes", ...st.place(v) };
   }
   if (ArrayBuffer.isView(v)) {
     const dtype = dtypeOf(v);
-    if (!dtype) return { [TAG]: "bytes", ref: st.attach(bytesOf(v)) };
+    if (!dtype) return { [TAG]: "bytes", ...st.place(bytesOf(v)) };
     const length = (v as unknown as { length: number }).length;
-    return { [TAG]: "ndarray", dtype, shape: [length], ref: st.attach(bytesOf(v)) };
+    return { [TAG]: "ndarray", dtype, shape: [length], ...st.place(bytesOf(v)) };
   }
-  if (v instanceof ArrayBuffer) return { [TAG]: "bytes", ref: st.attach(new Uint8Array(v)) };
+  if (v instanceof ArrayBuffer) return { [TAG]: "bytes", ...st.place(new Uint8Array(v)) };
   if (isNDArray(v)) {
     checkNDArray(v);
-    return { [TAG]: "ndarray", dtype: v.dtype, shape: v.shape, ref: st.attach(bytesOf(v.data)) };
+    return { [TAG]: "ndarray", dtype: v.dtype, shape: v.shape, ...st.place(bytesOf(v.data)) };
   }
   if (v instanceof Date) return v.toISOString();
   if (v instanceof Map) return encodeValueInto(Object.fromEntries(v), st);
@@ -147,7 +158,7 @@ export function encodeValue(value: unknown): Encoded {
 function reviveTag(v: Record<string, unknown>, attachments: readonly Uint8Array[]): unknown {
   switch (v[TAG]) {
     case "bytes":
-      return attachments[v.ref as number] ?? new Uint8Array(0);
+      return v.shm ? fromShared(v.shm) : attachments[v.ref as number] ?? new Uint8Array(0);
     case "float": {
       const s = v.value as string;
       return s === "nan" ? Number.NaN : s === "-inf" ? -Infinity : s === "inf" ? Infinity : Number(s);
@@ -161,7 +172,7 @@ function reviveTag(v: Record<string, unknown>, attachments: readonly Uint8Array[
       const dtype = v.dtype as DType;
       const ctor = CTORS[dtype];
       if (!ctor) return v;
-      let raw = attachments[v.ref as number] ?? new Uint8Array(0);
+      let raw = v.shm ? fromShared(v.shm) : attachments[v.ref as number] ?? new Uint8Array(0);
       if (raw.byteOffset % ctor.BYTES_PER_ELEMENT !== 0) raw = raw.slice();
       const data = new ctor(raw.buffer as ArrayBuffer, raw.byteOffset, raw.byteLength / ctor.BYTES_PER_ELEMENT);
       return { dtype, shape: v.shape as number[], data } satisfies NDArray;

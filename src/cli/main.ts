@@ -19,6 +19,8 @@ import { setup } from "./setup.ts";
 import { SETUP_ENV_FLAGS } from "./setup-env.ts";
 import { status } from "./status.ts";
 import { VERSION, versionLine } from "./version.ts";
+import { CLUSTER_FLAGS, CLUSTER_HELP, clusterSettings } from "../cluster/flags.ts";
+import { clusterStatus } from "./cluster-status.ts";
 
 export { VERSION };
 const LOCAL_CONFIG = "snakepit.toml";
@@ -31,7 +33,7 @@ const POOL_FLAGS = {
   instance: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
-const SERVER_FLAGS = { host: { type: "string" }, port: { type: "string", short: "p" }, token: { type: "string" }, "token-file": { type: "string" } } as const;
+const SERVER_FLAGS = { host: { type: "string" }, port: { type: "string", short: "p" }, token: { type: "string" }, "token-file": { type: "string" }, "grpc-port": { type: "string" } } as const;
 
 const HELP: Record<string, string> = {
   main: `snakepit ${VERSION}: supervised pools of Python workers as fast, callable tools
@@ -50,16 +52,20 @@ options: --help on any command, --version
 config precedence: flags > SNAKEPIT_* environment > --config FILE (TOML or JSON; default
 ./snakepit.toml when present, as setup writes it) > defaults`,
   serve: `usage: snakepit serve [--config FILE] [--adapter FILE[:Class]] [--pool-size N] [--python PATH]
-                      [--host H] [--port P] [--token-file FILE | --token T] [--instance NAME] [--demo-call] [--once]
+                      [--host H] [--port P] [--grpc-port P] [--token-file FILE | --token T] [--instance NAME]
+                      [--demo-call] [--once] [--cluster nats://HOST:PORT [--node NAME] [--cluster-prefix P]]
 
   --config FILE   TOML or JSON config (default: ./snakepit.toml when present; serve prints which)
   --host H        address to bind (default 127.0.0.1; anything else needs a token)
   --port P        port (default 7117; 0 = any free port)
+  --grpc-port P   also serve ControlService over gRPC (HTTP/2) on this port (0 = any free port;
+                  the port is printed); same host and token as the HTTP API
   --token-file FILE  file (mode 600) or pipe holding the bearer token required on every route
                   but /healthz, /readyz and /openapi.json (or SNAKEPIT_TOKEN_FILE; see SECURITY.md)
   --token T       the token itself (or SNAKEPIT_TOKEN; a flag shows in the process list)
   --instance NAME  process-registry name: a restart with the same name kills workers left by a
                    dead earlier run (default "default")
+${CLUSTER_HELP}
   --demo-call     after start, make one real HTTP call and print it
   --once          exit after start (and the demo call) instead of serving`,
   exec: `usage: snakepit exec TOOL [--args JSON] [--stream] [--timeout-ms MS] [--adapter FILE[:Class]] [--config FILE]
@@ -67,8 +73,12 @@ config precedence: flags > SNAKEPIT_* environment > --config FILE (TOML or JSON;
   prints the result as one JSON line (one line per chunk with --stream); errors go to stderr as
   JSON { code, message, details } and set the exit code`,
   status: `usage: snakepit status [--url URL] [--token T] [--watch SECONDS] [--json]
+       snakepit status --cluster nats://HOST:PORT [--cluster-prefix P] [--json]
 
-  --url URL       server to ask (default http://127.0.0.1:7117, or SNAKEPIT_URL)`,
+  --url URL       server to ask (default http://127.0.0.1:7117, or SNAKEPIT_URL); a clustered
+                  server also lists the cluster's nodes
+  --cluster URL   list the cluster's nodes, pools and free slots straight from its NATS server
+                  (credentials: SNAKEPIT_CLUSTER_TOKEN, SNAKEPIT_CLUSTER_USER/_PASS)`,
   doctor: `usage: snakepit doctor [--config FILE] [--adapter FILE[:Class]] [--python PATH] [--host H] [--port P] [--json]
 
   --json          print { ok, version, platform, checks: [{ name, ok, detail, fix? }] } as one JSON object`,
@@ -98,6 +108,7 @@ async function config(values: Record<string, unknown>, exampleAdapter: string, p
     python: values.python,
     host: values.host,
     port: intFlag("port", values.port as string | undefined),
+    grpcPort: intFlag("grpc-port", values["grpc-port"] as string | undefined),
     token: values.token,
     tokenFile: values["token-file"],
     instance: values.instance,
@@ -133,10 +144,12 @@ export async function main(argv: string[]): Promise<number> {
   setBridgeDir(assets.bridgeDir);
   switch (command) {
     case "serve": {
-      const { values } = parseArgs({ args: rest, options: { ...POOL_FLAGS, ...SERVER_FLAGS, "demo-call": { type: "boolean" }, once: { type: "boolean" } } });
+      const { values } = parseArgs({ args: rest, options: { ...POOL_FLAGS, ...SERVER_FLAGS, ...CLUSTER_FLAGS, "demo-call": { type: "boolean" }, once: { type: "boolean" } } });
       if (values.help) return help("serve");
       const configSource = configFile(values, hostEnv()).source;
-      return serve(await config(values, assets.exampleAdapter), { version: VERSION, demoCall: values["demo-call"] ?? false, once: values.once ?? false, configSource });
+      const loaded = await config(values, assets.exampleAdapter);
+      loaded.cluster = clusterSettings(loaded.cluster, hostEnv(), values);
+      return serve(loaded, { version: VERSION, demoCall: values["demo-call"] ?? false, once: values.once ?? false, configSource });
     }
     case "exec": {
       const { values, positionals } = parseArgs({
@@ -152,9 +165,10 @@ export async function main(argv: string[]): Promise<number> {
       return exec(await config(values, assets.exampleAdapter, 1), tool, args, { stream: values.stream ?? false, ...(timeoutMs ? { timeoutMs } : {}) });
     }
     case "status": {
-      const { values } = parseArgs({ args: rest, options: { url: { type: "string" }, token: { type: "string" }, watch: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
+      const { values } = parseArgs({ args: rest, options: { url: { type: "string" }, token: { type: "string" }, watch: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" }, ...CLUSTER_FLAGS } });
       if (values.help) return help("status");
       const env = hostEnv();
+      if (values.cluster) return clusterStatus(clusterSettings(undefined, env, values)!, { json: values.json ?? false });
       const watch = intFlag("watch", values.watch);
       if (watch !== undefined && watch <= 0) throw new SnakepitError("invalid_argument", "--watch takes a number of seconds above 0", { details: { field: "watch" } });
       return status(values.url ?? env.SNAKEPIT_URL ?? "http://127.0.0.1:7117", {

@@ -2,6 +2,7 @@
 
 import { SnakepitError } from "../errors.ts";
 import { table } from "./output.ts";
+import { clusterTable, fetchCluster } from "./cluster-status.ts";
 
 interface PoolView {
   name: string;
@@ -27,12 +28,13 @@ async function get<T>(url: string, path: string, token: string | undefined): Pro
 /** Print the server's pools and workers once, or every `watchMs` until interrupted. */
 export async function status(url: string, options: { token?: string | undefined; watchMs?: number | undefined; json?: boolean }): Promise<number> {
   for (;;) {
-    const [{ pools }, { workers }] = await Promise.all([
+    const [{ pools }, { workers }, cluster] = await Promise.all([
       get<{ pools: PoolView[] }>(url, "/v1/pools", options.token),
       get<{ workers: Array<Record<string, unknown>> }>(url, "/v1/workers", options.token),
+      fetchCluster(url, options.token),
     ]);
     if (options.json) {
-      console.log(JSON.stringify({ pools, workers }));
+      console.log(JSON.stringify({ pools, workers, ...(cluster ? { cluster } : {}) }));
     } else {
       if (options.watchMs) process.stdout.write("\x1b[2J\x1b[H");
       console.log(`snakepit at ${url}\n`);
@@ -50,6 +52,7 @@ export async function status(url: string, options: { token?: string | undefined;
       })), ["pool", "workers", "busy", "queued", "requests", "failed", "crashes", "p50 ms", "p99 ms", "adapter"]));
       console.log();
       console.log(table(workers.map((w) => ({ ...w, "uptime s": Math.round(Number(w.uptimeMs) / 1000) })), ["id", "pool", "pid", "state", "inFlight", "requests", "uptime s"]));
+      if (cluster) console.log(`\n${clusterTable(cluster)}`);
     }
     if (!options.watchMs) return 0;
     await new Promise((r) => setTimeout(r, options.watchMs));

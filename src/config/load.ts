@@ -9,6 +9,7 @@ import { z } from "zod";
 import { SnakepitError } from "../errors.ts";
 import { readTextFile } from "../runtime/process.ts";
 import { isLoopback } from "./loopback.ts";
+import type { ClusterConfigInput } from "./cluster.ts";
 import type { SessionConfig } from "../session/sessions.ts";
 import { parseConfig, parseSessionConfig, type SnakepitOptions, type TelemetryOptions } from "./parse.ts";
 import { type PoolConfig, PoolConfigSchema, type ServerConfig, ServerConfigSchema } from "./schema.ts";
@@ -25,6 +26,8 @@ export interface LoadedConfig {
   telemetry: TelemetryOptions;
   /** The file's `state_dir`, if any (else SNAKEPIT_STATE_DIR or the default). */
   stateDir: string | undefined;
+  /** The file's `[cluster]` table and the --cluster flags (undefined: not clustered). */
+  cluster?: ClusterConfigInput | undefined;
 }
 
 /** Where values come from. */
@@ -101,7 +104,7 @@ export async function loadConfig(sources: ConfigSources = {}): Promise<LoadedCon
   const origin = new Map<string, string>();
   const file = sources.file ? await readFile(sources.file) : {};
   const from = sources.file ?? "config";
-  const { server: fileServer, pools, sessions, telemetry, instance: fileInstance, stateDir, ...inline } = file;
+  const { server: fileServer, pools, sessions, telemetry, instance: fileInstance, stateDir, cluster, ...inline } = file;
   for (const key of Object.keys(inline)) origin.set(key, from);
   for (const key of serverKeys) {
     if (key in inline && !poolKeys.includes(key)) {
@@ -161,6 +164,7 @@ export async function loadConfig(sources: ConfigSources = {}): Promise<LoadedCon
     instance,
     telemetry: (telemetry as TelemetryOptions | undefined) ?? {},
     stateDir: typeof stateDir === "string" ? stateDir : undefined,
+    ...(cluster !== undefined ? { cluster: cluster as ClusterConfigInput } : {}),
   };
   checkExposure(result.server);
   return result;

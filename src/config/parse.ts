@@ -7,6 +7,7 @@ import type { TelemetryControlInput } from "../telemetry/control.ts";
 import type { z as zod } from "zod";
 import type { LogConfigSchema } from "../telemetry/logger.ts";
 import { type PoolConfig, PoolConfigSchema, type PoolConfigInput } from "./schema.ts";
+import { type ClusterConfigInput, parseClusterConfig } from "./cluster.ts";
 
 type LogConfigInput = zod.input<typeof LogConfigSchema>;
 
@@ -24,6 +25,8 @@ export type SnakepitOptions = Partial<PoolConfigInput> & {
   stateDir?: string;
   /** Metrics, logs and the initial Python telemetry control. */
   telemetry?: TelemetryOptions;
+  /** Join a cluster of nodes over NATS (a URL, or the full settings; see docs/cluster.md). */
+  cluster?: ClusterConfigInput | string;
 };
 
 /** Telemetry settings of `Snakepit.start()`. */
@@ -56,7 +59,8 @@ export function parseConfig(input: SnakepitOptions, source: string | SourceOf = 
   if (typeof input !== "object" || input === null) {
     throw new SnakepitError("config_invalid", `${sourceOf("")}: expected an object`);
   }
-  const { pools, sessions: _sessions, instance: _instance, stateDir: _stateDir, telemetry: _telemetry, ...defaults } = input as SnakepitOptions & Record<string, unknown>;
+  const { pools, sessions: _sessions, instance: _instance, stateDir: _stateDir, telemetry: _telemetry, cluster, ...defaults } = input as SnakepitOptions & Record<string, unknown>;
+  if (cluster !== undefined) parseClusterConfig(cluster); // bad cluster settings fail before any worker starts
   const entries = pools && pools.length > 0
     ? pools.map((pool, i) => ({ raw: { ...defaults, ...pool }, prefix: `pools[${i}]` }))
     : [{ raw: defaults, prefix: "" }];

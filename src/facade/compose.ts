@@ -5,6 +5,8 @@ import type { HostHandlers } from "../bridge/messages.ts";
 import { SnakepitError } from "../errors.ts";
 import { Pool, type PoolDeps } from "../pool/pool.ts";
 import { localProcessFactory } from "../pool/worker-factory.ts";
+import { shmWorkerEnv } from "../bridge/shm.ts";
+import { createPreload } from "../worker/fork-server.ts";
 import { checkThreadSafety, preparePool } from "../python-env/prepare.ts";
 import { ProcessRegistry } from "../registry/process-registry.ts";
 import type { EventBus } from "../telemetry/bus.ts";
@@ -39,7 +41,9 @@ export async function buildPools(configs: readonly PoolConfig[], deps: PoolsDeps
   for (const input of configs) {
     const { python, config } = await preparePool(input, { bus, bridgeDir, env });
     checks.push(checkThreadSafety(config, python, { bus, bridgeDir, env }));
-    const createWorker = localProcessFactory({ runId, instance, python, bridgeDir, env, host });
+    const preload = createPreload(config, { python, bridgeDir, env, runId, instance });
+    if (preload) bus.on("pool.closed", (e) => e.pool === config.name && void preload.close());
+    const createWorker = localProcessFactory({ runId, instance, python, bridgeDir, env: { ...env, ...shmWorkerEnv() }, host, spawn: preload?.spawn });
     into.set(config.name, new Pool(config, { runId, bus, createWorker, rehydrate }));
   }
   return checks;

@@ -5,6 +5,7 @@ import type { PoolConfig } from "../config/schema.ts";
 import type { Clock } from "../core/clock.ts";
 import { workerEnv } from "../hardware/worker-env.ts";
 import type { WorkerHooks, WorkerLink } from "../worker/link.ts";
+import type { WorkerSpec } from "../worker/handshake.ts";
 import { LocalProcessWorker } from "../worker/local-process-worker.ts";
 
 /** What a pool asks for when it needs a worker. */
@@ -28,6 +29,8 @@ export interface LocalWorkerDeps {
   env: Record<string, string>;
   /** The handlers of requests a worker sends the host (host tools, telemetry). */
   host: (pool: string, worker: string) => HostHandlers;
+  /** Fork workers from a preloaded template instead of spawning them (config `preload`). */
+  spawn?: WorkerSpec["spawn"];
 }
 
 /** Workers that are local Python processes. */
@@ -49,6 +52,7 @@ export function localProcessFactory(deps: LocalWorkerDeps): WorkerFactory {
       startupTimeoutMs: c.startupTimeoutMs,
       cancelGraceMs: c.cancelGraceMs,
       logLevel: c.logLevel,
+      spawn: deps.spawn,
     },
     { ...hooks, host: deps.host(c.name, id) },
     clock,

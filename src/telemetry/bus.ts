@@ -1,5 +1,6 @@
 /** A small typed event bus: `on(name, handler)` and `emit(name, data)`; handlers never throw out. */
 
+import { SnakepitError } from "../errors.ts";
 import type { CrashInfo } from "../resilience/crash.ts";
 
 /** Events and their payloads. */
@@ -49,6 +50,11 @@ export interface SnakepitEvents {
     correlationId: string | undefined;
   };
   "python.dropped": { pool: string; worker: string; dropped: number };
+  /** A call made on this node ran on `servedBy` (this node or another). */
+  "cluster.call": { node: string; pool: string; tool: string; servedBy: string; durationMs: number; outcome: string; attempts: number };
+  /** This node served a call for `from` (another node or a client). */
+  "cluster.served": { node: string; from: string; pool: string; tool: string; durationMs: number; outcome: string };
+  "cluster.node_lost": { node: string };
 }
 
 /** Name of an event. */
@@ -64,12 +70,25 @@ export interface AnyEvent {
   data: SnakepitEvents[EventName];
 }
 
+/** Most catch-all listeners a bus takes (event streams, exporters): each costs work per event. */
+export const MAX_ANY_LISTENERS = 4_096;
+
 export class EventBus {
   readonly #handlers = new Map<EventName, Set<Handler<EventName>>>();
   readonly #any = new Set<(event: AnyEvent) => void>();
+  readonly #maxAny: number;
 
-  /** Subscribe to every event; returns the unsubscribe function. */
+  constructor(options: { maxAnyListeners?: number } = {}) {
+    this.#maxAny = options.maxAnyListeners ?? MAX_ANY_LISTENERS;
+  }
+
+  /** Subscribe to every event; returns the unsubscribe function. Throws past `maxAnyListeners`. */
   onAny(handler: (event: AnyEvent) => void): () => void {
+    if (this.#any.size >= this.#maxAny) {
+      throw new SnakepitError("pool_saturated", `Too many event subscribers: the bus takes at most ${this.#maxAny} catch-all listeners`, {
+        details: { limit: "maxAnyListeners", maxAnyListeners: this.#maxAny },
+      });
+    }
     this.#any.add(handler);
     return () => this.#any.delete(handler);
   }

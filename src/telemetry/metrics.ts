@@ -100,5 +100,7 @@ export function createMetrics(bus: EventBus, source: MetricsSource): Registry {
     child.value++;
   });
   bus.on("python.dropped", (e) => pyDropped.inc({ pool: e.pool }, e.dropped));
+  const clusterCalls = new FastCounter(registry, "snakepit_cluster_calls_total", "Calls made on this cluster node by the node that served them");
+  bus.on("cluster.call", (e) => clusterCalls.series({ pool: e.pool, served_by: e.servedBy, outcome: e.outcome }).value++);
   return registry;
 }

@@ -2,7 +2,7 @@
 
 import { PROTOCOL_VERSION } from "../bridge/messages.ts";
 import { abortError, SnakepitError } from "../errors.ts";
-import type { ExitStatus } from "../runtime/process.ts";
+import type { ChildProcess, ExitStatus, SpawnOptions } from "../runtime/process.ts";
 import type { HeartbeatConfig } from "./heartbeat.ts";
 import { loadFailureCause } from "./load-error.ts";
 
@@ -28,6 +28,8 @@ export interface WorkerSpec {
   /** Time a cancelled call gets to stop before the worker is recycled. @default 2000 */
   cancelGraceMs?: number;
   logLevel?: string;
+  /** How to start the process (preloaded pools fork it from a template). @default spawnChild */
+  spawn?: ((cmd: string[], options: SpawnOptions) => Promise<ChildProcess>) | undefined;
 }
 
 /** The worker's command line. */

@@ -108,7 +108,7 @@ export class LocalProcessWorker implements WorkerLink {
     const pythonPath = [spec.bridgeDir, spec.env.PYTHONPATH].filter(Boolean).join(":");
     let child: ChildProcess;
     try {
-      child = spawnChild(workerCommand(spec, this.capacity), { env: { ...spec.env, PYTHONPATH: pythonPath }, cwd: spec.cwd });
+      child = await (spec.spawn ?? spawnChild)(workerCommand(spec, this.capacity), { env: { ...spec.env, PYTHONPATH: pythonPath }, cwd: spec.cwd });
     } catch (cause) {
       throw new SnakepitError("worker_spawn_failed", `Cannot start worker "${this.id}": ${(cause as Error).message}`, {
         cause,

@@ -1,4 +1,5 @@
 // Every snippet in README.md runs here, and its printed output is checked.
+import { benchTable } from "../../bench/readme-table.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -15,7 +16,8 @@ function blocks(markdown: string): Block[] {
 }
 
 const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-const all = blocks(readme);
+// The cluster section runs in readme-cluster.test.ts (it needs a NATS server and two nodes).
+const all = blocks(readme.replace(/^## Cluster:[\s\S]*?(?=^## )/m, ""));
 const written: string[] = [];
 const env = { ...process.env, SNAKEPIT_PYTHON: PYTHON, SNAKEPIT_PORT: "0", NO_COLOR: "1" };
 
@@ -150,16 +152,13 @@ describe("README.md", () => {
     for (const line of check.out.trim().split("\n").slice(0, 5)) expect(shown).toContain(label(line));
   }, 60_000);
 
-  test("the performance table shows the latest recorded figures", () => {
-    const core = JSON.parse(readFileSync(join(ROOT, "bench/results/latest-core.json"), "utf8"));
-    const startup = JSON.parse(readFileSync(join(ROOT, "bench/results/latest-startup.json"), "utf8"));
-    const k = (x: number) => `${Math.round(x / 1000)} k calls/s`;
-    expect(readme).toContain(`| sequential small call, p50 | ${Math.round(core.raw.pipe1.latency.p50Us)} µs | ${Math.round(core.snakepit.pool1.latency.p50Us)} µs | ${core.ratios.p50VsRaw.toFixed(2)}× |`);
-    expect(readme).toContain(`| 64 in flight, 2 workers | ${k(core.raw.pipe2.throughput)} | ${k(core.snakepit.pool2.throughput)} | ${core.ratios.throughput2VsRaw2.toFixed(2)}× |`);
-    expect(readme).toContain(`| Python → host tool round trip, p50 | ${Math.round(core.raw.pipe1.latency.p50Us)} µs | ${Math.round(core.snakepit.pool1.hostCall.p50Us - core.snakepit.pool1.latency.p50Us)} µs | ${core.ratios.hostRoundTripVsRaw.toFixed(2)}× |`);
-    const telemetry = JSON.parse(readFileSync(join(ROOT, "bench/results/latest-telemetry.json"), "utf8"));
-    expect(readme).toContain(`| 64 in flight, 2 workers, telemetry all on vs off | | ${k(telemetry.throughput.onMedian)} vs ${k(telemetry.throughput.offMedian)} | ${telemetry.ratio.toFixed(2)}× |`);
-    expect(readme).toContain(`| binary launch to first HTTP call | | ${Math.round(startup.launchToFirstCallMs.warmCacheMedian)} ms | |`);
+  test("the performance table is generated from the recorded results, with ranges", () => {
+    const table = benchTable();
+    expect(readme).toContain(table);
+    expect(table).toContain("median (range)");
+    const cmp = JSON.parse(readFileSync(join(ROOT, "bench/results/latest-compare.json"), "utf8"));
+    const p50 = cmp.figures.p50Us.snakepit;
+    expect(table).toContain(`| small call, p50 (µs) | ${p50.median >= 100 ? Math.round(p50.median) : p50.median >= 10 ? p50.median.toFixed(1) : p50.median.toFixed(2)} (`);
   });
 });
 

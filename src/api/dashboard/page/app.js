@@ -199,10 +199,10 @@
     fillBody($("pools"), pools.map((p) => {
       const h = byName[p.name] || {};
       const st = p.stats;
-      const draining = p.state === "draining";
+      const draining = p.state === "drained";
       return row([
         p.name, p.adapter, `${st.ready}/${p.size}`, st.busy, st.inFlight, st.queued, st.completed, st.failed,
-        h.circuit ?? "", h.healthy === false ? `unhealthy (${h.recentCrashes} crashes)` : "healthy", p.state ?? "open",
+        h.circuit ?? "", h.healthy === false ? `unhealthy (${h.recentCrashes} crashes)` : "healthy", p.state,
         draining
           ? action("resume", `/v1/pools/${encodeURIComponent(p.name)}/resume`)
           : action("drain", `/v1/pools/${encodeURIComponent(p.name)}/drain`),
@@ -234,10 +234,10 @@
 
   function renderCluster(cluster) {
     $("cluster-section").hidden = false;
-    const nodes = cluster.nodes || [];
-    fillBody($("cluster"), nodes.map((n) => row([
-      n.node ?? n.name ?? n.id, (n.pools || []).map((p) => (typeof p === "string" ? p : p.name)).join(", "),
-      n.free ?? n.freeSlots ?? "", n.capacity ?? "", n.seenAt ? new Date(n.seenAt).toLocaleTimeString() : "",
+    fillBody($("cluster"), (cluster.nodes || []).map((n) => row([
+      n.node === cluster.node ? `${n.node} (this node)` : n.node,
+      Object.entries(n.pools || {}).map(([name, p]) => `${name}: ${p.free}/${p.capacity} free`).join(", "),
+      n.sessions ?? "", n.served ?? "", n.alive ? `seen ${(n.ageMs / 1000).toFixed(1)} s ago` : "lost",
     ])));
   }
 
@@ -471,7 +471,7 @@
   // ---- start --------------------------------------------------------------------------------
   fetch("/healthz").then((r) => r.json()).then((h) => {
     $("version").textContent = `v${h.version}`;
-    state.hasCluster = Boolean(h.cluster); // only a clustered node has /v1/cluster
+    state.hasCluster = Boolean(h.node); // only a clustered node has /v1/cluster
   }).catch(() => {});
   followEvents();
   loadTools();

@@ -1,0 +1,183 @@
+"""Preloading: a template process that imports modules once and forks workers from itself.
+
+`python -m snakepit_bridge.forkserver --run-id R [--preload MOD]... [--adapter SPEC]` imports the
+named modules (and, with --adapter, the adapter's module and its `preload()` hook, for read-only
+state such as model weights), checks that forking is safe, and then serves fork requests: JSON
+lines on its stdin, replies on its stdout. Each worker is forked, not spawned: it starts in
+milliseconds and shares the template's pages copy-on-write. It then becomes exactly what a
+spawned worker is: its own session and process group, private pipes to the host (FIFOs in a
+0700 directory, unlinked as soon as both ends are open), its own environment (thread limits,
+devices), the same command line (so the host's registry finds it by run id), and the usual
+`snakepit_bridge` main loop with its heartbeat watchdog and end-of-input lifeline.
+
+Fork is unsafe once threads run (their locks are copied held) or CUDA is initialised; the
+template refuses to serve in those cases and says why. See docs/preload.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import os
+import selectors
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from typing import Dict, List, Optional
+
+__all__ = ["main", "unsafe_reason"]
+
+
+def unsafe_reason() -> Optional[str]:
+    """Why forking this process would be unsafe, or None."""
+    threads = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+    if threads:
+        return f"threads were started while preloading ({', '.join(threads)}): a fork copies their locks held"
+    try:
+        native = len(os.listdir("/proc/self/task"))
+    except OSError:
+        native = 1
+    if native > 1:
+        return f"{native - 1} native thread(s) run in the template (a preloaded library started them): set their pool sizes to 1 or preload less"
+    torch = sys.modules.get("torch")
+    if torch is not None and getattr(torch, "cuda", None) is not None and torch.cuda.is_initialized():
+        return "CUDA was initialised while preloading: a forked child cannot use it; initialise CUDA in setup(), not at import"
+    return None
+
+
+def _send(out: int, msg: Dict) -> None:
+    data = (json.dumps(msg) + "\n").encode()
+    while data:
+        data = data[os.write(out, data):]
+
+
+def _child(req: Dict, fifo_dir: str, private_fds: List[int]) -> None:
+    """In the forked child: become a worker of our own, then run the worker main loop."""
+    code = 1
+    try:
+        for fd in private_fds:  # the template's control pipe and wake-up pipe are not ours
+            os.close(fd)
+        os.setsid()
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_DFL)
+        fd_in = os.open(f"{fifo_dir}/in", os.O_RDONLY)  # waits for the host to open its end
+        fd_out = os.open(f"{fifo_dir}/out", os.O_WRONLY)
+        fd_err = os.open(f"{fifo_dir}/err", os.O_WRONLY)
+        shutil.rmtree(fifo_dir, ignore_errors=True)
+        for fd, target in ((fd_in, 0), (fd_out, 1), (fd_err, 2)):
+            os.dup2(fd, target)
+            os.close(fd)
+        os.environ.clear()
+        os.environ.update(req["env"])
+        if req.get("cwd"):
+            os.chdir(req["cwd"])
+        from .__main__ import main as worker_main
+
+        code = worker_main(req["argv"])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException as exc:  # noqa: BLE001 - report, then leave without the template's cleanup
+        try:
+            os.write(2, f"forked worker failed: {type(exc).__name__}: {exc}\n".encode())
+        except OSError:
+            pass
+    finally:
+        os._exit(code)
+
+
+def _fork(req: Dict, out: int, children: Dict[int, int], private_fds: List[int]) -> None:
+    fifo_dir = tempfile.mkdtemp(prefix="snakepit-fork-")  # mode 0700
+    for name in ("in", "out", "err"):
+        os.mkfifo(f"{fifo_dir}/{name}", 0o600)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        _child(req, fifo_dir, private_fds)
+    children[pid] = req["id"]
+    _send(out, {"forked": req["id"], "pid": pid, "dir": fifo_dir})
+
+
+def _reap(out: int, children: Dict[int, int]) -> None:
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        children.pop(pid, None)
+        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+        _send(out, {"exited": pid, "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None, "signal": sig})
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="snakepit_bridge.forkserver")
+    parser.add_argument("--run-id", default="", help="the host run (on the command line, inherited by workers)")
+    parser.add_argument("--instance", default="")
+    parser.add_argument("--preload", action="append", default=[], help="a module to import once")
+    parser.add_argument("--adapter", default="", help="adapter whose module (and preload() hook) to load once")
+    args = parser.parse_args(argv)
+    ctl_in, out = os.dup(0), os.dup(1)
+    os.dup2(2, 1)  # prints while preloading go to the log, not the control pipe
+    try:
+        # The bridge itself first: a forked worker then imports nothing before its adapter.
+        for name in ("__main__", "server", "calls", "control", "adapter", "framing", "codec", "decode", "context", "schema", "telemetry", "tracing", "host_client"):
+            if importlib.util.find_spec(f"snakepit_bridge.{name}") is not None:
+                importlib.import_module(f"snakepit_bridge.{name}")
+        for name in args.preload:
+            importlib.import_module(name)
+        if args.adapter:
+            from .adapter import load_adapter
+
+            target = load_adapter(args.adapter)
+            hook = getattr(target, "preload", None)
+            if callable(hook):
+                hook()
+    except BaseException as exc:  # noqa: BLE001 - tell the host, which reports a spawn failure
+        _send(out, {"error": f"preloading failed: {type(exc).__name__}: {exc}"})
+        return 2
+    reason = unsafe_reason()
+    if reason:
+        _send(out, {"error": f"refusing to fork workers: {reason}"})
+        return 3
+    rfd, wfd = os.pipe()
+    os.set_blocking(wfd, False)
+    signal.set_wakeup_fd(wfd)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    children: Dict[int, int] = {}
+    sel = selectors.DefaultSelector()
+    sel.register(ctl_in, selectors.EVENT_READ)
+    sel.register(rfd, selectors.EVENT_READ)
+    private_fds = [ctl_in, out, rfd, wfd] + ([sel.fileno()] if hasattr(sel, "fileno") else [])
+    _send(out, {"ready": os.getpid()})
+    buf = b""
+    while True:
+        for key, _ in sel.select():
+            if key.fd == rfd:
+                os.read(rfd, 4096)
+                _reap(out, children)
+                continue
+            chunk = os.read(ctl_in, 65536)
+            if not chunk:  # the host is gone: so are its workers
+                for pid in list(children):
+                    for kill in (os.killpg, os.kill):  # before its setsid() a child leads no group
+                        try:
+                            kill(pid, signal.SIGKILL)
+                        except OSError:
+                            pass
+                return 0
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                _fork(json.loads(line), out, children, private_fds)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

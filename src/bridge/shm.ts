@@ -1,0 +1,147 @@
+/**
+ * Big payloads through shared memory instead of the pipe (Linux, Bun).
+ *
+ * The sender creates a private tmpfs file (`/dev/shm/snakepit-<host pid>-…`, O_EXCL, mode 0600,
+ * never followed through a symlink), writes the payload once and sends only its handle
+ * `{ name, size }`; the receiver opens it, maps it and unlinks the name at once. From then on the
+ * memory is anonymous: it lives exactly as long as the mappings that use it (Python: the numpy
+ * array or memoryview over the mapping, freed by reference counting when the call drops it;
+ * host: the typed array over `Bun.mmap`, freed by the garbage collector). A name therefore only
+ * exists in transit. Names whose creator died in transit are removed by the survivors
+ * (`sweepStale`, and the worker on its way out), so nothing is left in /dev/shm when a worker or
+ * the host is killed.
+ *
+ * Where it is unavailable, payloads are copied through the pipe as before: under Deno and Node
+ * (no `Bun.mmap`), off Linux (no /dev/shm), or with SNAKEPIT_SHM=0.
+ */
+
+import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { SnakepitError } from "../errors.ts";
+import { hostEnv, runtimeName } from "../runtime/process.ts";
+
+/** A segment on the wire. */
+export interface ShmHandle {
+  name: string;
+  size: number;
+}
+
+const DIR = "/dev/shm";
+const NAME = /^snakepit-(\d+)-(?:w(\d+)-)?[0-9a-z]+$/;
+const G = globalThis as unknown as { Bun?: { mmap(path: string, options?: { shared?: boolean }): Uint8Array } };
+const DEFAULT_MIN_BYTES = 1 << 20;
+
+let state: { enabled: boolean; available: boolean; minBytes: number; seq: number; lastSweep: number } | undefined;
+
+function init() {
+  if (state) return state;
+  const env = hostEnv();
+  const minBytes = Number(env.SNAKEPIT_SHM_MIN_BYTES ?? DEFAULT_MIN_BYTES);
+  const enabled = runtimeName === "bun" && process.platform === "linux" && typeof G.Bun?.mmap === "function" && env.SNAKEPIT_SHM !== "0" && existsSync(DIR);
+  state = { enabled, available: enabled, minBytes: Number.isFinite(minBytes) && minBytes > 0 ? minBytes : DEFAULT_MIN_BYTES, seq: 0, lastSweep: 0 };
+  if (enabled) sweepStale();
+  return state;
+}
+
+/** Turn shared memory off (or back on where available) for pools started from now on: benches compare both. */
+export function useShm(on: boolean): void {
+  const s = init();
+  s.enabled = on && s.available;
+}
+
+/** True when this host sends and accepts shared-memory payloads. */
+export function shmEnabled(): boolean {
+  return init().enabled;
+}
+
+/** The environment telling a worker whether (and from which size) to send results this way. */
+export function shmWorkerEnv(): Record<string, string> {
+  const s = init();
+  return s.enabled ? { SNAKEPIT_SHM: "1", SNAKEPIT_SHM_MIN_BYTES: String(s.minBytes), SNAKEPIT_SHM_HOST_PID: String(process.pid) } : { SNAKEPIT_SHM: "0" };
+}
+
+/** A handle for `bytes` when they are big enough to go through shared memory, else undefined. */
+export function toShared(bytes: Uint8Array): ShmHandle | undefined {
+  const s = init();
+  if (!s.enabled || bytes.byteLength < s.minBytes) return undefined;
+  if (Date.now() - s.lastSweep > 5_000) sweepStale();
+  const name = `snakepit-${process.pid}-${(s.seq++).toString(36)}${Math.floor(Math.random() * 2 ** 32).toString(36)}`;
+  const path = `${DIR}/${name}`;
+  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    // write(2) fills tmpfs pages in the kernel: far cheaper than faulting in a fresh mapping.
+    for (let at = 0; at < bytes.byteLength;) at += writeSync(fd, bytes, at, bytes.byteLength - at, at);
+  } catch (err) {
+    unlinkSync(path);
+    throw err;
+  } finally {
+    closeSync(fd);
+  }
+  return { name, size: bytes.byteLength };
+}
+
+/** Map a segment the peer sent (no copy) and unlink its name. */
+export function fromShared(handle: unknown): Uint8Array {
+  const h = handle as Partial<ShmHandle> | null;
+  if (!h || typeof h.name !== "string" || !NAME.test(h.name) || !Number.isInteger(h.size) || h.size! < 0) {
+    throw new SnakepitError("internal", `Malformed shared-memory handle ${JSON.stringify(handle)}`);
+  }
+  if (!init().enabled) throw new SnakepitError("internal", `A worker sent shared-memory segment ${h.name}, but this host cannot map it`);
+  const path = `${DIR}/${h.name}`;
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDWR | constants.O_NOFOLLOW);
+  } catch (cause) {
+    throw new SnakepitError("internal", `Shared-memory segment ${h.name} is gone: ${(cause as Error).message}`, { cause });
+  }
+  try {
+    const st = fstatSync(fd);
+    const uid = process.getuid?.();
+    if ((uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0 || st.size !== h.size) {
+      throw new SnakepitError("internal", `Refusing shared-memory segment ${h.name}: owner ${st.uid}, mode ${(st.mode & 0o777).toString(8)}, size ${st.size} (expected ours, 600, ${h.size})`);
+    }
+    return h.size === 0 ? new Uint8Array(0) : G.Bun!.mmap(`/proc/self/fd/${fd}`);
+  } finally {
+    closeSync(fd);
+    try {
+      unlinkSync(path);
+    } catch {
+      // Already unlinked.
+    }
+  }
+}
+
+/** True while `pid` runs (a zombie, dead but not yet reaped, counts as dead). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
+/** Remove segments whose creator (a host, or a worker of this host) is dead. Returns how many. */
+export function sweepStale(): number {
+  if (state) state.lastSweep = Date.now();
+  let removed = 0;
+  let names: string[];
+  try {
+    names = readdirSync(DIR);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    const m = NAME.exec(name);
+    if (!m) continue;
+    const creator = Number(m[2] ?? m[1]);
+    if (alive(creator) && (m[2] === undefined || alive(Number(m[1])))) continue;
+    try {
+      unlinkSync(`${DIR}/${name}`);
+      removed++;
+    } catch {
+      // Someone else removed it.
+    }
+  }
+  return removed;
+}
