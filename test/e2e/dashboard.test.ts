@@ -110,6 +110,19 @@ describe.skipIf(!CHROMIUM)("dashboard", () => {
     expect(live).not.toContain(before);
     expect((await workerPids(page)).sort()).toEqual(live);
 
+    // Drain the pool from the page: new calls are refused until "resume".
+    await page.click("#pools tbody tr:first-child button");
+    await page.waitForFunction(() => document.querySelector("#pools tbody tr:first-child")!.textContent!.includes("drained"), { timeout: 5_000 });
+    const refused = await fetch(url + "/v1/execute", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ tool: "add", args: { a: 1, b: 1 } }),
+    });
+    expect(refused.status).toBe(503);
+    expect(await refused.json()).toMatchObject({ code: "worker_unavailable", details: { draining: true } });
+    await page.click("#pools tbody tr:first-child button");
+    await page.waitForFunction(() => document.querySelector("#pools tbody tr:first-child")!.textContent!.includes("open"), { timeout: 5_000 });
+
     // The tool form, generated from add's JSON Schema, runs it and shows the result.
     await page.select("#tool-select", "add");
     await page.waitForSelector("#tool-fields input[name=a]");
