@@ -6,7 +6,8 @@
 import { STREAM_WINDOW } from "./channel.ts";
 
 export class Inbox<T> {
-  readonly #items: T[] = [];
+  #items: T[] = [];
+  #head = 0;
   #wake: (() => void) | undefined;
   #done = false;
   #failure: unknown;
@@ -32,8 +33,13 @@ export class Inbox<T> {
     let taken = 0;
     try {
       for (;;) {
-        if (this.#items.length > 0) {
-          yield this.#items.shift()!;
+        if (this.#head < this.#items.length) {
+          const item = this.#items[this.#head++]!;
+          if (this.#head === this.#items.length) {
+            this.#items = [];
+            this.#head = 0;
+          }
+          yield item;
           if (++taken % (STREAM_WINDOW / 2) === 0) credit(STREAM_WINDOW / 2);
           continue;
         }

@@ -62,22 +62,43 @@ export async function* runStream(
     const guardOptions = { idempotent: ctx.idempotent, signal: options.signal, deadline: ctx.deadline, tool };
     committed = await withRehydrate(ctx, () => host.guard.run(attempt, guardOptions));
     const { stream } = committed;
-    for (let next = committed.first; !next.done; next = await stream.chunks.next()) {
-      const timer = host.clock.setTimer(() => {
-        stalled = new SnakepitError("deadline_exceeded", `The consumer of stream "${tool}" read nothing for ${host.streamStallMs} ms (streamStallTimeoutMs); the stream was cancelled`, {
-          details: { tool, worker: ctx.worker, stallMs: host.streamStallMs },
-        });
-        // Cancel in the worker now (frees its slot) and settle: the consumer may never come back.
-        // A slow consumer says nothing about the pool's health: the breaker does not hear of it.
-        void stream.chunks.return();
-        settleError(ctx, stalled);
-      }, host.streamStallMs);
-      try {
-        yield next.value;
-      } finally {
-        timer.clear();
+    // One stall timer per stream, not one per chunk: it fires at the earliest moment a stall can
+    // be due and re-arms itself for the rest of the time while the consumer holds a chunk.
+    const clock = host.clock;
+    const stallMs = host.streamStallMs;
+    let holding = false;
+    let heldSince = 0;
+    let timer: ReturnType<typeof clock.setTimer> | undefined;
+    const check = (): void => {
+      timer = undefined;
+      if (!holding) return;
+      const left = stallMs - (clock.now() - heldSince);
+      if (left > 0) {
+        timer = clock.setTimer(check, left);
+        return;
       }
-      if (stalled) throw stalled;
+      stalled = new SnakepitError("deadline_exceeded", `The consumer of stream "${tool}" read nothing for ${stallMs} ms (streamStallTimeoutMs); the stream was cancelled`, {
+        details: { tool, worker: ctx.worker, stallMs },
+      });
+      // Cancel in the worker now (frees its slot) and settle: the consumer may never come back.
+      // A slow consumer says nothing about the pool's health: the breaker does not hear of it.
+      void stream.chunks.return();
+      settleError(ctx, stalled);
+    };
+    try {
+      for (let next = committed.first; !next.done; next = await stream.chunks.next()) {
+        heldSince = clock.now();
+        holding = true;
+        timer ??= clock.setTimer(check, stallMs);
+        try {
+          yield next.value;
+        } finally {
+          holding = false;
+        }
+        if (stalled) throw stalled;
+      }
+    } finally {
+      timer?.clear();
     }
     settleOk(ctx, stream.durationUs / 1000);
   } catch (err) {
