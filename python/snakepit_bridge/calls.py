@@ -16,7 +16,7 @@ from . import compat, correlation, tracing
 from .adapter import Tool
 from .aio import EventLoop
 from .call_state import CallState
-from .chunks import PLAIN_TYPES as _PLAIN, is_stream, unwrap_chunk
+from .chunks import PLAIN_TYPES as _PLAIN, SCALARS as _SCALARS, is_stream, unwrap_chunk
 from .context import ToolContext
 from .deadlines import DeadlineTimer
 from .errors import BridgeError, Cancelled, DeadlineExceeded, ToolNotFound
@@ -36,8 +36,10 @@ class CallRunner:
     """Runs calls on the thread that calls `run`; `cancel` may come from any thread."""
 
     def __init__(self, tools: Dict[str, Tool], *, host: HostClient, sessions: SessionStore, send: Send,
-                 calls: Dict[int, CallState], fallback: Optional[Callable[[str], Optional[Tool]]] = None) -> None:
+                 calls: Dict[int, CallState], fallback: Optional[Callable[[str], Optional[Tool]]] = None,
+                 send_chunk: Optional[Callable[[int, int, Any], None]] = None) -> None:
         self.tools = tools
+        self._send_chunk = send_chunk or (lambda cid, seq, data: send({"k": MESSAGE, "id": cid, "msg": {"data": data, "seq": seq}}))
         self._host = host
         self._sessions = sessions
         self._send = send
@@ -177,6 +179,11 @@ class CallRunner:
         else:
             try:
                 for item in gen:
+                    if type(item) in _SCALARS:  # never a chunk wrapper: skip the probes
+                        yield item
+                        if call.cancelled or call.expired or call.deadline is not None:
+                            self._check(call)
+                        continue
                     data, final = unwrap_chunk(item)
                     yield data
                     if final:
@@ -192,6 +199,7 @@ class CallRunner:
             self._send({"k": MESSAGE, "id": call.id, "msg": {"data": result, "seq": 0}})
             return
         cond = call.credit_cond
+        send = self._send_chunk
         seq = 0
         for item in self._iterate(call, result):
             if cond is not None:
@@ -199,6 +207,7 @@ class CallRunner:
                     while call.credits <= 0 and not (call.cancelled or call.expired):
                         cond.wait()
                     call.credits -= 1
-            self._check(call)
-            self._send({"k": MESSAGE, "id": call.id, "msg": {"data": item, "seq": seq}})
+            if call.cancelled or call.expired or call.deadline is not None:
+                self._check(call)
+            send(call.id, seq, item)
             seq += 1

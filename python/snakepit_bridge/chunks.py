@@ -9,10 +9,16 @@ the stream.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Optional, Tuple
 
-__all__ = ["StreamChunk", "is_stream", "unwrap_chunk"]
+from .codec import _BIG_DIGITS, _encode
 
+__all__ = ["StreamChunk", "chunk_packet", "is_stream", "unwrap_chunk"]
+
+#: Values that are never a chunk wrapper: one type check instead of the attribute probes.
+SCALARS = frozenset((int, float, bool, str, type(None)))
+_SAFE_INT = 10**15  # below the codec's 16-digit check: exactly its bytes and flags
 PLAIN_TYPES = frozenset((int, float, bool, str, dict, list, tuple, bytes, type(None)))
 _CHUNK_KEYS = frozenset(("data", "is_final"))
 _CHUNK_KEYS_MAX = frozenset(("data", "is_final", "metadata"))
@@ -49,3 +55,25 @@ def unwrap_chunk(item: Any) -> Tuple[Any, bool]:
     if hasattr(item, "is_final") and hasattr(item, "data") and not isinstance(item, type):
         return item.data, bool(item.is_final)
     return item, False
+
+
+def chunk_packet(call_id: int, seq: int, data: Any) -> Optional[bytes]:
+    """The JSON of a stream message carrying a plain scalar, encoded without the general codec
+    (the same bytes it would produce); None when `data` needs the codec (containers, typed
+    values, big integers, non-finite floats)."""
+    kind = type(data)
+    if kind is int:
+        if not -_SAFE_INT < data < _SAFE_INT:
+            return None
+    elif kind is float:
+        if not math.isfinite(data):
+            return None
+    elif kind is str:
+        if len(data) > 4096:
+            return None
+    elif kind is not bool and data is not None:
+        return None
+    text = _encode(data).encode("utf-8")
+    if kind is not int and _BIG_DIGITS.search(text):
+        return None  # the codec would mark the packet typed
+    return b'{"k":3,"id":%d,"msg":{"data":%s,"seq":%d}}' % (call_id, text, seq)

@@ -19,6 +19,7 @@ from typing import Any, Dict, Optional
 from . import codec, compat, shm, telemetry
 from .adapter import Tool
 from .call_state import CallState
+from .chunks import chunk_packet
 from .calls import TERMINATING, CallRunner
 from .control import Control, exit_group
 from .decode import UndecodablePacket, decode_packet
@@ -47,7 +48,7 @@ class Server:
         self.sessions = SessionStore()
         self.host = HostClient(self.send)
         self.runner = CallRunner(tools, host=self.host, sessions=self.sessions, send=self.send, calls=self.calls,
-                                 fallback=lambda name: compat.passthrough_tool(target, name))
+                                 fallback=lambda name: compat.passthrough_tool(target, name), send_chunk=self.send_chunk)
         self.control = Control(self)
         self._lead = threading.Lock()
         self._slots = threading.Lock()
@@ -60,6 +61,14 @@ class Server:
     def send(self, packet: Dict[str, Any]) -> None:
         payload, attachments, typed = codec.dumps(packet)
         self._writer.write_packet(payload, attachments, typed)
+
+    def send_chunk(self, call_id: int, seq: int, data: Any) -> None:
+        """One stream message; plain scalars skip the general codec (same bytes)."""
+        payload = chunk_packet(call_id, seq, data)
+        if payload is None:
+            self.send({"k": MESSAGE, "id": call_id, "msg": {"data": data, "seq": seq}})
+        else:
+            self._writer.write_packet(payload)
 
     # ---- main loop -----------------------------------------------------------------------
     def serve(self) -> None:
