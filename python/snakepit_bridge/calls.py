@@ -16,7 +16,7 @@ from . import compat, correlation, tracing
 from .adapter import Tool
 from .aio import EventLoop
 from .call_state import CallState
-from .chunks import PLAIN_TYPES as _PLAIN, SCALARS as _SCALARS, is_stream, unwrap_chunk
+from .chunks import PLAIN_TYPES as _PLAIN, SCALARS as _SCALARS, end_packet, is_stream, unwrap_chunk
 from .context import ToolContext
 from .deadlines import DeadlineTimer
 from .errors import BridgeError, Cancelled, DeadlineExceeded, ToolNotFound
@@ -37,8 +37,10 @@ class CallRunner:
 
     def __init__(self, tools: Dict[str, Tool], *, host: HostClient, sessions: SessionStore, send: Send,
                  calls: Dict[int, CallState], fallback: Optional[Callable[[str], Optional[Tool]]] = None,
-                 send_chunk: Optional[Callable[[int, int, Any], None]] = None) -> None:
+                 send_chunk: Optional[Callable[[int, int, Any], None]] = None,
+                 write: Optional[Callable[[bytes], None]] = None) -> None:
         self.tools = tools
+        self._write = write  # a ready JSON packet, straight to the pipe
         self._send_chunk = send_chunk or (lambda cid, seq, data: send({"k": MESSAGE, "id": cid, "msg": {"data": data, "seq": seq}}))
         self._host = host
         self._sessions = sessions
@@ -111,7 +113,14 @@ class CallRunner:
             return
         result = self._await(call, tool.fn(**args)) if tool.is_async else tool.fn(**args)
         if call.credit_cond is None and type(result) in _PLAIN:  # the common case, inline
-            self.finish(call, result={"result": result, "durationUs": int((time.perf_counter() - started) * 1e6)})
+            us = int((time.perf_counter() - started) * 1e6)
+            if self._write is not None and not (call.cancelled or call.expired):
+                payload = end_packet(call.id, result, us)
+                if payload is not None:  # a plain scalar: the codec's bytes without the codec
+                    self._calls.pop(call.id, None)
+                    self._write(payload)
+                    return
+            self.finish(call, result={"result": result, "durationUs": us})
             return
         self.finish(call, result=self._settle(call, result, started))
 

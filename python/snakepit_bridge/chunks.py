@@ -14,7 +14,7 @@ from typing import Any, Optional, Tuple
 
 from .codec import _BIG_DIGITS, _encode
 
-__all__ = ["StreamChunk", "chunk_packet", "is_stream", "unwrap_chunk"]
+__all__ = ["StreamChunk", "chunk_packet", "end_packet", "is_stream", "unwrap_chunk"]
 
 #: Values that are never a chunk wrapper: one type check instead of the attribute probes.
 SCALARS = frozenset((int, float, bool, str, type(None)))
@@ -57,10 +57,9 @@ def unwrap_chunk(item: Any) -> Tuple[Any, bool]:
     return item, False
 
 
-def chunk_packet(call_id: int, seq: int, data: Any) -> Optional[bytes]:
-    """The JSON of a stream message carrying a plain scalar, encoded without the general codec
-    (the same bytes it would produce); None when `data` needs the codec (containers, typed
-    values, big integers, non-finite floats)."""
+def scalar_json(data: Any) -> Optional[bytes]:
+    """`data` as the general codec would encode it, for plain scalars; None when the value needs
+    the codec (containers, typed values, big integers, non-finite floats, long strings)."""
     kind = type(data)
     if kind is int:
         if not -_SAFE_INT < data < _SAFE_INT:
@@ -76,4 +75,21 @@ def chunk_packet(call_id: int, seq: int, data: Any) -> Optional[bytes]:
     text = _encode(data).encode("utf-8")
     if kind is not int and _BIG_DIGITS.search(text):
         return None  # the codec would mark the packet typed
+    return text
+
+
+def chunk_packet(call_id: int, seq: int, data: Any) -> Optional[bytes]:
+    """The JSON of a stream message carrying a plain scalar, encoded without the general codec
+    (the same bytes it would produce); None when `data` needs the codec."""
+    text = scalar_json(data)
+    if text is None:
+        return None
     return b'{"k":3,"id":%d,"msg":{"data":%s,"seq":%d}}' % (call_id, text, seq)
+
+
+def end_packet(call_id: int, result: Any, duration_us: int) -> Optional[bytes]:
+    """The JSON of a successful unary END with a plain scalar result, as the codec would write it."""
+    text = scalar_json(result)
+    if text is None:
+        return None
+    return b'{"k":4,"id":%d,"msg":{"result":%s,"durationUs":%d}}' % (call_id, text, duration_us)

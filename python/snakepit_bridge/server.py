@@ -48,7 +48,8 @@ class Server:
         self.sessions = SessionStore()
         self.host = HostClient(self.send)
         self.runner = CallRunner(tools, host=self.host, sessions=self.sessions, send=self.send, calls=self.calls,
-                                 fallback=lambda name: compat.passthrough_tool(target, name), send_chunk=self.send_chunk)
+                                 fallback=lambda name: compat.passthrough_tool(target, name), send_chunk=self.send_chunk,
+                                 write=writer.write_packet)
         self.control = Control(self)
         self._lead = threading.Lock()
         self._slots = threading.Lock()
