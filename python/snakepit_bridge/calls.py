@@ -38,8 +38,9 @@ class CallRunner:
     def __init__(self, tools: Dict[str, Tool], *, host: HostClient, sessions: SessionStore, send: Send,
                  calls: Dict[int, CallState], fallback: Optional[Callable[[str], Optional[Tool]]] = None,
                  send_chunk: Optional[Callable[[int, int, Any], None]] = None,
-                 write: Optional[Callable[[bytes], None]] = None) -> None:
+                 write: Optional[Callable[[bytes], None]] = None, flush: Optional[Callable[[], None]] = None) -> None:
         self.tools = tools
+        self._flush = flush
         self._write = write  # a ready JSON packet, straight to the pipe
         self._send_chunk = send_chunk or (lambda cid, seq, data: send({"k": MESSAGE, "id": cid, "msg": {"data": data, "seq": seq}}))
         self._host = host
@@ -212,6 +213,8 @@ class CallRunner:
         seq = 0
         for item in self._iterate(call, result):
             if cond is not None:
+                if call.credits <= 0 and self._flush is not None:
+                    self._flush()  # the host grants credit only for chunks it has seen
                 with cond:
                     while call.credits <= 0 and not (call.cancelled or call.expired):
                         cond.wait()

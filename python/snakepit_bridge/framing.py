@@ -10,6 +10,7 @@ import io
 import os
 import struct
 import threading
+import time
 from typing import List, Optional, Sequence, Tuple
 
 __all__ = [
@@ -60,11 +61,29 @@ class FrameReader:
 
 
 class FrameWriter:
-    """Writes packets atomically (attachments then JSON) from any thread."""
+    """Writes packets atomically (attachments then JSON) from any thread.
+
+    Stream chunks (`queue_packet`) may be held briefly so that a fast stream goes out in few
+    writes: a chunk is written at once when nothing was written in the last `HOLD_S` (so the
+    first chunk of a stream is never held: see `first`), otherwise it waits for the next write, which happens
+    when the oldest held chunk is `HOLD_S` old (checked at each chunk), at `HOLD_MAX` bytes, with
+    any other packet, before the producer waits for credit (`flush`), or from a flusher thread
+    polling every `POLL_S` while chunks are held (a generator that stalls).
+    """
+
+    HOLD_S = 0.0001
+    HOLD_MAX = 32 * 1024
+    POLL_S = 0.001
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
         self._lock = threading.Lock()
+        self._held: List[bytes] = []
+        self._held_size = 0
+        self._held_since = 0.0
+        self._last_write = 0.0
+        self._wake = threading.Event()
+        self._flusher: Optional[threading.Thread] = None
 
     def write_packet(
         self, payload: bytes, attachments: Sequence[bytes] = (), typed: bool = False
@@ -78,14 +97,81 @@ class FrameWriter:
             parts.append(_HEADER.pack(flags, len(payload)))
             parts.append(payload)
             with self._lock:
+                if self._held:
+                    self._write_all(self._take_held())
                 for part in parts:
                     self._write_all(part)
             return
         data = _HEADER.pack(flags, len(payload)) + payload
         with self._lock:
+            if self._held:
+                self._held.append(data)
+                data = self._take_held()
             self._write_all(data)
 
+    def queue_packet(self, payload: bytes, first: bool = False) -> None:
+        """Send a stream chunk (untyped JSON, no attachments), possibly held with its neighbours;
+        a stream's `first` chunk is never held."""
+        data = _HEADER.pack(FLAG_JSON, len(payload)) + payload
+        now = time.monotonic()
+        with self._lock:
+            held = self._held
+            if held:
+                held.append(data)
+                self._held_size += len(data)
+                if now - self._held_since < self.HOLD_S and self._held_size < self.HOLD_MAX:
+                    return
+                data = self._take_held()
+            elif not first and now - self._last_write < self.HOLD_S:
+                held.append(data)
+                self._held_size = len(data)
+                self._held_since = now
+                if not self._wake.is_set():
+                    self._start_flusher()
+                return
+            self._write_all(data)
+
+    def flush(self) -> None:
+        """Write held chunks now."""
+        if self._held:
+            with self._lock:
+                if self._held:
+                    self._write_all(self._take_held())
+
+    def _take_held(self) -> bytes:
+        parts = self._held
+        self._held = []
+        self._held_size = 0
+        return b"".join(parts)
+
+    def _start_flusher(self) -> None:
+        self._wake.set()
+        if self._flusher is None:
+            self._flusher = threading.Thread(target=self._flush_loop, name="snakepit-flush", daemon=True)
+            self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        """Polls while chunks are held; sleeps on the event when none has been for a while."""
+        while True:
+            self._wake.wait()
+            idle = 0
+            while idle < 20:
+                time.sleep(self.POLL_S)  # without the GIL: the producer runs meanwhile
+                if not self._held:
+                    idle += 1
+                    continue
+                idle = 0
+                if time.monotonic() - self._held_since >= self.HOLD_S:
+                    try:
+                        self.flush()
+                    except OSError:
+                        return  # the host is gone: the reader sees it too
+            self._wake.clear()
+            if self._held:  # held just before the clear: poll on
+                self._wake.set()
+
     def _write_all(self, data: bytes) -> None:
+        self._last_write = time.monotonic()
         view = memoryview(data)
         while view:
             written = os.write(self._fd, view)

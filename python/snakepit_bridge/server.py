@@ -49,7 +49,7 @@ class Server:
         self.host = HostClient(self.send)
         self.runner = CallRunner(tools, host=self.host, sessions=self.sessions, send=self.send, calls=self.calls,
                                  fallback=lambda name: compat.passthrough_tool(target, name), send_chunk=self.send_chunk,
-                                 write=writer.write_packet)
+                                 write=writer.write_packet, flush=writer.flush)
         self.control = Control(self)
         self._lead = threading.Lock()
         self._slots = threading.Lock()
@@ -69,7 +69,7 @@ class Server:
         if payload is None:
             self.send({"k": MESSAGE, "id": call_id, "msg": {"data": data, "seq": seq}})
         else:
-            self._writer.write_packet(payload)
+            self._writer.queue_packet(payload, seq == 0)
 
     # ---- main loop -----------------------------------------------------------------------
     def serve(self) -> None:
