@@ -60,7 +60,7 @@ export function fromHttpJson(value: unknown): unknown {
     }
     return Object.fromEntries(Object.entries(rec).map(([k, x]) => [k, swap(x)]));
   };
-  return reviveValue(swap(value), attachments);
+  return reviveValue(swap(value), attachments, { shared: false });
 }
 
 export type { DType, NDArray };
