@@ -75,7 +75,11 @@ class EncodeState {
   typed = false;
 
   /** `shared`: big payloads may go through this machine's shared memory (only to our own workers). */
-  constructor(readonly shared: boolean) {}
+  readonly shared: boolean;
+
+  constructor(shared: boolean) {
+    this.shared = shared;
+  }
 
   attach(bytes: Uint8Array): number {
     this.typed = true;
