@@ -7,6 +7,7 @@
 
 import { type DType, isNDArray, type NDArray } from "../bridge/codec.ts";
 import { reviveValue } from "../bridge/codec.ts";
+import { SnakepitError } from "../errors.ts";
 
 const TAG = "__snakepit__";
 
@@ -47,6 +48,17 @@ function hasBase64Tags(value: unknown): boolean {
 
 /** Request JSON -> host values (typed objects with base64 become bytes/arrays). */
 export function fromHttpJson(value: unknown): unknown {
+  try {
+    return revive(value);
+  } catch (err) {
+    // JSON.parse takes any depth; walking it can overflow the stack (~50 000 levels): that is the
+    // client's bad argument (the workers' limit is far lower), not a server error.
+    if (err instanceof RangeError) throw new SnakepitError("invalid_argument", `Arguments nest too deep to decode: ${err.message}`, { details: { field: "args" } });
+    throw err;
+  }
+}
+
+function revive(value: unknown): unknown {
   if (!hasBase64Tags(value)) return value;
   const attachments: Uint8Array[] = [];
   const swap = (v: unknown): unknown => {
