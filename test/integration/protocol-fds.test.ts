@@ -5,7 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { Snakepit } from "../../src/mod.ts";
 import { fixture, PYTHON } from "../helpers.ts";
 
-const modes = [["spawned", {}], ...(process.platform === "linux" ? [["preloaded", { preload: { modules: ["json"] } }]] : [])] as const;
+const modes: [string, { preload?: { modules: string[] } }][] = [["spawned", {}], ...(process.platform === "linux" ? [["preloaded", { preload: { modules: ["json"] } }] as [string, { preload: { modules: string[] } }]] : [])];
 
 describe("a tool closes the protocol output", () => {
   for (const [mode, extra] of modes) {
