@@ -20,6 +20,7 @@ const num = (re: RegExp, text: string) => Number(text.match(re)?.[1] ?? 0);
 const only = process.argv.slice(2);
 const suites: Suite[] = [
   { name: "generated code is current", cmd: ["bun", "scripts/gen.ts", "--check"], count: check },
+  { name: "dashboard assets are current", cmd: ["bun", "scripts/dashboard.ts", "--check"], count: check },
   { name: "tsc --noEmit", cmd: ["tsc", "--noEmit", "-p", "."], count: check },
   { name: "deno check", cmd: ["deno", "check", "src/mod.ts"], count: check },
   {

@@ -17,18 +17,44 @@ export interface StreamFormat<T> {
 export function pullStream<T>(
   it: AsyncIterator<T>,
   format: StreamFormat<T>,
-  options: { first?: IteratorResult<T>; keepAliveMs?: number; onClose?: () => void } = {},
+  options: {
+    first?: IteratorResult<T>;
+    keepAliveMs?: number;
+    onClose?: () => void;
+    /** Bytes written at once, before any item (so the response headers go out now). */
+    preamble?: Uint8Array;
+    /** Ask `it` for its first item at once, not on the first read (a subscription starts now). */
+    prime?: boolean;
+  } = {},
 ): ReadableStream<Uint8Array> {
   let first = options.first;
   let pending: Promise<IteratorResult<T>> | undefined;
   let closed = false;
   const keepAliveMs = options.keepAliveMs ?? 15_000;
+  // One timer per stream (not one per item): a keep-alive goes out after a quiet spell while a
+  // read waits for the next item. Per-item timers and races cost hundreds of subscribers dearly.
+  let waiting = false;
+  let lastWrite = Date.now();
+  let ticker: ReturnType<typeof setInterval> | undefined;
   const finish = () => {
     if (closed) return;
     closed = true;
+    clearInterval(ticker);
     options.onClose?.();
   };
   return new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (options.preamble) controller.enqueue(options.preamble);
+      ticker = setInterval(() => {
+        if (!waiting || closed || Date.now() - lastWrite < keepAliveMs) return;
+        lastWrite = Date.now();
+        controller.enqueue(format.keepAlive);
+      }, Math.max(1, Math.floor(keepAliveMs / 2)));
+      if (options.prime && !first) {
+        pending = it.next();
+        pending.catch(() => {}); // surfaces when a read awaits it
+      }
+    },
     async pull(controller) {
       try {
         let next: IteratorResult<T>;
@@ -36,17 +62,17 @@ export function pullStream<T>(
           next = first;
           first = undefined;
         } else {
-          pending ??= it.next();
-          let timer: ReturnType<typeof setTimeout> | undefined;
-          const quiet = new Promise<"quiet">((r) => (timer = setTimeout(() => r("quiet"), keepAliveMs)));
-          const won = await Promise.race([pending, quiet]).finally(() => clearTimeout(timer));
-          if (won === "quiet") {
-            controller.enqueue(format.keepAlive);
-            return;
-          }
+          const current = pending ?? it.next();
           pending = undefined;
-          next = won;
+          waiting = true;
+          try {
+            next = await current;
+          } finally {
+            waiting = false;
+          }
         }
+        if (closed) return;
+        lastWrite = Date.now();
         if (next.done) {
           controller.enqueue(format.end());
           controller.close();

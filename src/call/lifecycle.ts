@@ -71,7 +71,7 @@ export function settleError(ctx: CallContext, err: unknown): SnakepitError {
   if (host.bus.has("call.exception")) {
     host.bus.emit("call.exception", {
       pool: host.name, worker: ctx.worker, tool: ctx.tool, code: e.code, durationMs: host.clock.now() - ctx.t0, correlationId: ctx.correlationId,
-      pythonType: e.python?.type,
+      pythonType: e.python?.type, message: e.message.slice(0, 1_000), traceback: e.python?.traceback?.slice(-8_192),
     });
   }
   return e;

@@ -33,7 +33,7 @@ const POOL_FLAGS = {
   instance: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
-const SERVER_FLAGS = { host: { type: "string" }, port: { type: "string", short: "p" }, token: { type: "string" }, "token-file": { type: "string" } } as const;
+const SERVER_FLAGS = { host: { type: "string" }, port: { type: "string", short: "p" }, token: { type: "string" }, "token-file": { type: "string" }, "grpc-port": { type: "string" } } as const;
 
 const HELP: Record<string, string> = {
   main: `snakepit ${VERSION}: supervised pools of Python workers as fast, callable tools
@@ -52,12 +52,14 @@ options: --help on any command, --version
 config precedence: flags > SNAKEPIT_* environment > --config FILE (TOML or JSON; default
 ./snakepit.toml when present, as setup writes it) > defaults`,
   serve: `usage: snakepit serve [--config FILE] [--adapter FILE[:Class]] [--pool-size N] [--python PATH]
-                      [--host H] [--port P] [--token-file FILE | --token T] [--instance NAME] [--demo-call] [--once]
-                      [--cluster nats://HOST:PORT [--node NAME] [--cluster-prefix P]]
+                      [--host H] [--port P] [--grpc-port P] [--token-file FILE | --token T] [--instance NAME]
+                      [--demo-call] [--once] [--cluster nats://HOST:PORT [--node NAME] [--cluster-prefix P]]
 
   --config FILE   TOML or JSON config (default: ./snakepit.toml when present; serve prints which)
   --host H        address to bind (default 127.0.0.1; anything else needs a token)
   --port P        port (default 7117; 0 = any free port)
+  --grpc-port P   also serve ControlService over gRPC (HTTP/2) on this port (0 = any free port;
+                  the port is printed); same host and token as the HTTP API
   --token-file FILE  file (mode 600) or pipe holding the bearer token required on every route
                   but /healthz, /readyz and /openapi.json (or SNAKEPIT_TOKEN_FILE; see SECURITY.md)
   --token T       the token itself (or SNAKEPIT_TOKEN; a flag shows in the process list)
@@ -106,6 +108,7 @@ async function config(values: Record<string, unknown>, exampleAdapter: string, p
     python: values.python,
     host: values.host,
     port: intFlag("port", values.port as string | undefined),
+    grpcPort: intFlag("grpc-port", values["grpc-port"] as string | undefined),
     token: values.token,
     tokenFile: values["token-file"],
     instance: values.instance,

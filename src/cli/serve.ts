@@ -1,6 +1,8 @@
 /** `snakepit serve`: start the pools, serve the HTTP API, stop gracefully on SIGINT/SIGTERM. */
 
 import { createApp } from "../api/app.ts";
+import { type GrpcServer, startGrpcServer } from "../api/grpc-server.ts";
+import { createStreamSlots } from "../api/stream-slots.ts";
 import type { LoadedConfig } from "../config/load.ts";
 import { SnakepitError } from "../errors.ts";
 import { makeNonDumpable } from "../runtime/dumpable.ts";
@@ -30,8 +32,11 @@ export async function serve(config: LoadedConfig, options: ServeOptions): Promis
   const pit = await startWithProgress(config, bar);
   const { server: s } = config;
   let server: HttpServer;
+  const slots = createStreamSlots(s.limits);
+  const hostInUrl = s.host.includes(":") ? `[${s.host}]` : s.host;
   try {
-    server = serveHttp(createApp({ pit, token: s.token, maxBodyBytes: s.maxBodyBytes, version: options.version }).fetch, { hostname: s.host, port: s.port });
+    const app = createApp({ pit, token: s.token, maxBodyBytes: s.maxBodyBytes, version: options.version, limits: s.limits, allowedOrigins: s.allowedOrigins, slots, servers: [`http://${hostInUrl}:${s.port}`] });
+    server = serveHttp(app.fetch, { hostname: s.host, port: s.port });
   } catch (err) {
     await pit.close({ graceMs: 0 });
     const busy = /EADDRINUSE|in use/i.test(String((err as Error).message));
@@ -39,11 +44,21 @@ export async function serve(config: LoadedConfig, options: ServeOptions): Promis
       ? `Port ${s.port} on ${s.host} is in use (another snakepit?): choose another with --port, or --port 0 for any free port`
       : `Cannot listen on ${s.host}:${s.port}: ${(err as Error).message}`, { cause: err });
   }
-  const url = `http://${s.host.includes(":") ? `[${s.host}]` : s.host}:${server.port}`;
+  const url = `http://${hostInUrl}:${server.port}`;
+  let grpcServer: GrpcServer | undefined;
+  if (s.grpcPort !== undefined) {
+    try {
+      grpcServer = await startGrpcServer({ pit, host: s.host, port: s.grpcPort, token: s.token, limits: s.limits, maxMessageBytes: s.maxBodyBytes, slots });
+    } catch (err) {
+      await Promise.allSettled([server.stop(true), pit.close({ graceMs: 0 })]);
+      throw err;
+    }
+  }
   const pools = config.pools.map((p) => `${p.name} ×${p.poolSize} (${p.adapter})`).join(", ");
   bar.done(`snakepit listening on ${url} — pools: ${pools} — ready in ${Math.round(performance.now() - t0)} ms`);
   if (pit.cluster) console.log(`cluster: node "${pit.cluster.name}" joined ${String(pit.cluster.config.url)} (prefix "${pit.cluster.config.prefix}", ${pit.cluster.nodes().filter((n) => n.alive).length} live nodes)`);
   const auth = s.token ? ` -H "authorization: Bearer $SNAKEPIT_TOKEN"` : "";
+  if (grpcServer) console.log(`gRPC (snakepit.api.v1.ControlService, HTTP/2) listening on ${hostInUrl}:${grpcServer.port}`);
   const example = exampleCall(pit.tools.list());
   console.log(example
     ? `try: curl -s${example.streaming ? " -N" : ""} ${url}/v1/${example.streaming ? "stream" : "execute"}${auth} -H 'content-type: application/json' -d '${JSON.stringify({ tool: example.tool, args: example.args })}'`
@@ -51,8 +66,13 @@ export async function serve(config: LoadedConfig, options: ServeOptions): Promis
 
   if (options.demoCall) await demoCall(url, s.token, pit);
 
-  const code = await untilStopped(server, pit, s.shutdownGraceMs, options.once ?? false);
+  const code = await untilStopped(grpcServer ? both(server, grpcServer) : server, pit, s.shutdownGraceMs, options.once ?? false);
   return code;
+}
+
+/** The HTTP and gRPC servers as one, for shutdown. */
+function both(http: HttpServer, grpcServer: GrpcServer): HttpServer {
+  return { ...http, stop: async (force) => void (await Promise.all([http.stop(force), grpcServer.stop(force)])) };
 }
 
 /**

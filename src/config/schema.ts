@@ -5,6 +5,7 @@
 
 import { z } from "zod";
 import { MAX_TIMER_MS } from "../core/limits.ts";
+import { ApiLimitsSchema } from "./api-limits.ts";
 import { LifecycleSchema } from "../resilience/lifecycle.ts";
 import { CircuitBreakerSchema } from "../resilience/circuit-breaker.ts";
 import { CrashBarrierSchema } from "../resilience/crash.ts";
@@ -83,6 +84,9 @@ export const ServerConfigSchema = z.object({
   port: z.number().int().min(0).max(65_535).default(7117).describe("Port to bind; 0 picks a free one"),
   token: z.string().min(8, "use at least 8 characters").optional().describe("Bearer token required on every route but health checks"),
   tokenFile: z.string().min(1).optional().describe("File (or pipe) holding the token: the recommended way, kept out of process lists"),
+  grpcPort: z.number().int().min(0).max(65_535).optional().describe("Also serve ControlService over gRPC (HTTP/2) on this port, same host and token; 0 picks a free one"),
+  allowedOrigins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, "an origin is scheme://host[:port], e.g. http://localhost:3000")).max(64).default([]).describe("Browser pages (origins) allowed to call without a token; default none"),
+  limits: ApiLimitsSchema.default(ApiLimitsSchema.parse({})).describe("Edge limits of the HTTP and gRPC APIs"),
   maxBodyBytes: z.number().int().positive().max(MAX_TIMER_MS).default(16 * 1024 * 1024).describe("Largest request body accepted"),
   shutdownGraceMs: ms.default(6_000).describe("On SIGINT/SIGTERM: time in-flight calls get to finish"),
 }).strict();

@@ -86,7 +86,12 @@ export function healthOf(pools: Iterable<Pool>): HealthReport {
 export function recycleIn(pools: Iterable<Pool>, workerId: string): Promise<string> {
   const all = [...pools];
   const pool = all.find((p) => p.workers.some((w) => w.id === workerId));
-  if (pool) return pool.recycle(workerId);
+  if (pool) {
+    return pool.recycle(workerId).then((replacedBy) => {
+      pool.bus.emit("worker.recycled", { pool: pool.name, worker: workerId, reason: "requested", replacedBy });
+      return replacedBy;
+    });
+  }
   const ids = all.flatMap((p) => p.workers.map((w) => w.id)).join(", ");
   return Promise.reject(new SnakepitError("not_found", `No worker "${workerId}" (workers: ${ids})`, { details: { worker: workerId } }));
 }

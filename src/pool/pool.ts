@@ -60,6 +60,7 @@ export class Pool implements CallHost {
   readonly #runId: string;
   #calls = 0;
   #closed = false;
+  #draining = false;
   #closing: Promise<void> | undefined;
   readonly #stopSignal = new AbortController();
 
@@ -126,6 +127,29 @@ export class Pool implements CallHost {
     return this.#set.tools;
   }
 
+  /** True while the pool is drained: it takes no new calls; queued and running ones finish. */
+  get isDraining(): boolean {
+    return this.#draining;
+  }
+
+  /** Take no new calls until `resume()`; calls already queued or running go on. */
+  drain(): void {
+    if (this.#draining || this.#closed) return;
+    this.#draining = true;
+    this.bus.emit("pool.draining", { pool: this.name, queued: this.#dispatcher.queued });
+  }
+
+  /** Take calls again after `drain()`. */
+  resume(): void {
+    if (!this.#draining) return;
+    this.#draining = false;
+    this.bus.emit("pool.resumed", { pool: this.name });
+  }
+
+  #drainingError(): SnakepitError {
+    return new SnakepitError("worker_unavailable", `Pool "${this.name}" is drained: it takes no new calls until it is resumed`, { details: { pool: this.name, draining: true } });
+  }
+
   get isClosed(): boolean {
     return this.#closed;
   }
@@ -182,11 +206,18 @@ export class Pool implements CallHost {
 
   /** Execute a tool on the least-loaded worker (or the session's worker). */
   execute(tool: string, args: Record<string, unknown>, options: ExecuteOptions = {}, lease?: SessionLease): Promise<CallResult> {
+    if (this.#draining) return Promise.reject(this.#drainingError());
     return runUnary(this, tool, args, options, lease);
   }
 
   /** Stream a tool's chunks from the least-loaded worker (or the session's worker). */
   stream(tool: string, args: Record<string, unknown>, options: ExecuteOptions = {}, lease?: SessionLease | (() => SessionLease)): AsyncGenerator<unknown, void, undefined> {
+    if (this.#draining) {
+      const err = this.#drainingError();
+      return (async function* () {
+        throw err;
+      })();
+    }
     return runStream(this, tool, args, options, lease);
   }
 

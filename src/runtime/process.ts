@@ -196,10 +196,12 @@ export interface HttpServer {
 }
 
 /** Serve `fetch` on hostname:port (port 0 picks a free one). */
-export function serveHttp(fetch: (req: Request) => Response | Promise<Response>, options: { hostname: string; port: number }): HttpServer {
+export function serveHttp(fetch: (req: Request) => Response | Promise<Response>, options: { hostname: string; port: number; maxRequestBodySize?: number }): HttpServer {
   if (runtimeName === "bun") {
     // idleTimeout 0: long streams may be quiet for a while; Python deadlines bound them instead.
-    const server = G.Bun.serve({ fetch, hostname: options.hostname, port: options.port, idleTimeout: 0 });
+    // maxRequestBodySize: above the app's own limit, so oversized bodies get the app's JSON 413
+    // (Bun's own refusal is a bare 413 sent before the app runs).
+    const server = G.Bun.serve({ fetch, hostname: options.hostname, port: options.port, idleTimeout: 0, maxRequestBodySize: options.maxRequestBodySize ?? 2 ** 40 });
     return {
       port: server.port,
       hostname: server.hostname,

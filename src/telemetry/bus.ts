@@ -1,11 +1,14 @@
 /** A small typed event bus: `on(name, handler)` and `emit(name, data)`; handlers never throw out. */
 
+import { SnakepitError } from "../errors.ts";
 import type { CrashInfo } from "../resilience/crash.ts";
 
 /** Events and their payloads. */
 export interface SnakepitEvents {
   "pool.ready": { pool: string; workers: number; durationMs: number };
   "pool.closed": { pool: string };
+  "pool.draining": { pool: string; queued: number };
+  "pool.resumed": { pool: string };
   "worker.spawned": { pool: string; worker: string; pid: number };
   "worker.started": { pool: string; worker: string; pid: number; durationMs: number };
   "worker.exited": { pool: string; worker: string; pid: number; exitCode: number | null; signal: string | null; expected: boolean; crash?: CrashInfo | undefined };
@@ -24,7 +27,11 @@ export interface SnakepitEvents {
   "worker.log": { pool: string; worker: string; line: string };
   "call.start": { pool: string; tool: string; correlationId: string; sessionId: string | undefined };
   "call.stop": { pool: string; worker: string; tool: string; durationMs: number; queueMs: number; pythonMs: number; correlationId: string };
-  "call.exception": { pool: string; worker: string | undefined; tool: string; code: string; durationMs: number; correlationId: string; pythonType: string | undefined };
+  "call.exception": {
+    pool: string; worker: string | undefined; tool: string; code: string; durationMs: number; correlationId: string; pythonType: string | undefined;
+    /** The error's message (at most 1000 characters) and the Python traceback's last 8 KiB, when there is one. */
+    message?: string | undefined; traceback?: string | undefined;
+  };
   "queue.rejected": { pool: string; tool: string; code: string };
   "telemetry.dropped": { dropped: number };
   "custom.event": { name: string; measurements: Record<string, number>; metadata: Record<string, string> };
@@ -63,12 +70,25 @@ export interface AnyEvent {
   data: SnakepitEvents[EventName];
 }
 
+/** Most catch-all listeners a bus takes (event streams, exporters): each costs work per event. */
+export const MAX_ANY_LISTENERS = 4_096;
+
 export class EventBus {
   readonly #handlers = new Map<EventName, Set<Handler<EventName>>>();
   readonly #any = new Set<(event: AnyEvent) => void>();
+  readonly #maxAny: number;
 
-  /** Subscribe to every event; returns the unsubscribe function. */
+  constructor(options: { maxAnyListeners?: number } = {}) {
+    this.#maxAny = options.maxAnyListeners ?? MAX_ANY_LISTENERS;
+  }
+
+  /** Subscribe to every event; returns the unsubscribe function. Throws past `maxAnyListeners`. */
   onAny(handler: (event: AnyEvent) => void): () => void {
+    if (this.#any.size >= this.#maxAny) {
+      throw new SnakepitError("pool_saturated", `Too many event subscribers: the bus takes at most ${this.#maxAny} catch-all listeners`, {
+        details: { limit: "maxAnyListeners", maxAnyListeners: this.#maxAny },
+      });
+    }
     this.#any.add(handler);
     return () => this.#any.delete(handler);
   }

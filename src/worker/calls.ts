@@ -56,6 +56,16 @@ export class CallTracker {
   readonly #pending = new Set<Entry>();
   #drainWaiters: Array<() => void> = [];
 
+  /** A free slot, and no cancelled call still running (such a worker gets no new work). */
+  get hasCapacity(): boolean {
+    return this.inFlight < this.capacity && this.zombies === 0;
+  }
+
+  /** Room for a prefetched call: only while calls are short, so none waits long behind another. */
+  canPrefetch(depth: number, maxServiceMs: number): boolean {
+    return this.zombies === 0 && this.inFlight < this.capacity + depth && this.serviceMs < maxServiceMs;
+  }
+
   constructor(owner: CallOwner, capacity: number, clock: Clock) {
     this.#owner = owner;
     this.capacity = capacity;

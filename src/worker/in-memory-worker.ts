@@ -98,11 +98,10 @@ export class InMemoryWorker implements WorkerLink {
     return this.#calls.zombies;
   }
   get hasCapacity(): boolean {
-    return this.state === "ready" && this.#calls.inFlight < this.capacity && this.#calls.zombies === 0;
+    return this.state === "ready" && this.#calls.hasCapacity;
   }
   canPrefetch(depth: number, maxServiceMs: number): boolean {
-    const c = this.#calls;
-    return this.state === "ready" && c.zombies === 0 && c.inFlight < this.capacity + depth && c.serviceMs < maxServiceMs;
+    return this.state === "ready" && this.#calls.canPrefetch(depth, maxServiceMs);
   }
   /** Calls the tool code is running now (not those waiting behind them). */
   get running(): number {

@@ -84,13 +84,12 @@ export class LocalProcessWorker implements WorkerLink {
   }
 
   get hasCapacity(): boolean {
-    return this.state === "ready" && this.#calls.inFlight < this.capacity && this.#calls.zombies === 0;
+    return this.state === "ready" && this.#calls.hasCapacity;
   }
 
   /** Only workers whose calls are short take prefetched calls, so none waits long behind another. */
   canPrefetch(depth: number, maxServiceMs: number): boolean {
-    const c = this.#calls;
-    return this.state === "ready" && c.zombies === 0 && c.inFlight < this.capacity + depth && c.serviceMs < maxServiceMs;
+    return this.state === "ready" && this.#calls.canPrefetch(depth, maxServiceMs);
   }
 
   get device(): string | undefined {

@@ -109,7 +109,8 @@ describe("createApp() routes", () => {
   test("GET /openapi.json describes the routes with schemas from zod", async () => {
     const doc = await (await app.request("/openapi.json")).json();
     expect(doc.openapi).toBe("3.1.0");
-    expect(doc.paths["/v1/execute"].post.requestBody.content["application/json"].schema.properties.tool.type).toBe("string");
+    expect(doc.paths["/v1/execute"].post.requestBody.content["application/json"].schema).toEqual({ $ref: "#/components/schemas/ExecuteBody" });
+    expect(doc.components.schemas.ExecuteBody.properties.tool.type).toBe("string");
   });
 
   test("the Connect service answers typed clients", async () => {
@@ -171,7 +172,16 @@ describe("createApp() without a token: this machine's programs only", () => {
     expect(rebound.status).toBe(401);
     expect((await rebound.json()).message).toContain("is not a loopback address");
     expect((await send({ "content-type": "application/json", origin: "https://evil.example" })).status).toBe(401);
-    expect((await send({ "content-type": "application/json", origin: "http://localhost:3000" })).status).toBe(200);
+    // Any page, local ones included, is another site: refused unless listed in allowedOrigins.
+    const localPage = await send({ "content-type": "application/json", origin: "http://localhost:3000" });
+    expect(localPage.status).toBe(401);
+    expect((await localPage.json()).message).toContain("server.allowedOrigins");
+    const listed = createApp({ pit, allowedOrigins: ["http://localhost:3000"] });
+    const ok = await listed.request("/v1/execute", { method: "POST", headers: { "content-type": "application/json", origin: "http://localhost:3000" }, body });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get("access-control-allow-origin")).toBe("http://localhost:3000");
+    const other = await listed.request("/v1/execute", { method: "POST", headers: { "content-type": "application/json", origin: "http://localhost:4000" }, body });
+    expect(other.status).toBe(401);
     expect((await open.request("/v1/workers/default-1/recycle", { method: "POST", headers: { "sec-fetch-site": "cross-site" } })).status).toBe(401);
   });
 

@@ -157,3 +157,24 @@ describe("Pool.stream() on in-memory workers", () => {
     expect(stops[1]!.pythonMs).toBeGreaterThanOrEqual(30);
   });
 });
+
+describe("Pool.drain() / resume()", () => {
+  test("a drained pool refuses new calls and streams, finishes the running ones, and takes calls again when resumed", async () => {
+    await using pit = await inMemoryPool();
+    const events: string[] = [];
+    pit.bus.on("pool.draining", () => events.push("draining"));
+    pit.bus.on("pool.resumed", () => events.push("resumed"));
+    const running = pit.pool.execute("sleep", { ms: 50 });
+    await pit.clock.advance(1);
+    pit.pool.drain();
+    expect(pit.pool.isDraining).toBe(true);
+    await expect(pit.pool.execute("echo", { value: 1 })).rejects.toMatchObject({ code: "worker_unavailable", details: { draining: true } });
+    const refused = drain(pit.pool.stream("count", { n: 1 }));
+    expect((await refused).error?.code).toBe("worker_unavailable");
+    await pit.clock.advance(60);
+    expect(await running).toMatchObject({ result: "slept" });
+    pit.pool.resume();
+    expect(pit.pool.execute("echo", { value: 2 })).resolves.toMatchObject({ result: 2 });
+    expect(events).toEqual(["draining", "resumed"]);
+  });
+});

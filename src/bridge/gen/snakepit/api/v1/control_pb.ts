@@ -15,7 +15,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file snakepit/api/v1/control.proto.
  */
 export const file_snakepit_api_v1_control: GenFile = /*@__PURE__*/
-  fileDesc("Ch1zbmFrZXBpdC9hcGkvdjEvY29udHJvbC5wcm90bxIPc25ha2VwaXQuYXBpLnYxIqEBCg5FeGVjdXRlUmVxdWVzdBIMCgR0b29sGAEgASgJEiUKBGFyZ3MYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EgwKBHBvb2wYAyABKAkSEgoKc2Vzc2lvbl9pZBgEIAEoCRISCgp0aW1lb3V0X21zGAUgASgNEhAKCGFmZmluaXR5GAYgASgJEhIKCmlkZW1wb3RlbnQYByABKAgiOQoPRXhlY3V0ZVJlc3BvbnNlEiYKBnJlc3VsdBgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSIzCgtTdHJlYW1DaHVuaxIkCgRkYXRhGAEgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlIogBCgZXb3JrZXISCgoCaWQYASABKAkSDAoEcG9vbBgCIAEoCRILCgNwaWQYAyABKAUSDQoFc3RhdGUYBCABKAkSEQoJaW5fZmxpZ2h0GAUgASgNEhAKCGNhcGFjaXR5GAYgASgNEhAKCHJlcXVlc3RzGAcgASgEEhEKCXVwdGltZV9tcxgIIAEoBCIiChJMaXN0V29ya2Vyc1JlcXVlc3QSDAoEcG9vbBgBIAEoCSI/ChNMaXN0V29ya2Vyc1Jlc3BvbnNlEigKB3dvcmtlcnMYASADKAsyFy5zbmFrZXBpdC5hcGkudjEuV29ya2VyIikKFFJlY3ljbGVXb3JrZXJSZXF1ZXN0EhEKCXdvcmtlcl9pZBgBIAEoCSIsChVSZWN5Y2xlV29ya2VyUmVzcG9uc2USEwoLcmVwbGFjZWRfYnkYASABKAkiWwoEUG9vbBIMCgRuYW1lGAEgASgJEg8KB2FkYXB0ZXIYAiABKAkSDAoEc2l6ZRgDIAEoDRImCgVzdGF0cxgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiEgoQTGlzdFBvb2xzUmVxdWVzdCI5ChFMaXN0UG9vbHNSZXNwb25zZRIkCgVwb29scxgBIAMoCzIVLnNuYWtlcGl0LmFwaS52MS5Qb29sIocBCgRUb29sEgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSKwoKcGFyYW1ldGVycxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEQoJc3RyZWFtaW5nGAQgASgIEg4KBm9yaWdpbhgFIAEoCRIMCgRwb29sGAYgASgJIiAKEExpc3RUb29sc1JlcXVlc3QSDAoEcG9vbBgBIAEoCSI5ChFMaXN0VG9vbHNSZXNwb25zZRIkCgV0b29scxgBIAMoCzIVLnNuYWtlcGl0LmFwaS52MS5Ub29sMosECg5Db250cm9sU2VydmljZRJMCgdFeGVjdXRlEh8uc25ha2VwaXQuYXBpLnYxLkV4ZWN1dGVSZXF1ZXN0GiAuc25ha2VwaXQuYXBpLnYxLkV4ZWN1dGVSZXNwb25zZRJJCgZTdHJlYW0SHy5zbmFrZXBpdC5hcGkudjEuRXhlY3V0ZVJlcXVlc3QaHC5zbmFrZXBpdC5hcGkudjEuU3RyZWFtQ2h1bmswARJYCgtMaXN0V29ya2VycxIjLnNuYWtlcGl0LmFwaS52MS5MaXN0V29ya2Vyc1JlcXVlc3QaJC5zbmFrZXBpdC5hcGkudjEuTGlzdFdvcmtlcnNSZXNwb25zZRJeCg1SZWN5Y2xlV29ya2VyEiUuc25ha2VwaXQuYXBpLnYxLlJlY3ljbGVXb3JrZXJSZXF1ZXN0GiYuc25ha2VwaXQuYXBpLnYxLlJlY3ljbGVXb3JrZXJSZXNwb25zZRJSCglMaXN0UG9vbHMSIS5zbmFrZXBpdC5hcGkudjEuTGlzdFBvb2xzUmVxdWVzdBoiLnNuYWtlcGl0LmFwaS52MS5MaXN0UG9vbHNSZXNwb25zZRJSCglMaXN0VG9vbHMSIS5zbmFrZXBpdC5hcGkudjEuTGlzdFRvb2xzUmVxdWVzdBoiLnNuYWtlcGl0LmFwaS52MS5MaXN0VG9vbHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_struct]);
+  fileDesc("Ch1zbmFrZXBpdC9hcGkvdjEvY29udHJvbC5wcm90bxIPc25ha2VwaXQuYXBpLnYxIqEBCg5FeGVjdXRlUmVxdWVzdBIMCgR0b29sGAEgASgJEiUKBGFyZ3MYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EgwKBHBvb2wYAyABKAkSEgoKc2Vzc2lvbl9pZBgEIAEoCRISCgp0aW1lb3V0X21zGAUgASgNEhAKCGFmZmluaXR5GAYgASgJEhIKCmlkZW1wb3RlbnQYByABKAgiOQoPRXhlY3V0ZVJlc3BvbnNlEiYKBnJlc3VsdBgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSIzCgtTdHJlYW1DaHVuaxIkCgRkYXRhGAEgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlIogBCgZXb3JrZXISCgoCaWQYASABKAkSDAoEcG9vbBgCIAEoCRILCgNwaWQYAyABKAUSDQoFc3RhdGUYBCABKAkSEQoJaW5fZmxpZ2h0GAUgASgNEhAKCGNhcGFjaXR5GAYgASgNEhAKCHJlcXVlc3RzGAcgASgEEhEKCXVwdGltZV9tcxgIIAEoBCIiChJMaXN0V29ya2Vyc1JlcXVlc3QSDAoEcG9vbBgBIAEoCSI/ChNMaXN0V29ya2Vyc1Jlc3BvbnNlEigKB3dvcmtlcnMYASADKAsyFy5zbmFrZXBpdC5hcGkudjEuV29ya2VyIikKFFJlY3ljbGVXb3JrZXJSZXF1ZXN0EhEKCXdvcmtlcl9pZBgBIAEoCSIsChVSZWN5Y2xlV29ya2VyUmVzcG9uc2USEwoLcmVwbGFjZWRfYnkYASABKAkiWwoEUG9vbBIMCgRuYW1lGAEgASgJEg8KB2FkYXB0ZXIYAiABKAkSDAoEc2l6ZRgDIAEoDRImCgVzdGF0cxgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiEgoQTGlzdFBvb2xzUmVxdWVzdCI5ChFMaXN0UG9vbHNSZXNwb25zZRIkCgVwb29scxgBIAMoCzIVLnNuYWtlcGl0LmFwaS52MS5Qb29sIocBCgRUb29sEgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSKwoKcGFyYW1ldGVycxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEQoJc3RyZWFtaW5nGAQgASgIEg4KBm9yaWdpbhgFIAEoCRIMCgRwb29sGAYgASgJIiAKEExpc3RUb29sc1JlcXVlc3QSDAoEcG9vbBgBIAEoCSI5ChFMaXN0VG9vbHNSZXNwb25zZRIkCgV0b29scxgBIAMoCzIVLnNuYWtlcGl0LmFwaS52MS5Ub29sIpQBCglFcnJvckluZm8SDAoEY29kZRgBIAEoCRITCgtweXRob25fdHlwZRgCIAEoCRITCgtweXRob25fa2luZBgDIAEoCRIRCgl0cmFjZWJhY2sYBCABKAkSEgoKcmVxdWVzdF9pZBgFIAEoCRIoCgdkZXRhaWxzGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdDKLBAoOQ29udHJvbFNlcnZpY2USTAoHRXhlY3V0ZRIfLnNuYWtlcGl0LmFwaS52MS5FeGVjdXRlUmVxdWVzdBogLnNuYWtlcGl0LmFwaS52MS5FeGVjdXRlUmVzcG9uc2USSQoGU3RyZWFtEh8uc25ha2VwaXQuYXBpLnYxLkV4ZWN1dGVSZXF1ZXN0Ghwuc25ha2VwaXQuYXBpLnYxLlN0cmVhbUNodW5rMAESWAoLTGlzdFdvcmtlcnMSIy5zbmFrZXBpdC5hcGkudjEuTGlzdFdvcmtlcnNSZXF1ZXN0GiQuc25ha2VwaXQuYXBpLnYxLkxpc3RXb3JrZXJzUmVzcG9uc2USXgoNUmVjeWNsZVdvcmtlchIlLnNuYWtlcGl0LmFwaS52MS5SZWN5Y2xlV29ya2VyUmVxdWVzdBomLnNuYWtlcGl0LmFwaS52MS5SZWN5Y2xlV29ya2VyUmVzcG9uc2USUgoJTGlzdFBvb2xzEiEuc25ha2VwaXQuYXBpLnYxLkxpc3RQb29sc1JlcXVlc3QaIi5zbmFrZXBpdC5hcGkudjEuTGlzdFBvb2xzUmVzcG9uc2USUgoJTGlzdFRvb2xzEiEuc25ha2VwaXQuYXBpLnYxLkxpc3RUb29sc1JlcXVlc3QaIi5zbmFrZXBpdC5hcGkudjEuTGlzdFRvb2xzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_struct]);
 
 /**
  * @generated from message snakepit.api.v1.ExecuteRequest
@@ -604,6 +604,105 @@ export type ListToolsResponseJson = {
  */
 export const ListToolsResponseSchema: GenMessage<ListToolsResponse, {jsonType: ListToolsResponseJson}> = /*@__PURE__*/
   messageDesc(file_snakepit_api_v1_control, 13);
+
+/**
+ * Carried in error details (Connect `details`, gRPC `grpc-status-details-bin`): the snakepit
+ * error code and, for a Python exception, its type and traceback.
+ *
+ * @generated from message snakepit.api.v1.ErrorInfo
+ */
+export type ErrorInfo = Message<"snakepit.api.v1.ErrorInfo"> & {
+  /**
+   * snakepit's own code, e.g. "python_exception", "deadline_exceeded".
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * The Python exception type, e.g. "ValueError"; empty when Python did not fail.
+   *
+   * @generated from field: string python_type = 2;
+   */
+  pythonType: string;
+
+  /**
+   * The seed's error kind, e.g. "ValueError" for a JSONDecodeError.
+   *
+   * @generated from field: string python_kind = 3;
+   */
+  pythonKind: string;
+
+  /**
+   * @generated from field: string traceback = 4;
+   */
+  traceback: string;
+
+  /**
+   * @generated from field: string request_id = 5;
+   */
+  requestId: string;
+
+  /**
+   * Other facts as JSON (field, limit, tool, worker, ...).
+   *
+   * @generated from field: google.protobuf.Struct details = 6;
+   */
+  details?: JsonObject | undefined;
+};
+
+/**
+ * Carried in error details (Connect `details`, gRPC `grpc-status-details-bin`): the snakepit
+ * error code and, for a Python exception, its type and traceback.
+ *
+ * @generated from message snakepit.api.v1.ErrorInfo
+ */
+export type ErrorInfoJson = {
+  /**
+   * snakepit's own code, e.g. "python_exception", "deadline_exceeded".
+   *
+   * @generated from field: string code = 1;
+   */
+  code?: string;
+
+  /**
+   * The Python exception type, e.g. "ValueError"; empty when Python did not fail.
+   *
+   * @generated from field: string python_type = 2;
+   */
+  pythonType?: string;
+
+  /**
+   * The seed's error kind, e.g. "ValueError" for a JSONDecodeError.
+   *
+   * @generated from field: string python_kind = 3;
+   */
+  pythonKind?: string;
+
+  /**
+   * @generated from field: string traceback = 4;
+   */
+  traceback?: string;
+
+  /**
+   * @generated from field: string request_id = 5;
+   */
+  requestId?: string;
+
+  /**
+   * Other facts as JSON (field, limit, tool, worker, ...).
+   *
+   * @generated from field: google.protobuf.Struct details = 6;
+   */
+  details?: StructJson;
+};
+
+/**
+ * Describes the message snakepit.api.v1.ErrorInfo.
+ * Use `create(ErrorInfoSchema)` to create a new message.
+ */
+export const ErrorInfoSchema: GenMessage<ErrorInfo, {jsonType: ErrorInfoJson}> = /*@__PURE__*/
+  messageDesc(file_snakepit_api_v1_control, 14);
 
 /**
  * @generated from service snakepit.api.v1.ControlService
