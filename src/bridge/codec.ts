@@ -177,10 +177,15 @@ function shared(v: Record<string, unknown>, allowed: boolean): Uint8Array {
   return fromShared(v.shm);
 }
 
+/** The attachment a typed value points at: only a whole index counts ("__proto__" is not one). */
+function attachment(v: Record<string, unknown>, attachments: readonly Uint8Array[]): Uint8Array {
+  return (Number.isInteger(v.ref) ? attachments[v.ref as number] : undefined) ?? new Uint8Array(0);
+}
+
 function reviveTag(v: Record<string, unknown>, attachments: readonly Uint8Array[], allowShm: boolean): unknown {
   switch (v[TAG]) {
     case "bytes":
-      return v.shm ? shared(v, allowShm) : attachments[v.ref as number] ?? new Uint8Array(0);
+      return v.shm ? shared(v, allowShm) : attachment(v, attachments);
     case "float": {
       const s = v.value as string;
       return s === "nan" ? Number.NaN : s === "-inf" ? -Infinity : s === "inf" ? Infinity : Number(s);
@@ -194,10 +199,14 @@ function reviveTag(v: Record<string, unknown>, attachments: readonly Uint8Array[
       const dtype = v.dtype as DType;
       const ctor = CTORS[dtype];
       if (!ctor) return v;
-      let raw = v.shm ? shared(v, allowShm) : attachments[v.ref as number] ?? new Uint8Array(0);
+      let raw = v.shm ? shared(v, allowShm) : attachment(v, attachments);
+      const shape = v.shape as number[];
+      if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0) || shape.reduce((n, d) => n * d, 1) * ctor.BYTES_PER_ELEMENT !== raw.byteLength) {
+        throw new SnakepitError("invalid_argument", `An ndarray of shape ${JSON.stringify(shape)} and dtype ${dtype} cannot hold ${raw.byteLength} bytes`, { details: { field: "shape" } });
+      }
       if (raw.byteOffset % ctor.BYTES_PER_ELEMENT !== 0) raw = raw.slice();
       const data = new ctor(raw.buffer as ArrayBuffer, raw.byteOffset, raw.byteLength / ctor.BYTES_PER_ELEMENT);
-      return { dtype, shape: v.shape as number[], data } satisfies NDArray;
+      return { dtype, shape, data } satisfies NDArray;
     }
     default:
       return v;
