@@ -63,6 +63,7 @@ export async function serve(config: LoadedConfig, options: ServeOptions): Promis
   console.log(example
     ? `try: curl -s${example.streaming ? " -N" : ""} ${url}/v1/${example.streaming ? "stream" : "execute"}${auth} -H 'content-type: application/json' -d '${JSON.stringify({ tool: example.tool, args: example.args })}'`
     : `no tools found in the adapter: give its functions or Adapter methods the @tool decorator`);
+  console.log(`dashboard: ${url}/`);
 
   if (options.demoCall) await demoCall(url, s.token, pit);
 

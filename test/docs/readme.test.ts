@@ -68,6 +68,7 @@ describe("README.md", () => {
     const r = await sh("npm start --silent -- --once");
     expect(r.code).toBe(0);
     expect(r.out).toContain("snakepit listening on http://127.0.0.1:");
+    expect(r.out).toMatch(/^dashboard: http:\/\/127\.0\.0\.1:\d+\/$/m);
     expect(r.out).toMatch(/demo call: POST \/v1\/execute \{"tool":"add","args":\{"a":1,"b":2\}\} -> 200 \{"result":3\}/);
   });
 
