@@ -21,7 +21,7 @@ class ToolDeadlineTest(unittest.TestCase):
         self.assertEqual(reply["error"]["code"], "deadline_exceeded", reply)
         self.assertIn("default deadline of 300 ms", reply["error"]["message"])
         self.assertGreaterEqual(elapsed, 0.29)
-        self.assertLess(elapsed, 3.0)
+        self.assertLess(elapsed, 4.5)  # well under the 5 s the tool would take without its deadline
 
     def test_the_hosts_deadline_wins_over_the_tools(self):
         self.worker.send({"k": REQUEST, "id": 2, "m": "ExecuteTool", "t": 5000, "msg": {"toolName": "slow", "args": {"seconds": 0.5}}})

@@ -30,9 +30,8 @@ export function toHttpJson(value: unknown): unknown {
         return { [TAG]: "ndarray", dtype: value.dtype, shape: value.shape, base64: toBase64(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)) };
       }
       if (Array.isArray(value)) return value.map(toHttpJson);
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[k] = toHttpJson(v);
-      return out;
+      // fromEntries defines own properties: a "__proto__" key stays a key, never the prototype.
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toHttpJson(v)]));
     }
     default:
       return value;

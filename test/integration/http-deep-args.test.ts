@@ -21,3 +21,19 @@ test.each([1_000, 100_000, 1_000_000])("args %i levels deep over HTTP: 400 inval
   const ok = await post(`{"tool":"add","args":{"a":1,"b":2}}`);
   expect(await ok.json()).toEqual({ result: 3 });
 }, 30_000);
+
+test("a \"__proto__\" key in args arrives as a plain key over HTTP, both ways (never dropped, never a prototype)", async () => {
+  const res = await post(`{"tool":"echo","args":{"__proto__":{"polluted":true},"a":2,"n":{"__proto__":3}}}`);
+  expect(res.status).toBe(200);
+  const text = await res.text();
+  expect(text).toBe(`{"result":{"__proto__":{"polluted":true},"a":2,"n":{"__proto__":3}}}`);
+  expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+}, 30_000);
+
+test("a tool name of a megabyte is refused with a short invalid_argument, not echoed back", async () => {
+  const res = await post(JSON.stringify({ tool: "x".repeat(1 << 20), args: {} }));
+  expect(res.status).toBe(400);
+  const text = await res.text();
+  expect(text.length).toBeLessThan(1_000);
+  expect(JSON.parse(text)).toMatchObject({ code: "invalid_argument", details: { field: "tool", maxLength: 256 } });
+}, 30_000);
