@@ -90,7 +90,7 @@ def _child(req: Dict, fifo_dir: str, private_fds: List[int]) -> None:
         os._exit(code)
 
 
-def _fork(req: Dict, out: int, children: Dict[int, int], private_fds: List[int]) -> None:
+def _fork(req: Dict, out: int, children: Dict[int, Dict[str, str]], private_fds: List[int]) -> None:
     fifo_dir = tempfile.mkdtemp(prefix="snakepit-fork-")  # mode 0700
     for name in ("in", "out", "err"):
         os.mkfifo(f"{fifo_dir}/{name}", 0o600)
@@ -99,11 +99,58 @@ def _fork(req: Dict, out: int, children: Dict[int, int], private_fds: List[int])
     pid = os.fork()
     if pid == 0:
         _child(req, fifo_dir, private_fds)
-    children[pid] = req["id"]
+    children[pid] = req.get("env") or {}
     _send(out, {"forked": req["id"], "pid": pid, "dir": fifo_dir})
 
 
-def _reap(out: int, children: Dict[int, int]) -> None:
+def _kill_worker(pid: int, env: Dict[str, str]) -> None:
+    """SIGKILL a forked worker and everything it started, setsid() and double-forked ones too.
+
+    Its own way out would kill its tree (reaper.kill_tree), but a SIGKILL gives it none: so stop
+    it first (no new descendants), kill its cgroup's members or the tree it reaps as a subreaper,
+    then the worker.
+    """
+    from . import reaper
+
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    except OSError:
+        return
+    base = env.get("SNAKEPIT_CGROUP", "")
+    group = reaper.cgroup_path(base, env.get("SNAKEPIT_WORKER_ID", "")) if base else ""
+    for _ in range(20):
+        victims = set(reaper.descendants(pid))
+        try:
+            with open(os.path.join(group, "cgroup.procs")) as f:
+                victims.update(int(p) for p in f.read().split())
+        except (OSError, ValueError):
+            pass
+        victims -= {pid, os.getpid()}
+        victims = {v for v in victims if _alive(v)}
+        if not victims:
+            break
+        for victim in victims:
+            try:
+                os.kill(victim, signal.SIGKILL)
+            except OSError:
+                pass
+    for kill in (os.killpg, os.kill):  # before its setsid() a child leads no group
+        try:
+            kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    """True while `pid` runs (not yet a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return False
+
+
+def _reap(out: int, children: Dict[int, Dict[str, str]]) -> None:
     while children:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -151,7 +198,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     signal.set_wakeup_fd(wfd)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    children: Dict[int, int] = {}
+    children: Dict[int, Dict[str, str]] = {}
     sel = selectors.DefaultSelector()
     sel.register(ctl_in, selectors.EVENT_READ)
     sel.register(rfd, selectors.EVENT_READ)
@@ -165,13 +212,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                 _reap(out, children)
                 continue
             chunk = os.read(ctl_in, 65536)
-            if not chunk:  # the host is gone: so are its workers
-                for pid in list(children):
-                    for kill in (os.killpg, os.kill):  # before its setsid() a child leads no group
-                        try:
-                            kill(pid, signal.SIGKILL)
-                        except OSError:
-                            pass
+            if not chunk:  # the host is gone: so are its workers, and all they started
+                for pid, env in list(children.items()):
+                    _kill_worker(pid, env)
                 return 0
             buf += chunk
             while b"\n" in buf:

@@ -33,8 +33,13 @@ def mode() -> str:
     return _mode
 
 
+def cgroup_path(base: str, worker_id: str) -> str:
+    """The cgroup a worker with this id creates under the run's cgroup ``base``."""
+    return os.path.join(base, re.sub(r"[^A-Za-z0-9_.-]", "_", worker_id))
+
+
 def _join_cgroup(base: str, worker_id: str) -> Optional[str]:
-    path = os.path.join(base, re.sub(r"[^A-Za-z0-9_.-]", "_", worker_id))
+    path = cgroup_path(base, worker_id)
     try:
         if not os.path.isdir(path):
             os.mkdir(path)
@@ -71,7 +76,7 @@ def install() -> str:
     return _mode
 
 
-def _descendants(root: int) -> List[int]:
+def descendants(root: int) -> List[int]:
     children: Dict[int, List[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -100,7 +105,7 @@ def _members() -> List[int]:
                 return [int(p) for p in f.read().split() if int(p) != me]
         except (OSError, ValueError):
             pass
-    return _descendants(me) if os.path.isdir("/proc") else []
+    return descendants(me) if os.path.isdir("/proc") else []
 
 
 def kill_tree(rounds: int = 20) -> int:

@@ -61,7 +61,18 @@ class Server:
 
     def send(self, packet: Dict[str, Any]) -> None:
         payload, attachments, typed = codec.dumps(packet)
-        self._writer.write_packet(payload, attachments, typed)
+        try:
+            self._writer.write_packet(payload, attachments, typed)
+        except OSError as exc:
+            # The pipe to the host broke or a tool closed it under us: no answer can reach the host
+            # any more (and half a frame may be out). Leave now, so the host sees a crash at once
+            # instead of waiting for the call's deadline and three missed heartbeats.
+            try:
+                os.write(2, f"snakepit worker: the protocol pipe to the host failed ({exc}); exiting\n".encode())
+            except OSError:
+                pass
+            self.exit(1)
+            raise
 
     def send_chunk(self, call_id: int, seq: int, data: Any) -> None:
         """One stream message; plain scalars skip the general codec (same bytes)."""

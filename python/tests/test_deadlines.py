@@ -16,12 +16,12 @@ class ToolDeadlineTest(unittest.TestCase):
 
     def test_the_tools_deadline_applies_when_the_host_sends_none(self):
         started = time.monotonic()
-        reply = self.worker.call(1, "slow", {"seconds": 5})
+        reply = self.worker.call(1, "slow", {"seconds": 30})
         elapsed = time.monotonic() - started
         self.assertEqual(reply["error"]["code"], "deadline_exceeded", reply)
         self.assertIn("default deadline of 300 ms", reply["error"]["message"])
         self.assertGreaterEqual(elapsed, 0.29)
-        self.assertLess(elapsed, 3.0)
+        self.assertLess(elapsed, 20)  # far under the 30 s the tool takes without its deadline, even on a loaded machine
 
     def test_the_hosts_deadline_wins_over_the_tools(self):
         self.worker.send({"k": REQUEST, "id": 2, "m": "ExecuteTool", "t": 5000, "msg": {"toolName": "slow", "args": {"seconds": 0.5}}})

@@ -59,5 +59,17 @@ export async function readBody<S extends z.ZodType>(c: Context, schema: S, limit
       details: { field, issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
     });
   }
-  return parsed.data;
+  return keepFreeForm(raw, parsed.data);
+}
+
+/** Free-form JSON fields: zod checked them, but rebuilt objects drop a "__proto__" key; keep the parsed JSON's own. */
+const FREE_FORM = ["args", "metadata"] as const;
+
+function keepFreeForm<T>(raw: unknown, data: T): T {
+  if (typeof raw !== "object" || raw === null || typeof data !== "object" || data === null) return data;
+  const out = data as Record<string, unknown>;
+  for (const key of FREE_FORM) {
+    if (Object.hasOwn(raw, key) && out[key] !== undefined) out[key] = (raw as Record<string, unknown>)[key];
+  }
+  return data;
 }

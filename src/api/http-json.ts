@@ -7,6 +7,7 @@
 
 import { type DType, isNDArray, type NDArray } from "../bridge/codec.ts";
 import { reviveValue } from "../bridge/codec.ts";
+import { SnakepitError } from "../errors.ts";
 
 const TAG = "__snakepit__";
 
@@ -29,9 +30,8 @@ export function toHttpJson(value: unknown): unknown {
         return { [TAG]: "ndarray", dtype: value.dtype, shape: value.shape, base64: toBase64(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)) };
       }
       if (Array.isArray(value)) return value.map(toHttpJson);
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[k] = toHttpJson(v);
-      return out;
+      // fromEntries defines own properties: a "__proto__" key stays a key, never the prototype.
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toHttpJson(v)]));
     }
     default:
       return value;
@@ -47,6 +47,17 @@ function hasBase64Tags(value: unknown): boolean {
 
 /** Request JSON -> host values (typed objects with base64 become bytes/arrays). */
 export function fromHttpJson(value: unknown): unknown {
+  try {
+    return revive(value);
+  } catch (err) {
+    // JSON.parse takes any depth; walking it can overflow the stack (~50 000 levels): that is the
+    // client's bad argument (the workers' limit is far lower), not a server error.
+    if (err instanceof RangeError) throw new SnakepitError("invalid_argument", `Arguments nest too deep to decode: ${err.message}`, { details: { field: "args" } });
+    throw err;
+  }
+}
+
+function revive(value: unknown): unknown {
   if (!hasBase64Tags(value)) return value;
   const attachments: Uint8Array[] = [];
   const swap = (v: unknown): unknown => {
@@ -60,7 +71,7 @@ export function fromHttpJson(value: unknown): unknown {
     }
     return Object.fromEntries(Object.entries(rec).map(([k, x]) => [k, swap(x)]));
   };
-  return reviveValue(swap(value), attachments);
+  return reviveValue(swap(value), attachments, { shared: false });
 }
 
 export type { DType, NDArray };

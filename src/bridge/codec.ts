@@ -74,6 +74,13 @@ class EncodeState {
   attachments: Uint8Array[] = [];
   typed = false;
 
+  /** `shared`: big payloads may go through this machine's shared memory (only to our own workers). */
+  readonly shared: boolean;
+
+  constructor(shared: boolean) {
+    this.shared = shared;
+  }
+
   attach(bytes: Uint8Array): number {
     this.typed = true;
     this.attachments.push(bytes);
@@ -82,7 +89,7 @@ class EncodeState {
 
   /** Where a payload goes: shared memory when big enough (see shm.ts), else an attachment. */
   place(bytes: Uint8Array): { ref: number } | { shm: object } {
-    const shm = toShared(bytes);
+    const shm = this.shared ? toShared(bytes) : undefined;
     if (shm) {
       this.typed = true;
       return { shm };
@@ -148,17 +155,37 @@ function encodeValueInto(v: unknown, st: EncodeState): unknown {
   }
 }
 
+/** Options of `encodeValue` and `reviveValue`. */
+export interface CodecOptions {
+  /**
+   * Shared-memory handles (default true): only between this host and its own workers. Values that
+   * leave the machine or come from clients (HTTP, cluster peers) set false: big payloads stay
+   * inline, and a `shm` handle is refused rather than mapped (it could name any segment here).
+   */
+  shared?: boolean;
+}
+
 /** Make a value wire-safe; copies only the parts that change. */
-export function encodeValue(value: unknown): Encoded {
-  const st = new EncodeState();
+export function encodeValue(value: unknown, options: CodecOptions = {}): Encoded {
+  const st = new EncodeState(options.shared ?? true);
   const out = encodeValueInto(value, st);
   return { value: out, attachments: st.attachments, typed: st.typed };
 }
 
-function reviveTag(v: Record<string, unknown>, attachments: readonly Uint8Array[]): unknown {
+function shared(v: Record<string, unknown>, allowed: boolean): Uint8Array {
+  if (!allowed) throw new SnakepitError("invalid_argument", `A shared-memory handle is not accepted here: send the payload inline (base64 over HTTP)`, { details: { field: TAG } });
+  return fromShared(v.shm);
+}
+
+/** The attachment a typed value points at: only a whole index counts ("__proto__" is not one). */
+function attachment(v: Record<string, unknown>, attachments: readonly Uint8Array[]): Uint8Array {
+  return (Number.isInteger(v.ref) ? attachments[v.ref as number] : undefined) ?? new Uint8Array(0);
+}
+
+function reviveTag(v: Record<string, unknown>, attachments: readonly Uint8Array[], allowShm: boolean): unknown {
   switch (v[TAG]) {
     case "bytes":
-      return v.shm ? fromShared(v.shm) : attachments[v.ref as number] ?? new Uint8Array(0);
+      return v.shm ? shared(v, allowShm) : attachment(v, attachments);
     case "float": {
       const s = v.value as string;
       return s === "nan" ? Number.NaN : s === "-inf" ? -Infinity : s === "inf" ? Infinity : Number(s);
@@ -172,10 +199,14 @@ function reviveTag(v: Record<string, unknown>, attachments: readonly Uint8Array[
       const dtype = v.dtype as DType;
       const ctor = CTORS[dtype];
       if (!ctor) return v;
-      let raw = v.shm ? fromShared(v.shm) : attachments[v.ref as number] ?? new Uint8Array(0);
+      let raw = v.shm ? shared(v, allowShm) : attachment(v, attachments);
+      const shape = v.shape as number[];
+      if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0) || shape.reduce((n, d) => n * d, 1) * ctor.BYTES_PER_ELEMENT !== raw.byteLength) {
+        throw new SnakepitError("invalid_argument", `An ndarray of shape ${JSON.stringify(shape)} and dtype ${dtype} cannot hold ${raw.byteLength} bytes`, { details: { field: "shape" } });
+      }
       if (raw.byteOffset % ctor.BYTES_PER_ELEMENT !== 0) raw = raw.slice();
       const data = new ctor(raw.buffer as ArrayBuffer, raw.byteOffset, raw.byteLength / ctor.BYTES_PER_ELEMENT);
-      return { dtype, shape: v.shape as number[], data } satisfies NDArray;
+      return { dtype, shape, data } satisfies NDArray;
     }
     default:
       return v;
@@ -183,14 +214,18 @@ function reviveTag(v: Record<string, unknown>, attachments: readonly Uint8Array[
 }
 
 /** Turn typed values from the wire back into host values. */
-export function reviveValue(value: unknown, attachments: readonly Uint8Array[]): unknown {
+export function reviveValue(value: unknown, attachments: readonly Uint8Array[], options: CodecOptions = {}): unknown {
+  return reviveInto(value, attachments, options.shared ?? true);
+}
+
+function reviveInto(value: unknown, attachments: readonly Uint8Array[], allowShm: boolean): unknown {
   if (typeof value !== "object" || value === null) return value;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = reviveValue(value[i], attachments);
+    for (let i = 0; i < value.length; i++) value[i] = reviveInto(value[i], attachments, allowShm);
     return value;
   }
   const rec = value as Record<string, unknown>;
-  if (TAG in rec) return reviveTag(rec, attachments);
-  for (const key in rec) rec[key] = reviveValue(rec[key], attachments);
+  if (TAG in rec) return reviveTag(rec, attachments, allowShm);
+  for (const key in rec) rec[key] = reviveInto(rec[key], attachments, allowShm);
   return rec;
 }

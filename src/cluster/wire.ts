@@ -88,7 +88,7 @@ export interface WireValue {
 
 /** A host value for the wire (lossless for bytes, ndarrays, big ints, NaN), as the workers' codec does it. */
 export function toWireValue(value: unknown): WireValue {
-  const encoded = encodeValue(value);
+  const encoded = encodeValue(value, { shared: false }); // another machine cannot map our /dev/shm
   if (encoded.attachments.length === 0) return { v: encoded.value };
   return { v: encoded.value, b: encoded.attachments.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString("base64")) };
 }
@@ -96,7 +96,7 @@ export function toWireValue(value: unknown): WireValue {
 /** A wire value back into host values. */
 export function fromWireValue(wire: WireValue): unknown {
   const attachments = (wire.b ?? []).map((b) => new Uint8Array(Buffer.from(b, "base64")));
-  return reviveValue(wire.v, attachments);
+  return reviveValue(wire.v, attachments, { shared: false });
 }
 
 export function toWireError(err: unknown): WireError {

@@ -7,6 +7,8 @@ import { SnakepitError } from "../errors.ts";
 import { AFFINITY_MODES } from "../session/affinity.ts";
 
 const AFFINITY = new Set<string>(AFFINITY_MODES);
+/** Longest tool name a call may give. */
+const MAX_TOOL_NAME = 256;
 
 /** 128 random bits: two runs never share an id, so one never kills the other's workers. */
 export function newRunId(): string {
@@ -17,6 +19,12 @@ export function newRunId(): string {
 export function checkCall(tool: unknown, args: unknown, affinity: unknown): void {
   if (typeof tool !== "string" || tool.length === 0) {
     throw new SnakepitError("invalid_argument", `tool must be a non-empty string, got ${JSON.stringify(tool)}`, { details: { field: "tool" } });
+  }
+  if (tool.length > MAX_TOOL_NAME) {
+    // Names are echoed in errors and logs: a megabyte of name must not come back as a megabyte of error.
+    throw new SnakepitError("invalid_argument", `tool name is ${tool.length} characters long; at most ${MAX_TOOL_NAME} (it starts ${JSON.stringify(tool.slice(0, 40))})`, {
+      details: { field: "tool", maxLength: MAX_TOOL_NAME },
+    });
   }
   if (typeof args !== "object" || args === null || Array.isArray(args)) {
     throw new SnakepitError("invalid_argument", `args of "${tool}" must be an object of named arguments`, { details: { field: "args" } });
