@@ -5,13 +5,13 @@
  */
 
 import type { CallSink, RequestOptions } from "../bridge/channel.ts";
-import { Inbox } from "../bridge/inbox.ts";
-import type { BridgeMethods, ControlMethod, ExecuteToolRequest, ToolChunk, ToolSpec } from "../bridge/messages.ts";
+import type { BridgeMethods, ControlMethod, ExecuteToolRequest, ToolSpec } from "../bridge/messages.ts";
 import { type Clock, realClock } from "../core/clock.ts";
 import { SnakepitError } from "../errors.ts";
 import type { CrashInfo } from "../resilience/crash.ts";
 import type { ExitStatus } from "../runtime/process.ts";
 import { CallTracker, type Conduit } from "./calls.ts";
+import { callTool, streamTool } from "./tool-calls.ts";
 import type { CallOptions, CallResult, WorkerHealth, WorkerHooks, WorkerInfo, WorkerLink, WorkerState, WorkerStream } from "./link.ts";
 
 /** What an in-memory tool gets besides its arguments. */
@@ -170,33 +170,12 @@ export class InMemoryWorker implements WorkerLink {
   }
 
   call(tool: string, args: Record<string, unknown>, options: CallOptions = {}): Promise<CallResult> {
-    let call;
-    try {
-      call = this.#calls.start(this.#conduit, "ExecuteTool", tool, args, options);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return call.done.then((reply) => {
-      const r = reply as BridgeMethods["ExecuteTool"][1] | undefined;
-      return { result: r?.result ?? null, durationUs: Number(r?.durationUs ?? 0) };
-    });
+    return callTool(this.#calls, this.#conduit, tool, args, options);
   }
 
+  /** Stream a tool's chunks; the call starts (and takes its slot) now, not at the first `next()`. */
   stream(tool: string, args: Record<string, unknown>, options: CallOptions = {}): WorkerStream {
-    const inbox = new Inbox<unknown>();
-    let durationUs = 0;
-    const call = this.#calls.start(this.#conduit, "ExecuteStreamingTool", tool, args, options, (msg) => inbox.push((msg as ToolChunk).data ?? null));
-    call.done.then((end) => {
-      durationUs = Number((end as { durationUs?: number } | undefined)?.durationUs ?? 0);
-      inbox.end();
-    }, (err) => inbox.end(err));
-    const chunks = inbox.read(() => {}, () => call.cancel(new SnakepitError("aborted", `Stream of "${tool}" was closed by the consumer`)));
-    return {
-      chunks,
-      get durationUs() {
-        return durationUs;
-      },
-    };
+    return streamTool(this.#calls, this.#conduit, tool, args, options, false);
   }
 
   control<M extends ControlMethod>(_method: M, _msg: BridgeMethods[M][0]): Promise<BridgeMethods[M][1]> {

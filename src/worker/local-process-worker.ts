@@ -6,8 +6,7 @@
 import { Channel } from "../bridge/channel.ts";
 import { serveHost } from "../bridge/host-service.ts";
 import { FrameDecoder } from "../bridge/frames.ts";
-import { Inbox } from "../bridge/inbox.ts";
-import { type BridgeMethods, type ControlMethod, type HostHandlers, type ToolChunk, toolSpecFromWire, type ToolSpec } from "../bridge/messages.ts";
+import { type BridgeMethods, type ControlMethod, type HostHandlers, toolSpecFromWire, type ToolSpec } from "../bridge/messages.ts";
 import { type Clock, realClock } from "../core/clock.ts";
 import { SnakepitError } from "../errors.ts";
 import { type CrashKind, classifyCrash } from "../resilience/crash.ts";
@@ -16,6 +15,7 @@ import { type ChildProcess, type ExitStatus, spawnChild } from "../runtime/proce
 import { CallTracker } from "./calls.ts";
 import { awaitHandshake, checkProtocol, describeExit, workerCommand, type WorkerSpec } from "./handshake.ts";
 import { type Beat, startHeartbeat } from "./heartbeat.ts";
+import { callTool, streamTool } from "./tool-calls.ts";
 import type { CallOptions, CallResult, WorkerHealth, WorkerHooks, WorkerInfo, WorkerLink, WorkerState, WorkerStream } from "./link.ts";
 import { OutputTail, pump } from "./output.ts";
 import { stopInStages } from "./terminate.ts";
@@ -206,38 +206,12 @@ export class LocalProcessWorker implements WorkerLink {
   }
 
   call(tool: string, args: Record<string, unknown>, options: CallOptions = {}): Promise<CallResult> {
-    let call;
-    try {
-      call = this.#calls.start(this.#channel, "ExecuteTool", tool, args, options);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return call.done.then((reply) => {
-      const r = reply as BridgeMethods["ExecuteTool"][1] | undefined;
-      return { result: r?.result ?? null, durationUs: Number(r?.durationUs ?? 0) };
-    });
+    return callTool(this.#calls, this.#channel, tool, args, options);
   }
 
   /** Stream a tool's chunks; the call starts (and takes its slot) now, not at the first `next()`. */
   stream(tool: string, args: Record<string, unknown>, options: CallOptions = {}): WorkerStream {
-    const inbox = new Inbox<unknown>();
-    const call = this.#calls.start(this.#channel, "ExecuteStreamingTool", tool, args, options, (msg) => inbox.push((msg as ToolChunk).data ?? null));
-    let durationUs = 0;
-    call.done.then((end) => {
-      durationUs = Number((end as { durationUs?: number } | undefined)?.durationUs ?? call.elapsedMs * 1000);
-      inbox.end();
-    }, (err) => inbox.end(err));
-    const channel = this.#channel;
-    const chunks = inbox.read(
-      (n) => channel?.credit(call.id, n),
-      () => call.cancel(new SnakepitError("aborted", `Stream of "${tool}" was closed by the consumer`)),
-    );
-    return {
-      chunks,
-      get durationUs() {
-        return durationUs;
-      },
-    };
+    return streamTool(this.#calls, this.#channel, tool, args, options, true);
   }
 
   /** Internal: the worker's channel, for the Connect transport. Not semver. */
