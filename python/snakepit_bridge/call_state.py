@@ -14,6 +14,7 @@ class CallState:
 
     __slots__ = (
         "id", "method", "msg", "cancelled", "expired", "deadline", "received", "credits", "credit_cond", "future",
+        "hold",
     )
 
     def __init__(self, call_id: int, method: str, msg: Dict[str, Any], deadline: Optional[float],
@@ -29,6 +30,7 @@ class CallState:
         self.credits = 0
         self.credit_cond: Optional[threading.Condition] = None
         self.future: Any = None
+        self.hold = False  # its answer may wait for the next call's (which is quick): one write
 
     @property
     def streaming(self) -> bool:

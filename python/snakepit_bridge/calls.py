@@ -29,6 +29,7 @@ __all__ = ["CallRunner", "TERMINATING"]
 # Set by the SIGTERM handler: a SystemExit raised then must end the worker, not just a call.
 TERMINATING = threading.Event()
 _CURRENT = correlation._current
+QUICK_US = 200  # a tool this quick lets the answer before its call wait for its own
 Send = Callable[[Dict[str, Any]], None]
 
 
@@ -38,10 +39,13 @@ class CallRunner:
     def __init__(self, tools: Dict[str, Tool], *, host: HostClient, sessions: SessionStore, send: Send,
                  calls: Dict[int, CallState], fallback: Optional[Callable[[str], Optional[Tool]]] = None,
                  send_chunk: Optional[Callable[[int, int, Any], None]] = None,
-                 write: Optional[Callable[[bytes], None]] = None, flush: Optional[Callable[[], None]] = None) -> None:
+                 write: Optional[Callable[[bytes], None]] = None, flush: Optional[Callable[[], None]] = None,
+                 hold: Optional[Callable[[bytes], None]] = None) -> None:
         self.tools = tools
         self._flush = flush
         self._write = write  # a ready JSON packet, straight to the pipe
+        self._hold = hold  # a ready JSON packet, sent with the next write
+        self.quick: "set[str]" = set()  # tools whose last call took under QUICK_US
         self._send_chunk = send_chunk or (lambda cid, seq, data: send({"k": MESSAGE, "id": cid, "msg": {"data": data, "seq": seq}}))
         self._host = host
         self._sessions = sessions
@@ -115,11 +119,15 @@ class CallRunner:
         result = self._await(call, tool.fn(**args)) if tool.is_async else tool.fn(**args)
         if call.credit_cond is None and type(result) in _PLAIN:  # the common case, inline
             us = int((time.perf_counter() - started) * 1e6)
+            if us < QUICK_US:
+                self.quick.add(tool.name)
+            else:
+                self.quick.discard(tool.name)
             if self._write is not None and not (call.cancelled or call.expired):
                 payload = end_packet(call.id, result, us)
                 if payload is not None:  # a plain scalar: the codec's bytes without the codec
                     self._calls.pop(call.id, None)
-                    self._write(payload)
+                    (self._hold if call.hold and self._hold is not None else self._write)(payload)
                     return
             self.finish(call, result={"result": result, "durationUs": us})
             return

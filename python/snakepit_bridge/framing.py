@@ -34,11 +34,38 @@ class ProtocolError(Exception):
     """The peer sent bytes that are not a valid envelope."""
 
 
-class FrameReader:
-    """Reads envelopes; returns (flags, payload, attachments) per JSON packet."""
+class _CountingRaw(io.RawIOBase):
+    """The pipe, counting the bytes read from it (so the reader knows what its buffer holds)."""
 
     def __init__(self, fd: int) -> None:
-        self._file = io.open(fd, "rb", buffering=1 << 16, closefd=False)
+        super().__init__()
+        self.fd = fd
+        self.fed = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: "memoryview | bytearray") -> int:  # type: ignore[override]
+        n = os.readv(self.fd, (buf,))
+        self.fed += n
+        return n
+
+
+class FrameReader:
+    """Reads envelopes; returns (flags, payload, attachments) per JSON packet.
+
+    `buffered()` says whether bytes of a next packet were already read from the pipe (a read
+    would not wait for the host), so a burst of packets can be taken in one go.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._raw = _CountingRaw(fd)
+        # A large payload is read straight into its bytes object (no extra copy).
+        self._file = io.BufferedReader(self._raw, 1 << 16)
+        self._taken = 0
+
+    def buffered(self) -> bool:
+        return self._raw.fed > self._taken
 
     def read_packet(self) -> Optional[Tuple[int, bytes, List[bytes]]]:
         """The next packet, or None at end of input (the host is gone)."""
@@ -54,6 +81,7 @@ class FrameReader:
             payload = read(length) if length else b""
             if len(payload) < length:
                 return None
+            self._taken += 5 + length
             if flags & FLAG_ATTACHMENT:
                 attachments.append(payload)
                 continue
@@ -130,6 +158,21 @@ class FrameWriter:
                     self._start_flusher()
                 return
             self._write_all(data)
+
+    def hold_packet(self, payload: bytes) -> None:
+        """Hold an untyped JSON packet for the next write: the caller has more to send at once
+        and flushes then (the flusher thread writes it if that takes longer than `HOLD_S`)."""
+        data = _HEADER.pack(FLAG_JSON, len(payload)) + payload
+        with self._lock:
+            held = self._held
+            if not held:
+                self._held_since = time.monotonic()
+                if not self._wake.is_set():
+                    self._start_flusher()
+            held.append(data)
+            self._held_size += len(data)
+            if self._held_size >= self.HOLD_MAX:
+                self._write_all(self._take_held())
 
     def flush(self) -> None:
         """Write held chunks now."""

@@ -49,7 +49,7 @@ class Server:
         self.host = HostClient(self.send)
         self.runner = CallRunner(tools, host=self.host, sessions=self.sessions, send=self.send, calls=self.calls,
                                  fallback=lambda name: compat.passthrough_tool(target, name), send_chunk=self.send_chunk,
-                                 write=writer.write_packet, flush=writer.flush)
+                                 write=writer.write_packet, flush=writer.flush, hold=writer.hold_packet)
         self.control = Control(self)
         self._lead = threading.Lock()
         self._slots = threading.Lock()
@@ -113,12 +113,22 @@ class Server:
             )
 
     def _thread_main(self) -> None:
-        """Lead (read and dispatch) until a call is ours to run; run it; repeat."""
+        """Lead (read and dispatch) until a call is ours to run; run it; repeat.
+
+        When every slot is taken, the leader first drains the packets already read from the pipe
+        (a burst from the host), so the calls of a burst run back to back and their answers share
+        one write; an answer is held only while the next call's tool has been quick so far.
+        """
         read = self._reader.read_packet
+        buffered = self._reader.buffered
+        slots = self._slots
+        waiting = self._waiting
+        run = self.runner.run
+        quick = self.runner.quick
+        mine: "deque[CallState]" = deque()
         while True:
-            call: Optional[CallState] = None
             with self._lead:
-                while call is None:
+                while not mine or (self._busy >= self.capacity and buffered()):
                     try:
                         packet = read()
                     except ProtocolError as exc:
@@ -130,15 +140,23 @@ class Server:
                         return
                     self.last_heard = time.monotonic()
                     call = self._receive(packet)
-            # The lead is released: a follower reads on while this thread runs the call.
-            while call is not None:
-                self.runner.run(call)
-                with self._slots:
-                    if self._waiting:
-                        call = self._waiting.popleft()
+                    if call is not None:
+                        mine.append(call)
+            # The lead is released: a follower reads on while this thread runs the calls.
+            while mine:
+                call = mine.popleft()
+                try:
+                    nxt = mine[0] if mine else waiting[0]
+                    call.hold = nxt.msg.get("toolName") in quick
+                except IndexError:
+                    pass
+                run(call)
+                with slots:
+                    if waiting:
+                        mine.append(waiting.popleft())
                     else:
                         self._busy -= 1
-                        call = None
+            self._writer.flush()
 
     def _receive(self, packet: "tuple[int, bytes, list]") -> Optional[CallState]:
         """Decode and dispatch one packet; a bad one is answered, never fatal."""
