@@ -29,6 +29,7 @@ __all__ = ["CallRunner", "TERMINATING"]
 # Set by the SIGTERM handler: a SystemExit raised then must end the worker, not just a call.
 TERMINATING = threading.Event()
 _CURRENT = correlation._current
+_perf_counter = time.perf_counter
 QUICK_US = 200  # a tool this quick lets the answer before its call wait for its own
 Send = Callable[[Dict[str, Any]], None]
 
@@ -73,7 +74,7 @@ class CallRunner:
 
     # ---- running -------------------------------------------------------------------------
     def run(self, call: CallState) -> None:
-        started = time.perf_counter()
+        started = _perf_counter()
         try:
             body = call.msg
             name = body.get("toolName", "")
@@ -86,17 +87,22 @@ class CallRunner:
                 self._timer.arm(call)
             args = body.get("args") or {}
             tool.validate(args)
-            token = _CURRENT.set(body.get("correlationId") or None)
+            correlation_id = body.get("correlationId")
+            # Nothing to bind when the call has no id and none is bound: the common case.
+            token = _CURRENT.set(correlation_id or None) if correlation_id or _CURRENT.get() is not None else None
             try:
                 if tracing.available and body.get("traceparent"):
                     with tracing.tool_span(name, body["traceparent"]) as own:
                         if own:
                             body["traceparent"] = own
                         self._run_tool(call, tool, args, started)
-                else:
+                elif tool.wants_ctx or tool.adapter_class is not None or tool.is_async or call.cancelled or call.expired:
                     self._run_tool(call, tool, args, started)
+                else:  # a plain function: called inline
+                    self._answer(call, tool, tool.fn(**args), started)
             finally:
-                _CURRENT.reset(token)
+                if token is not None:
+                    _CURRENT.reset(token)
         except BaseException as exc:  # noqa: BLE001 - the host always gets an answer
             self.finish(call, error=exc)
             # A tool calling sys.exit() is an error of that call; SIGTERM (TERMINATING) ends us.
@@ -116,9 +122,12 @@ class CallRunner:
                 reply = self._settle(call, invoke(args), started)
             self.finish(call, result=reply)  # after the adapter's cleanup()
             return
-        result = self._await(call, tool.fn(**args)) if tool.is_async else tool.fn(**args)
+        self._answer(call, tool, self._await(call, tool.fn(**args)) if tool.is_async else tool.fn(**args), started)
+
+    def _answer(self, call: CallState, tool: Tool, result: Any, started: float) -> None:
+        """Send a tool's result: a plain one inline, a stream's chunks, or the collected reply."""
         if call.credit_cond is None and type(result) in _PLAIN:  # the common case, inline
-            us = int((time.perf_counter() - started) * 1e6)
+            us = int((_perf_counter() - started) * 1e6)
             if us < QUICK_US:
                 self.quick.add(tool.name)
             else:

@@ -81,6 +81,8 @@ def scalar_json(data: Any) -> Optional[bytes]:
 def chunk_packet(call_id: int, seq: int, data: Any) -> Optional[bytes]:
     """The JSON of a stream message carrying a plain scalar, encoded without the general codec
     (the same bytes it would produce); None when `data` needs the codec."""
+    if type(data) is int and -_SAFE_INT < data < _SAFE_INT:  # the common case: no encoder
+        return b'{"k":3,"id":%d,"msg":{"data":%d,"seq":%d}}' % (call_id, data, seq)
     text = scalar_json(data)
     if text is None:
         return None
@@ -89,6 +91,8 @@ def chunk_packet(call_id: int, seq: int, data: Any) -> Optional[bytes]:
 
 def end_packet(call_id: int, result: Any, duration_us: int) -> Optional[bytes]:
     """The JSON of a successful unary END with a plain scalar result, as the codec would write it."""
+    if type(result) is int and -_SAFE_INT < result < _SAFE_INT:  # the common case: no encoder
+        return b'{"k":4,"id":%d,"msg":{"result":%d,"durationUs":%d}}' % (call_id, result, duration_us)
     text = scalar_json(result)
     if text is None:
         return None

@@ -22,7 +22,7 @@ from .call_state import CallState
 from .chunks import chunk_packet
 from .calls import TERMINATING, CallRunner
 from .control import Control, exit_group
-from .decode import UndecodablePacket, decode_packet
+from .decode import _QUICK, UndecodablePacket, decode_packet
 from .errors import BridgeError
 from .framing import FrameReader, FrameWriter, ProtocolError
 from .host_client import STREAM_WINDOW, HostClient
@@ -32,6 +32,8 @@ from .wire import CANCEL, CREDIT, END, MESSAGE, REQUEST, STREAM_REQUEST, error_p
 __all__ = ["Server", "PROTOCOL_VERSION", "TERMINATING"]
 
 PROTOCOL_VERSION = 1
+_loads = codec.loads
+_READ_AHEAD = 64  # calls a leader takes from one burst before it runs them
 _CALLS = ("ExecuteTool", "ExecuteStreamingTool")
 
 
@@ -128,7 +130,7 @@ class Server:
         mine: "deque[CallState]" = deque()
         while True:
             with self._lead:
-                while not mine or (self._busy >= self.capacity and buffered()):
+                while not mine or (self._busy >= self.capacity and buffered() and len(mine) < _READ_AHEAD):
                     try:
                         packet = read()
                     except ProtocolError as exc:
@@ -145,11 +147,9 @@ class Server:
             # The lead is released: a follower reads on while this thread runs the calls.
             while mine:
                 call = mine.popleft()
-                try:
-                    nxt = mine[0] if mine else waiting[0]
-                    call.hold = nxt.msg.get("toolName") in quick
-                except IndexError:
-                    pass
+                nxt = mine[0] if mine else (waiting[0] if waiting else None)
+                if nxt is not None and nxt.msg.get("toolName") in quick:
+                    call.hold = True
                 run(call)
                 with slots:
                     if waiting:
@@ -162,7 +162,13 @@ class Server:
         """Decode and dispatch one packet; a bad one is answered, never fatal."""
         flags, payload, attachments = packet
         try:
-            msg = decode_packet(flags, payload, attachments)
+            if not flags and len(payload) < _QUICK and b"\\u" not in payload:
+                try:  # decode_packet's quick path, inline
+                    msg = _loads(payload)
+                except Exception:  # noqa: BLE001 - decode_packet names the problem
+                    msg = decode_packet(flags, payload, attachments)
+            else:
+                msg = decode_packet(flags, payload, attachments)
             return self._dispatch(msg)
         except UndecodablePacket as exc:
             self._undecodable(exc)
