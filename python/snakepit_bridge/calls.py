@@ -47,6 +47,7 @@ class CallRunner:
         self._write = write  # a ready JSON packet, straight to the pipe
         self._hold = hold  # a ready JSON packet, sent with the next write
         self.quick: "set[str]" = set()  # tools whose last call took under QUICK_US
+        self.inline_ok: "set[str]" = set()  # of those, the ones without ctx (never wait on the host)
         self._send_chunk = send_chunk or (lambda cid, seq, data: send({"k": MESSAGE, "id": cid, "msg": {"data": data, "seq": seq}}))
         self._host = host
         self._sessions = sessions
@@ -130,8 +131,11 @@ class CallRunner:
             us = int((_perf_counter() - started) * 1e6)
             if us < QUICK_US:
                 self.quick.add(tool.name)
+                if not (tool.wants_ctx or tool.adapter_class is not None or tool.is_async):
+                    self.inline_ok.add(tool.name)  # cannot wait on the host: may run with the lead
             else:
                 self.quick.discard(tool.name)
+                self.inline_ok.discard(tool.name)
             if self._write is not None and not (call.cancelled or call.expired):
                 payload = end_packet(call.id, result, us)
                 if payload is not None:  # a plain scalar: the codec's bytes without the codec

@@ -11,7 +11,7 @@ import os
 import struct
 import threading
 import time
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 __all__ = [
     "FLAG_JSON",
@@ -112,6 +112,7 @@ class FrameWriter:
         self._last_write = 0.0
         self._wake = threading.Event()
         self._flusher: Optional[threading.Thread] = None
+        self._watch: Optional[Callable[[], bool]] = None
 
     def write_packet(
         self, payload: bytes, attachments: Sequence[bytes] = (), typed: bool = False
@@ -187,6 +188,14 @@ class FrameWriter:
         self._held_size = 0
         return b"".join(parts)
 
+    def watching(self) -> bool:
+        return self._watch is not None and self._wake.is_set()
+
+    def watch(self, check: Callable[[], bool]) -> None:
+        """Have the flusher thread run `check` at each poll, polling on while it returns True."""
+        self._watch = check
+        self._start_flusher()
+
     def _start_flusher(self) -> None:
         self._wake.set()
         if self._flusher is None:
@@ -200,6 +209,9 @@ class FrameWriter:
             idle = 0
             while idle < 20:
                 time.sleep(self.POLL_S)  # without the GIL: the producer runs meanwhile
+                watch = self._watch
+                if watch is not None and watch():
+                    idle = 0
                 if not self._held:
                     idle += 1
                     continue

@@ -33,6 +33,7 @@ __all__ = ["Server", "PROTOCOL_VERSION", "TERMINATING"]
 
 PROTOCOL_VERSION = 1
 _loads = codec.loads
+INLINE_S = 0.002  # a call run without handing the lead on gets it handed on after this long
 _READ_AHEAD = 64  # calls a leader takes from one burst before it runs them
 _CALLS = ("ExecuteTool", "ExecuteStreamingTool")
 
@@ -54,6 +55,9 @@ class Server:
                                  write=writer.write_packet, flush=writer.flush, hold=writer.hold_packet)
         self.control = Control(self)
         self._lead = threading.Lock()
+        self._handoff = threading.Lock()
+        self._inline_since = 0.0  # when the call running with the lead started (0: none)
+        self._handed = False  # the flusher handed the lead on while that call ran
         self._slots = threading.Lock()
         self._busy = 0
         self._waiting: "deque[CallState]" = deque()
@@ -115,11 +119,14 @@ class Server:
             )
 
     def _thread_main(self) -> None:
-        """Lead (read and dispatch) until a call is ours to run; run it; repeat.
+        """Lead (read and dispatch) until calls are ours to run; run them; repeat.
 
         When every slot is taken, the leader first drains the packets already read from the pipe
-        (a burst from the host), so the calls of a burst run back to back and their answers share
-        one write; an answer is held only while the next call's tool has been quick so far.
+        (a burst), so the calls of a burst run back to back and their answers share one write (an
+        answer is held only while the next call's tool has been quick). With one slot, calls of
+        tools that have been quick and cannot wait on the host run without handing the lead on
+        (no thread wakes); one that turns slow is noticed by the flusher thread (`_watch`), which
+        hands the lead to a follower after `INLINE_S`, so reading never stops for long.
         """
         read = self._reader.read_packet
         buffered = self._reader.buffered
@@ -127,36 +134,72 @@ class Server:
         waiting = self._waiting
         run = self.runner.run
         quick = self.runner.quick
+        inline_ok = self.runner.inline_ok
+        lead = self._lead
+        writer = self._writer
         mine: "deque[CallState]" = deque()
         while True:
-            with self._lead:
-                while not mine or (self._busy >= self.capacity and buffered() and len(mine) < _READ_AHEAD):
-                    try:
-                        packet = read()
-                    except ProtocolError as exc:
-                        self.control.fail(f"the host's byte stream is out of step: {exc}")
-                        return
-                    if packet is None:
-                        shm.cleanup(host_gone=True)  # its segments in transit too
-                        self.exit()  # our stdin closed: the host is gone
-                        return
-                    self.last_heard = time.monotonic()
-                    call = self._receive(packet)
-                    if call is not None:
-                        mine.append(call)
-            # The lead is released: a follower reads on while this thread runs the calls.
-            while mine:
-                call = mine.popleft()
-                nxt = mine[0] if mine else (waiting[0] if waiting else None)
-                if nxt is not None and nxt.msg.get("toolName") in quick:
-                    call.hold = True
-                run(call)
-                with slots:
-                    if waiting:
-                        mine.append(waiting.popleft())
-                    else:
-                        self._busy -= 1
-            self._writer.flush()
+            lead.acquire()
+            led = True
+            try:
+                while led:
+                    while not mine or (self._busy >= self.capacity and buffered() and len(mine) < _READ_AHEAD):
+                        try:
+                            packet = read()
+                        except ProtocolError as exc:
+                            self.control.fail(f"the host's byte stream is out of step: {exc}")
+                            return
+                        if packet is None:
+                            shm.cleanup(host_gone=True)  # its segments in transit too
+                            self.exit()  # our stdin closed: the host is gone
+                            return
+                        self.last_heard = time.monotonic()
+                        call = self._receive(packet)
+                        if call is not None:
+                            mine.append(call)
+                    while mine:
+                        call = mine.popleft()
+                        name = call.msg.get("toolName")
+                        if led and (name not in inline_ok or self.capacity != 1):
+                            led = False
+                            lead.release()  # a follower reads on while this thread runs calls
+                        nxt = mine[0] if mine else (waiting[0] if waiting else None)
+                        if nxt is not None and nxt.msg.get("toolName") in quick:
+                            call.hold = True
+                        if led:
+                            if not writer.watching():
+                                writer.watch(self._watch)
+                            self._inline_since = time.monotonic()
+                            run(call)
+                            with self._handoff:
+                                self._inline_since = 0.0
+                                if self._handed:  # the flusher gave the lead to a follower meanwhile
+                                    self._handed = led = False
+                        else:
+                            run(call)
+                        with slots:
+                            if waiting:
+                                mine.append(waiting.popleft())
+                            else:
+                                self._busy -= 1
+                    if not (led and buffered()):
+                        writer.flush()
+            finally:
+                if led:
+                    lead.release()
+
+    def _watch(self) -> bool:
+        """Run by the flusher thread every poll: hand the lead on from a call that runs too long.
+        True while a call runs with the lead (keep watching)."""
+        since = self._inline_since
+        if not since:
+            return False
+        if time.monotonic() - since >= INLINE_S:
+            with self._handoff:
+                if self._inline_since == since and not self._handed:
+                    self._handed = True
+                    self._lead.release()
+        return True
 
     def _receive(self, packet: "tuple[int, bytes, list]") -> Optional[CallState]:
         """Decode and dispatch one packet; a bad one is answered, never fatal."""
