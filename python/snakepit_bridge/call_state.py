@@ -14,7 +14,7 @@ class CallState:
 
     __slots__ = (
         "id", "method", "msg", "cancelled", "expired", "deadline", "received", "credits", "credit_cond", "future",
-        "hold",
+        "hold", "own_deadline",
     )
 
     def __init__(self, call_id: int, method: str, msg: Dict[str, Any], deadline: Optional[float],
@@ -27,9 +27,10 @@ class CallState:
         self.expired = False
         self.deadline = deadline
         self.received = time.monotonic() if received is None else received
-        self.credits = 0
+        self.credits = 0  # stream messages the host granted in all
         self.credit_cond: Optional[threading.Condition] = None
         self.future: Any = None
+        self.own_deadline = False  # the deadline is the tool's default (the host sent none)
         self.hold = False  # its answer may wait for the next call's (which is quick): one write
 
     @property

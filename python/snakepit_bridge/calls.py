@@ -16,7 +16,7 @@ from . import compat, correlation, tracing
 from .adapter import Tool
 from .aio import EventLoop
 from .call_state import CallState
-from .chunks import PLAIN_TYPES as _PLAIN, SCALARS as _SCALARS, end_packet, is_stream, unwrap_chunk
+from .chunks import _SAFE_INT, PLAIN_TYPES as _PLAIN, SCALARS as _SCALARS, end_packet, is_stream, unwrap_chunk
 from .context import ToolContext
 from .deadlines import DeadlineTimer
 from .errors import BridgeError, Cancelled, DeadlineExceeded, ToolNotFound
@@ -30,6 +30,7 @@ __all__ = ["CallRunner", "TERMINATING"]
 TERMINATING = threading.Event()
 _CURRENT = correlation._current
 _perf_counter = time.perf_counter
+_monotonic = time.monotonic
 QUICK_US = 200  # a tool this quick lets the answer before its call wait for its own
 Send = Callable[[Dict[str, Any]], None]
 
@@ -41,11 +42,13 @@ class CallRunner:
                  calls: Dict[int, CallState], fallback: Optional[Callable[[str], Optional[Tool]]] = None,
                  send_chunk: Optional[Callable[[int, int, Any], None]] = None,
                  write: Optional[Callable[[bytes], None]] = None, flush: Optional[Callable[[], None]] = None,
-                 hold: Optional[Callable[[bytes], None]] = None) -> None:
+                 hold: Optional[Callable[[bytes], None]] = None,
+                 queue: Optional[Callable[[bytes, bool], None]] = None) -> None:
         self.tools = tools
         self._flush = flush
         self._write = write  # a ready JSON packet, straight to the pipe
         self._hold = hold  # a ready JSON packet, sent with the next write
+        self._queue = queue  # a ready stream message (first?), which may share a write with the next
         self.quick: "set[str]" = set()  # tools whose last call took under QUICK_US
         self.inline_ok: "set[str]" = set()  # of those, the ones without ctx (never wait on the host)
         self._send_chunk = send_chunk or (lambda cid, seq, data: send({"k": MESSAGE, "id": cid, "msg": {"data": data, "seq": seq}}))
@@ -85,6 +88,7 @@ class CallRunner:
                 raise ToolNotFound(f"tool '{name}' not found (available: {available})", field="tool")
             if call.deadline is None and tool.timeout_ms:
                 call.deadline = call.received + tool.timeout_ms / 1000
+                call.own_deadline = True
                 self._timer.arm(call)
             args = body.get("args") or {}
             tool.validate(args)
@@ -171,7 +175,8 @@ class CallRunner:
         self._calls.pop(call.id, None)
         if call.cancelled and (error is None or isinstance(error, (Cancelled, DeadlineExceeded))):
             error = Cancelled(f"call {call.id} was cancelled by the host")
-        elif call.expired and (error is None or isinstance(error, (Cancelled, DeadlineExceeded))):
+        elif (call.expired and (error is None or isinstance(error, (Cancelled, DeadlineExceeded)))) or (
+                call.own_deadline and isinstance(error, DeadlineExceeded)):  # seen before the timer fired
             budget = int(round((call.deadline - call.received) * 1000)) if call.deadline else 0
             error = DeadlineExceeded(f"call {call.id} passed the tool's default deadline of {budget} ms",
                                      context={"timeoutMs": budget})
@@ -212,7 +217,7 @@ class CallRunner:
                 for item in gen:
                     if type(item) in _SCALARS:  # never a chunk wrapper: skip the probes
                         yield item
-                        if call.cancelled or call.expired or call.deadline is not None:
+                        if call.cancelled or call.expired or (call.deadline is not None and _monotonic() > call.deadline):
                             self._check(call)
                         continue
                     data, final = unwrap_chunk(item)
@@ -231,16 +236,22 @@ class CallRunner:
             return
         cond = call.credit_cond
         send = self._send_chunk
+        queue = self._queue
+        call_id = call.id
         seq = 0
+        # `call.credits` is what the host granted in all (only the reader adds to it), `seq` what
+        # was sent: no lock per chunk, only to wait when they meet.
         for item in self._iterate(call, result):
-            if cond is not None:
-                if call.credits <= 0 and self._flush is not None:
+            if cond is not None and seq >= call.credits:
+                if self._flush is not None:
                     self._flush()  # the host grants credit only for chunks it has seen
                 with cond:
-                    while call.credits <= 0 and not (call.cancelled or call.expired):
+                    while seq >= call.credits and not (call.cancelled or call.expired):
                         cond.wait()
-                    call.credits -= 1
-            if call.cancelled or call.expired or call.deadline is not None:
+            if call.cancelled or call.expired or (call.deadline is not None and _monotonic() > call.deadline):
                 self._check(call)
-            send(call.id, seq, item)
+            if type(item) is int and queue is not None and -_SAFE_INT < item < _SAFE_INT:  # chunk_packet, inline
+                queue(b'{"k":3,"id":%d,"msg":{"data":%d,"seq":%d}}' % (call_id, item, seq), not seq)
+            else:
+                send(call_id, seq, item)
             seq += 1

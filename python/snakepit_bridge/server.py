@@ -52,7 +52,8 @@ class Server:
         self.host = HostClient(self.send)
         self.runner = CallRunner(tools, host=self.host, sessions=self.sessions, send=self.send, calls=self.calls,
                                  fallback=lambda name: compat.passthrough_tool(target, name), send_chunk=self.send_chunk,
-                                 write=writer.write_packet, flush=writer.flush, hold=writer.hold_packet)
+                                 write=writer.write_packet, flush=writer.flush, hold=writer.hold_packet,
+                                 queue=writer.queue_packet)
         self.control = Control(self)
         self._lead = threading.Lock()
         self._handoff = threading.Lock()
