@@ -6,6 +6,7 @@
  * stops reading for longer than `streamStallMs` gets the stream cancelled and its worker freed.
  */
 
+import { EMPTY } from "../bridge/inbox.ts";
 import { SnakepitError } from "../errors.ts";
 import type { SessionLease } from "../session/lease.ts";
 import { endSpan } from "../telemetry/tracing.ts";
@@ -62,19 +63,33 @@ export async function* runStream(
     const guardOptions = { idempotent: ctx.idempotent, signal: options.signal, deadline: ctx.deadline, tool };
     committed = await withRehydrate(ctx, () => host.guard.run(attempt, guardOptions));
     const { stream } = committed;
-    // One stall timer per stream, not one per chunk: it fires at the earliest moment a stall can
-    // be due and re-arms itself for the rest of the time while the consumer holds a chunk.
+    // One stall timer per stream, not one per chunk, and no clock read per chunk: the timer is
+    // armed (and the time read) when the consumer holds a chunk and none is armed. When it fires
+    // on a later chunk than the one it was armed for, that chunk was handed out since: it re-arms
+    // for a whole period from now. A consumer is cancelled after holding one chunk for at least
+    // `stallMs` (at most twice that).
     const clock = host.clock;
     const stallMs = host.streamStallMs;
     let holding = false;
+    let handed = 0;
+    let armedFor = 0;
     let heldSince = 0;
     let timer: ReturnType<typeof clock.setTimer> | undefined;
+    const arm = (ms: number): void => {
+      armedFor = handed;
+      timer = clock.setTimer(check, ms);
+    };
     const check = (): void => {
       timer = undefined;
       if (!holding) return;
+      if (armedFor !== handed) {
+        heldSince = clock.now();
+        arm(stallMs);
+        return;
+      }
       const left = stallMs - (clock.now() - heldSince);
       if (left > 0) {
-        timer = clock.setTimer(check, left);
+        arm(left);
         return;
       }
       stalled = new SnakepitError("deadline_exceeded", `The consumer of stream "${tool}" read nothing for ${stallMs} ms (streamStallTimeoutMs); the stream was cancelled`, {
@@ -85,17 +100,24 @@ export async function* runStream(
       void stream.chunks.return();
       settleError(ctx, stalled);
     };
+    // Chunks already received are taken without a promise each (`take`), a burst in one turn.
+    const take = stream.take;
     try {
-      for (let next = committed.first; !next.done; next = await stream.chunks.next()) {
-        heldSince = clock.now();
+      for (let next = committed.first; !next.done;) {
+        handed++;
         holding = true;
-        timer ??= clock.setTimer(check, stallMs);
+        if (timer === undefined) {
+          heldSince = clock.now();
+          arm(stallMs);
+        }
         try {
           yield next.value;
         } finally {
           holding = false;
         }
         if (stalled) throw stalled;
+        const item = take === undefined ? EMPTY : take();
+        next = item === EMPTY ? await stream.chunks.next() : { value: item, done: false };
       }
     } finally {
       timer?.clear();

@@ -42,6 +42,8 @@ export interface CallResult {
 export interface WorkerStream {
   /** Chunks as they come; `return()` cancels the call. */
   readonly chunks: AsyncGenerator<unknown, void, undefined>;
+  /** A chunk already received, without a promise (`EMPTY` from bridge/inbox.ts when none is); only once `chunks` started. */
+  readonly take?: () => unknown;
   /** Time spent in the tool, µs, once the stream ended (0 before). */
   readonly durationUs: number;
 }

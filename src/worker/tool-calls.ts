@@ -44,6 +44,7 @@ export function streamTool(
   );
   return {
     chunks,
+    take: () => inbox.takeNow(),
     get durationUs() {
       return durationUs;
     },
