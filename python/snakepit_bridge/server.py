@@ -34,6 +34,7 @@ __all__ = ["Server", "PROTOCOL_VERSION", "TERMINATING"]
 PROTOCOL_VERSION = 1
 _loads = codec.loads
 INLINE_S = 0.002  # a call run without handing the lead on gets it handed on after this long
+BUSY_S = 0.001  # calls started closer together than this run without handing the lead on
 _READ_AHEAD = 64  # calls a leader takes from one burst before it runs them
 _CALLS = ("ExecuteTool", "ExecuteStreamingTool")
 
@@ -59,6 +60,7 @@ class Server:
         self._handoff = threading.Lock()
         self._inline_since = 0.0  # when the call running with the lead started (0: none)
         self._handed = False  # the flusher handed the lead on while that call ran
+        self._last_start = 0.0
         self._slots = threading.Lock()
         self._busy = 0
         self._waiting: "deque[CallState]" = deque()
@@ -160,17 +162,21 @@ class Server:
                             mine.append(call)
                     while mine:
                         call = mine.popleft()
-                        name = call.msg.get("toolName")
-                        if led and (name not in inline_ok or self.capacity != 1):
+                        now = time.monotonic()
+                        # Inline only while calls come close together (or the flusher polls anyway):
+                        # a lone call hands the lead on rather than wake the flusher to watch it.
+                        if led and (call.msg.get("toolName") not in inline_ok or self.capacity != 1 or (
+                                now - self._last_start > BUSY_S and not writer.watching())):
                             led = False
                             lead.release()  # a follower reads on while this thread runs calls
+                        self._last_start = now
                         nxt = mine[0] if mine else (waiting[0] if waiting else None)
                         if nxt is not None and nxt.msg.get("toolName") in quick:
                             call.hold = True
                         if led:
                             if not writer.watching():
                                 writer.watch(self._watch)
-                            self._inline_since = time.monotonic()
+                            self._inline_since = now
                             run(call)
                             with self._handoff:
                                 self._inline_since = 0.0
