@@ -193,8 +193,9 @@ class FrameWriter:
 
     def watch(self, check: Callable[[], bool]) -> None:
         """Have the flusher thread run `check` at each poll, polling on while it returns True."""
-        self._watch = check
-        self._start_flusher()
+        with self._lock:
+            self._watch = check
+            self._start_flusher()
 
     def _start_flusher(self) -> None:
         self._wake.set()
@@ -222,7 +223,8 @@ class FrameWriter:
                     except OSError:
                         return  # the host is gone: the reader sees it too
             self._wake.clear()
-            if self._held:  # held just before the clear: poll on
+            watch = self._watch
+            if self._held or (watch is not None and watch()):  # held (or a call to watch) just before the clear: poll on
                 self._wake.set()
 
     def _write_all(self, data: bytes) -> None:

@@ -174,14 +174,16 @@ class Server:
                         if nxt is not None and nxt.msg.get("toolName") in quick:
                             call.hold = True
                         if led:
+                            self._inline_since = now  # before the check: see the flusher's loop
                             if not writer.watching():
                                 writer.watch(self._watch)
-                            self._inline_since = now
-                            run(call)
-                            with self._handoff:
-                                self._inline_since = 0.0
-                                if self._handed:  # the flusher gave the lead to a follower meanwhile
-                                    self._handed = led = False
+                            try:
+                                run(call)
+                            finally:
+                                with self._handoff:
+                                    self._inline_since = 0.0
+                                    if self._handed:  # the flusher gave the lead to a follower meanwhile
+                                        self._handed = led = False
                         else:
                             run(call)
                         with slots:
