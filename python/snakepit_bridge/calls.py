@@ -182,7 +182,15 @@ class CallRunner:
                                      context={"timeoutMs": budget})
         if error is None:
             try:
-                self._send({"k": END, "id": call.id, "msg": result or {}})
+                packet = {"k": END, "id": call.id, "msg": result or {}}
+                if call.hold and self._hold is not None:  # more answers follow at once: one write
+                    from .codec import dumps
+
+                    payload, attachments, typed = dumps(packet)
+                    if not attachments and not typed:
+                        self._hold(payload)
+                        return
+                self._send(packet)
                 return
             except Exception as exc:  # noqa: BLE001 - e.g. a circular result
                 error = BridgeError(f"result of call {call.id} cannot be encoded: {type(exc).__name__}: {exc}")

@@ -21,6 +21,10 @@ class Tools(Adapter):
         return a + b
 
     @tool
+    def pair(self, a: int) -> dict:
+        return {"a": a, "items": [a, str(a)], "blob": b"x" * (a % 3)}
+
+    @tool
     def nap(self, s: float) -> float:
         time.sleep(s)
         return s
@@ -75,6 +79,13 @@ class BurstTest(unittest.TestCase):
             got = [self.host.recv() for _ in range(200)]
             self.assertEqual([g["id"] for g in got], list(range(1, 201)))
             self.assertEqual([g["msg"]["result"] for g in got], list(range(2, 202)))
+
+    def test_a_burst_of_structured_results_is_answered_in_order(self):
+        for _ in range(2):
+            self.host.send_all([call(i, "pair", a=i) for i in range(1, 101)])
+            got = [self.host.recv() for _ in range(100)]
+            self.assertEqual([g["id"] for g in got], list(range(1, 101)))
+            self.assertEqual([g["msg"]["result"]["items"] for g in got], [[i, str(i)] for i in range(1, 101)])
 
     def test_a_quick_tool_that_turns_slow_does_not_stop_reading(self):
         for i in range(5):  # quick so far: they run without handing the lead on
