@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-import json.scanner
 import math
 import os
 import re
@@ -193,7 +192,7 @@ def to_wire(value: Any) -> Any:
 
 _DECODER = json.JSONDecoder()
 _str_loads = _DECODER.decode
-_scan = getattr(json.scanner, "c_make_scanner", None)
+_scan = getattr(json.scanner, "c_make_scanner", None)  # json imports its scanner module
 _scan = _scan(_DECODER) if _scan is not None else None
 
 
