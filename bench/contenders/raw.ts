@@ -1,7 +1,8 @@
 /**
  * The floor: a tight newline-JSON pipe to bench/baselines/raw_echo.py. Bytes scanned for
- * newlines (no string concatenation), one write per microtask, bulk as raw length-prefixed
- * bytes. No framing, validation, errors, cancellation or supervision.
+ * newlines (no string concatenation), the lines of one read decoded as one string, one write
+ * per microtask, bulk as raw length-prefixed bytes. No framing, validation, errors,
+ * cancellation or supervision.
  */
 
 import { pin } from "../placement.ts";
@@ -40,14 +41,25 @@ export class RawPipe {
         rest = undefined;
       }
       let at = 0;
+      // The whole lines of one read are decoded as one string; offsets into it are byte offsets
+      // while it is ASCII (every line here is), else each line is decoded on its own.
+      let text = "";
+      let textAt = -1;
       while (at < buf.length) {
         if (this.#bulk) {
           at = this.#takeBulk(buf, at);
+          textAt = -1;
           continue;
         }
         const nl = buf.indexOf(10, at);
         if (nl < 0) break;
-        const line = JSON.parse(this.#text.decode(buf.subarray(at, nl))) as Line;
+        if (textAt < 0) {
+          const end = buf.lastIndexOf(10) + 1;
+          text = this.#text.decode(buf.subarray(at, end));
+          textAt = text.length === end - at ? at : -2;
+        }
+        const raw = textAt >= 0 ? text.slice(at - textAt, nl - textAt) : this.#text.decode(buf.subarray(at, nl));
+        const line = JSON.parse(raw) as Line;
         at = nl + 1;
         if (line.id === undefined) this.#onLine!(line);
         else {
