@@ -4,10 +4,12 @@
  * call's own budget was shorter); abort while queued -> removed and rejected with the reason.
  */
 
-import { type Clock, realClock, type Timer } from "../core/clock.ts";
+import { type Clock, realClock } from "../core/clock.ts";
+import { type Deadlines, deadlinesOf } from "../core/deadlines.ts";
 import { MAX_TIMER_MS } from "../core/limits.ts";
 import { abortError, SnakepitError } from "../errors.ts";
 import type { WorkerLink as Worker } from "../worker/link.ts";
+import { QueuedCall } from "./queued-call.ts";
 import { WaitQueue, type Waiter } from "./queue.ts";
 import type { PoolStats } from "./stats.ts";
 
@@ -25,10 +27,12 @@ export class Dispatcher {
   readonly #limits: () => { maxQueue: number; queueTimeoutMs: number };
   readonly #stats: PoolStats;
   readonly #clock: Clock;
+  readonly #deadlines: Deadlines;
 
   constructor(pool: string, limits: () => { maxQueue: number; queueTimeoutMs: number }, stats: PoolStats, clock: Clock = realClock) {
     this.#pool = pool;
     this.#clock = clock;
+    this.#deadlines = deadlinesOf(clock);
     this.#limits = limits;
     this.#stats = stats;
   }
@@ -67,50 +71,35 @@ export class Dispatcher {
         { details: { pool: this.#pool, queued: this.#queue.size, maxQueue } },
       ));
     }
-    return new Promise<T>((resolve, reject) => {
-      const enqueuedAt = this.#clock.now();
-      const timeout = Math.min(queueTimeoutMs, budgetMs);
-      let timer: Timer | undefined;
-      const cleanup = () => {
-        timer?.clear();
-        signal?.removeEventListener("abort", onAbort);
-      };
-      const waiter: Waiter<Worker> = {
-        enqueuedAt,
-        run: (worker) => {
-          cleanup();
-          try {
-            resolve(start(worker, this.#clock.now() - enqueuedAt));
-          } catch (err) {
-            reject(err);
-          }
-        },
-        fail: (reason) => {
-          cleanup();
-          reject(reason);
-        },
-      };
-      if (want.only) {
-        const only = want.only;
-        waiter.accepts = (w) => w === only;
-        waiter.pinnedTo = only.id;
-      }
-      const remove = front ? this.#queue.unshift(waiter) : this.#queue.push(waiter);
-      const onAbort = () => {
-        if (remove()) waiter.fail(abortError(signal!));
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      if (Number.isFinite(timeout) && timeout <= MAX_TIMER_MS) {
-        timer = this.#clock.setTimer(() => {
-          if (!remove()) return;
-          this.#stats.queueTimeouts++;
-          const code = timeout < queueTimeoutMs ? "deadline_exceeded" : "queue_timeout";
-          waiter.fail(new SnakepitError(code, `No worker of pool "${this.#pool}" became free within ${Math.round(timeout)} ms`, {
-            details: { pool: this.#pool, queueTimeoutMs: timeout },
-          }));
-        }, Math.max(0, timeout));
-      }
-    });
+    const waiter = new QueuedCall<T>(this, start, this.#clock.now(), signal, Math.min(queueTimeoutMs, budgetMs), queueTimeoutMs, want.only);
+    waiter.remover = front ? this.#queue.unshift(waiter) : this.#queue.push(waiter);
+    signal?.addEventListener("abort", waiter, { once: true });
+    if (Number.isFinite(waiter.timeout) && waiter.timeout <= MAX_TIMER_MS) {
+      waiter.at = waiter.enqueuedAt + Math.max(0, waiter.timeout);
+      this.#deadlines.add(waiter);
+    }
+    return waiter.promise;
+  }
+
+  /** A queued call waited too long (QueuedCall's deadline). */
+  timedOut(waiter: QueuedCall<unknown>): void {
+    if (!waiter.remover()) return;
+    this.#stats.queueTimeouts++;
+    const timeout = waiter.timeout;
+    const code = timeout < waiter.queueTimeoutMs ? "deadline_exceeded" : "queue_timeout";
+    waiter.fail(new SnakepitError(code, `No worker of pool "${this.#pool}" became free within ${Math.round(timeout)} ms`, {
+      details: { pool: this.#pool, queueTimeoutMs: timeout },
+    }));
+  }
+
+  /** A queued call left the queue (run or failed): its deadline no longer matters. */
+  unschedule(waiter: QueuedCall<unknown>): void {
+    this.#deadlines.remove(waiter);
+  }
+
+  /** Time since `t`, on the dispatcher's clock. */
+  since(t: number): number {
+    return this.#clock.now() - t;
   }
 
   /** Give a worker with free slots the next queued calls it can take. */
