@@ -66,6 +66,10 @@ for (let r = 0; r < rounds; r++) {
       p50 = (await sequential((i) => pit.execute("add", { a: i, b: 1 }), 3000)).p50Us;
     }
     hostOn(ALL_CPUS);
+    if (process.env.SKIP_TP) {
+      console.log(JSON.stringify({ who, p50, load }));
+      continue;
+    }
     await using pit = await Snakepit.start({ adapter, poolSize: 2, python });
     const pids = pit.listWorkers().map((w) => w.pid);
     for (const p of pids) pin(p, ALL_CPUS);

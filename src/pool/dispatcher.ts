@@ -19,6 +19,8 @@ export interface Want {
   pick(): Worker | undefined;
   /** Only this worker will do (strict affinity); undefined = any. */
   only?: Worker | undefined;
+  /** May wait in a busy worker's pipe (unary calls only). */
+  prefetch?: boolean | undefined;
 }
 
 export class Dispatcher {
