@@ -45,11 +45,12 @@ export class Dispatcher {
 
   /**
    * Run `start` (which must take the worker's slot synchronously) on a worker, now or later.
+   * `budgetMs`: how long it may wait, or its deadline on the dispatcher's clock (read only if it must queue).
    * `front`: the call was already placed once and never started; it waits ahead of the others
    * (and is not refused for a full queue).
    */
   dispatch<T>(
-    budgetMs: number,
+    budgetMs: number | { readonly deadline: number },
     signal: AbortSignal | undefined,
     want: Want,
     start: (worker: Worker, queueMs: number) => T | Promise<T>,
@@ -73,7 +74,9 @@ export class Dispatcher {
         { details: { pool: this.#pool, queued: this.#queue.size, maxQueue } },
       ));
     }
-    const waiter = new QueuedCall<T>(this, start, this.#clock.now(), signal, Math.min(queueTimeoutMs, budgetMs), queueTimeoutMs, want.only);
+    const now = this.#clock.now();
+    const budget = typeof budgetMs === "number" ? budgetMs : budgetMs.deadline - now;
+    const waiter = new QueuedCall<T>(this, start, now, signal, Math.min(queueTimeoutMs, budget), queueTimeoutMs, want.only);
     waiter.remover = front ? this.#queue.unshift(waiter) : this.#queue.push(waiter);
     signal?.addEventListener("abort", waiter, { once: true });
     if (Number.isFinite(waiter.timeout) && waiter.timeout <= MAX_TIMER_MS) {
