@@ -4,7 +4,9 @@
  * closure and a clear on the hot path; here a call's deadline is one heap insert and one removal,
  * and the clock timer is re-armed only when an earlier deadline arrives. A removed earliest
  * deadline leaves the timer armed: it fires, finds nothing due and re-arms for the next one.
- * No deadline left: no timer (nothing keeps the process alive).
+ * With no deadline left, a timer that can be unref'd stays armed (sequential calls with one
+ * budget then set no timer at all: each deadline is later than the armed one); one that cannot
+ * is cleared, so nothing keeps the process alive.
  */
 
 import type { Clock, Timer } from "./clock.ts";
@@ -66,10 +68,13 @@ export class Deadlines {
   #arm(at: number): void {
     this.#timer?.clear();
     this.#armedAt = at;
-    this.#timer = this.#clock.setTimer(() => this.#fire(), Math.max(0, at - this.#clock.now()));
+    const timer = this.#clock.setTimer(() => this.#fire(), Math.max(0, at - this.#clock.now()));
+    timer.unref?.();
+    this.#timer = timer;
   }
 
   #disarm(): void {
+    if (this.#timer?.unref) return;
     this.#timer?.clear();
     this.#timer = undefined;
     this.#armedAt = Infinity;
