@@ -7,6 +7,8 @@
 import { SnakepitError } from "../errors.ts";
 import { encodeValue, reviveValue } from "./codec.ts";
 import { encodePacket, FLAG_TYPED, type RawPacket } from "./frames.ts";
+import { dropInTransit, pruneSent } from "./shm-lifecycle.ts";
+import { shmEnabled, sweepStale } from "./shm.ts";
 import type { BridgeMethods } from "./messages.ts";
 import { errorFromWire, errorToWire, type WireError } from "./wire-errors.ts";
 
@@ -67,6 +69,8 @@ export class Channel {
   readonly #in = new Map<number, Inbound>();
   #nextId = 1;
   #closed: SnakepitError | undefined;
+  /** Shared-memory segments sent to the peer that it may not have mapped yet. */
+  #shm: string[] = [];
 
   constructor(write: (bytes: Uint8Array) => void, handlers: InboundHandlers) {
     this.#write = write;
@@ -83,6 +87,7 @@ export class Channel {
     if (packet.msg === undefined) return encodePacket(JSON.stringify(packet));
     const enc = encodeValue(packet.msg);
     packet.msg = enc.value;
+    if (enc.shm) this.#shm = pruneSent(this.#shm).concat(enc.shm);
     return encodePacket(JSON.stringify(packet), enc.attachments, enc.typed);
   }
 
@@ -231,6 +236,11 @@ export class Channel {
   close(reason: SnakepitError): void {
     if (this.#closed) return;
     this.#closed = reason;
+    // What the worker never mapped, and what it left in transit if it died.
+    if (shmEnabled()) {
+      dropInTransit(this.#shm);
+      sweepStale();
+    }
     const sinks = [...this.#out.values()];
     this.#out.clear();
     for (const sink of sinks) sink.end(undefined, reason);
