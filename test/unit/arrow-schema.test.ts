@@ -1,44 +1,11 @@
 // The Arrow IPC schema reader against real IPC written by apache-arrow (many types, both
 // formats) and against hostile bytes: every bad input is an invalid_argument naming the problem.
 import { describe, expect, test } from "bun:test";
-import {
-  Bool, DateDay, Dictionary, Field, Float32, Float64, Int8, Int16, Int32, Int64, List, Schema, Struct, Table,
-  TimestampMicrosecond, TimestampMillisecond, Uint8, Utf8, tableFromArrays, tableToIPC, vectorFromArray,
-} from "apache-arrow";
+import { Field, Int32, Schema, Table, Utf8, tableFromArrays, tableToIPC } from "apache-arrow";
 import { parseArrowSchema } from "../../src/bridge/arrow-schema.ts";
 import { arrowIPC, ArrowIPC } from "../../src/bridge/arrow.ts";
 import { SnakepitError } from "../../src/errors.ts";
-
-/** A table with one column of each kind the tests care about. */
-export function sampleTable(rows = 3): Table {
-  const n = Array.from({ length: rows }, (_, i) => i);
-  return new Table({
-    i8: vectorFromArray(n.map((i) => i % 100), new Int8()),
-    i16: vectorFromArray(n, new Int16()),
-    i32: vectorFromArray(n, new Int32()),
-    i64: vectorFromArray(n.map(BigInt), new Int64()),
-    u8: vectorFromArray(n.map((i) => i % 200), new Uint8()),
-    f32: vectorFromArray(n.map((i) => i + 0.5), new Float32()),
-    f64: vectorFromArray(n.map((i) => (i % 3 ? i / 3 : null)), new Float64()),
-    s: vectorFromArray(n.map((i) => (i % 4 ? `row ${i}` : null)), new Utf8()),
-    b: vectorFromArray(n.map((i) => (i % 5 ? i % 2 === 0 : null)), new Bool()),
-    d: vectorFromArray(n.map((i) => ["red", "green", "blue"][i % 3]!), new Dictionary(new Utf8(), new Int16())),
-    ts: vectorFromArray(n.map((i) => new Date(1_700_000_000_000 + i)), new TimestampMicrosecond("UTC")),
-    tsn: vectorFromArray(n.map((i) => new Date(i)), new TimestampMillisecond()),
-    day: vectorFromArray(n.map((i) => new Date(i * 86_400_000)), new DateDay()),
-    l: vectorFromArray(n.map((i) => [i, i + 1]), new List(new Field("item", new Int32(), true))),
-    st: vectorFromArray(n.map((i) => ({ x: i, y: `y${i}` })), new Struct([new Field("x", new Int32(), true), new Field("y", new Utf8(), true)])),
-  });
-}
-
-export const SAMPLE_FIELDS = [
-  { name: "i8", type: "int8" }, { name: "i16", type: "int16" }, { name: "i32", type: "int32" }, { name: "i64", type: "int64" },
-  { name: "u8", type: "uint8" }, { name: "f32", type: "float32" }, { name: "f64", type: "float64" }, { name: "s", type: "utf8" },
-  { name: "b", type: "bool" }, { name: "d", type: "utf8", dictionary: { id: 0, indexType: "int16", ordered: false } },
-  { name: "ts", type: "timestamp[us, UTC]" }, { name: "tsn", type: "timestamp[ms]" }, { name: "day", type: "date32[day]" },
-  { name: "l", type: "list", children: [{ name: "item", type: "int32", nullable: true }] },
-  { name: "st", type: "struct", children: [{ name: "x", type: "int32", nullable: true }, { name: "y", type: "utf8", nullable: true }] },
-];
+import { SAMPLE_FIELDS, sampleTable } from "../fixtures/arrow-sample.ts";
 
 function invalid(fn: () => unknown): string {
   try {

@@ -1,0 +1,103 @@
+"""The Arrow IPC schema reader (snakepit_bridge/arrow_ipc.py) on real IPC and on hostile bytes."""
+
+import base64
+import struct
+import unittest
+
+from snakepit_bridge import codec
+from snakepit_bridge.arrow_ipc import ArrowIPC, ArrowIPCError, parse_schema, pyarrow
+from snakepit_bridge.errors import InvalidArgument
+
+# apache-arrow 21 (JS), tableToIPC of a: int32, s: utf8, b: bool, ts: timestamp[us, UTC], f: float64.
+SAMPLE = base64.b64decode(
+    "/////1gBAAAQAAAAAAAKABAADgAHAAgACgAAAAAAAAEQAAAAAAAEAAgACAAAAAQACAAAAAQAAAAFAAAA7AAAAKwAAACAAAAA"
+    "PAAAAAQAAAA4////FAAAAAAAAAEUAAAAAAAAAxgAAAABAAAAZgAAAAAAAAAAAAYACAAGAAYAAAAAAAIAbP///xQAAAAAAAAB"
+    "FAAAAAAAAAoYAAAAAgAAAHRzAAAAAAAACAAMAAoABAAIAAAACAAAAAAAAgADAAAAVVRDAKz///8UAAAAAAAAARQAAAAAAAAG"
+    "EAAAAAEAAABiAAAAAAAAANj////U////FAAAAAAAAAEUAAAAAAAABRQAAAABAAAAcwAAAAAAAAAEAAQABAAAABAAGAAEAAsA"
+    "EwAUAAAADAAQAAAAFAAAAAAAAAEUAAAAAAAAAhgAAAABAAAAYQAAAAAAAAAIAAwACAAHAAgAAAAAAAABIAAAAP////9YAQAA"
+    "FAAAAAAAAAAMABYAFAAPABAABAAMAAAAQAEAAAAAAAAAAAADEAAAAAQACgAYAAwACAAEAAoAAAAUAAAAyAAAAAIAAAAAAAAA"
+    "AAAAAAsAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAIAAAAAAAAAAgAAAAAAAAAQAAAAAAAAABIAAAAAAAAABAAAAAAAAAA"
+    "WAAAAAAAAAAIAAAAAAAAAGAAAAAAAAAAQAAAAAAAAACgAAAAAAAAAEAAAAAAAAAA4AAAAAAAAAAAAAAAAAAAAOAAAAAAAAAA"
+    "EAAAAAAAAADwAAAAAAAAAEAAAAAAAAAAMAEAAAAAAAAQAAAAAAAAAAAAAAAFAAAAAgAAAAAAAAAAAAAAAAAAAAIAAAAAAAAA"
+    "AQAAAAAAAAACAAAAAAAAAAEAAAAAAAAAAgAAAAAAAAAAAAAAAAAAAAIAAAAAAAAAAQAAAAAAAAABAAAAAgAAAAEAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAQAAAAEAAAAAAAAA"
+    "eAAAAAAAAAABAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "6AMAAAAAAAABAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAA4D8AAAAAAAAAAP////8AAAAA"
+)
+FIELDS = [
+    {"name": "a", "type": "int32", "nullable": True},
+    {"name": "s", "type": "utf8", "nullable": True},
+    {"name": "b", "type": "bool", "nullable": True},
+    {"name": "ts", "type": "timestamp[us, UTC]", "nullable": True},
+    {"name": "f", "type": "float64", "nullable": True},
+]
+
+
+class SchemaTest(unittest.TestCase):
+    def test_real_ipc(self) -> None:
+        self.assertEqual(parse_schema(SAMPLE), {"format": "stream", "fields": FIELDS})
+        ipc = ArrowIPC(SAMPLE)
+        self.assertEqual(ipc.column_names, ["a", "s", "b", "ts", "f"])
+        self.assertIs(ipc.buffer.obj, SAMPLE)  # a view, not a copy
+        self.assertIn("ts: timestamp[us, UTC]", repr(ipc))
+
+    def assertRefused(self, data: bytes, message: str) -> None:
+        with self.assertRaises(ArrowIPCError) as caught:
+            parse_schema(data)
+        self.assertIsInstance(caught.exception, InvalidArgument)  # crosses the wire as invalid_argument
+        self.assertRegex(str(caught.exception), message)
+
+    def test_hostile_bytes(self) -> None:
+        self.assertRefused(b"", r"truncated: 0 bytes")
+        self.assertRefused(b"hello, this is not arrow", r"wrong magic: starts with 0x68656c6c")
+        self.assertRefused(SAMPLE[:40], r"schema message length \d+ does not fit")
+        self.assertRefused(b"\xff\xff\xff\xff" + struct.pack("<i", 0x7FFFFFF0) + SAMPLE[8:], r"length 2147483632 does not fit")
+        self.assertRefused(b"ARROW1\0\0" + SAMPLE, r'no closing "ARROW1"')
+        self.assertRefused(b"ARROW1\0\0" + SAMPLE + struct.pack("<i", 1 << 30) + b"ARROW1", r"footer length 1073741824 does not fit")
+        self.assertRefused(SAMPLE[:8] + struct.pack("<I", 0xFFFFFFF0) + SAMPLE[12:], r"runs past the \d+-byte metadata")
+        metadata_len = struct.unpack_from("<i", SAMPLE, 4)[0]
+        self.assertRefused(SAMPLE[8 + metadata_len :], r"first message is a record batch, not a schema")
+
+    def test_random_damage_is_always_typed(self) -> None:
+        x = 1
+        for seed in range(300):
+            junk = bytearray(SAMPLE)
+            for i in range(8, 400):
+                x = (x * 1103515245 + 12345) & 0xFFFFFFFF
+                if x % 7 == seed % 7:
+                    junk[i] = x >> 24
+            try:
+                parse_schema(bytes(junk))
+            except ArrowIPCError:
+                pass
+
+    def test_codec_round_trip_without_shared_memory(self) -> None:
+        text, attachments, typed = codec.dumps({"r": ArrowIPC(SAMPLE)})
+        self.assertTrue(typed)
+        msg = codec.loads(text)
+        self.assertEqual(msg["r"]["schema"]["fields"], FIELDS)
+        back = codec.revive(msg, attachments)["r"]
+        if pyarrow() is None:
+            self.assertIsInstance(back, ArrowIPC)
+            self.assertEqual(bytes(back.buffer), SAMPLE)
+        else:
+            self.assertEqual(back.column_names, ["a", "s", "b", "ts", "f"])
+
+
+@unittest.skipIf(pyarrow() is None, "pyarrow is not importable (Debian 12 has no python3-pyarrow)")
+class PyarrowTest(unittest.TestCase):
+    def test_tables_and_readers_become_ipc(self) -> None:
+        pa = pyarrow()
+        table = ArrowIPC(SAMPLE).to_pyarrow()
+        self.assertEqual(table.num_rows, 2)
+        self.assertEqual(str(table.schema.field("ts").type), "timestamp[us, tz=UTC]")
+        for value in (table, table.to_batches()[0], pa.RecordBatchReader.from_batches(table.schema, table.to_batches())):
+            text, attachments, _ = codec.dumps(value)
+            self.assertEqual(codec.loads(text)["schema"]["fields"], FIELDS)
+            self.assertTrue(codec.revive(codec.loads(text), attachments).equals(table))
+
+
+if __name__ == "__main__":
+    unittest.main()
