@@ -16,6 +16,7 @@ const ROWS: Array<[row: string, label: string, unit: string, scale?: number]> = 
   ["streamFirstMs", "stream, first chunk", "ms"],
   ["bytesMiBps", "16 MiB bytes round trip", "MiB/s"],
   ["f32MiBps", "16 MiB float32 numpy round trip", "MiB/s"],
+  ["arrowMiBps", "16 MiB Arrow IPC table round trip (uvicorn: the same bytes as octet-stream)", "MiB/s"],
   ["start1Ms", "start 1 worker + call", "ms"],
   ["start8Ms", "start 8 workers + call", "ms"],
   ["hostCallUs", "call making one Python → host tool call, p50", "µs"],
