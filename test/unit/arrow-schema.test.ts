@@ -4,6 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { Field, Int32, Schema, Table, Utf8, tableFromArrays, tableToIPC } from "apache-arrow";
 import { parseArrowSchema } from "../../src/bridge/arrow-schema.ts";
 import { arrowIPC, ArrowIPC } from "../../src/bridge/arrow.ts";
+import { fromHttpJson, toHttpJson } from "../../src/api/http-json.ts";
 import { SnakepitError } from "../../src/errors.ts";
 import { SAMPLE_FIELDS, sampleTable } from "../fixtures/arrow-sample.ts";
 
@@ -98,5 +99,17 @@ describe("Arrow IPC schema", () => {
     expect(ipc.released).toBe(true);
     expect(invalid(() => ipc.bytes)).toMatch(/was released/);
     expect(invalid(() => ipc.toTable())).toMatch(/was released/);
+  });
+
+  test("over HTTP JSON an Arrow result is base64 with its schema, and such a request becomes an ArrowIPC", () => {
+    const ipc = arrowIPC(tableToIPC(sampleTable(4)));
+    const wire = toHttpJson({ t: ipc }) as { t: Record<string, unknown> };
+    expect(wire.t).toMatchObject({ __snakepit__: "arrow", schema: ipc.schema });
+    expect(typeof wire.t.base64).toBe("string");
+    const back = (fromHttpJson(JSON.parse(JSON.stringify(wire))) as { t: ArrowIPC }).t;
+    expect(back).toBeInstanceOf(ArrowIPC);
+    expect(back.bytes).toEqual(ipc.bytes);
+    const bad = { __snakepit__: "arrow", base64: Buffer.from("not arrow at all").toString("base64") };
+    expect(invalid(() => fromHttpJson({ t: bad }))).toMatch(/wrong magic/);
   });
 });
