@@ -4,6 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { tableToIPC } from "apache-arrow";
+import { createApp } from "../../src/api/app.ts";
 import { shmEnabled } from "../../src/bridge/shm.ts";
 import { ArrowIPC, arrowIPC, isNDArray, releaseShared, Snakepit, SnakepitError } from "../../src/mod.ts";
 import { sampleTable } from "../fixtures/arrow-sample.ts";
@@ -24,6 +25,8 @@ describe.skipIf(!shmEnabled())("releasing shared-memory results", () => {
     expect(out[3 * MiB - 1]).toBe(9);
     expect(mappedSegments()).toBe(before.maps + 1);
     expect(pit.stats().shm).toMatchObject({ mapped: before.stats.mapped + 1, mappedBytes: before.stats.mappedBytes + 3 * MiB });
+    const metrics = await (await createApp({ pit }).request("/metrics")).text();
+    expect(metrics).toContain(`snakepit_shm_mapped_bytes ${before.stats.mappedBytes + 3 * MiB}`);
     const view = out.subarray(MiB);
     expect(releaseShared({ results: [out] })).toBe(3 * MiB);
     expect(mappedSegments()).toBe(before.maps);
