@@ -51,7 +51,7 @@ class _Flat:
 
     def __init__(self, buf: memoryview) -> None:
         self.b = buf
-        self.fields = 0
+        self.fields = self.text = 0
 
     def _need(self, at: int, n: int, what: str) -> None:
         if not (0 <= at and at + n <= len(self.b)):
@@ -89,6 +89,9 @@ class _Flat:
         s = self.ref(p, what)
         n = self.u32(s, what)
         self._need(s + 4, n, what)
+        self.text += n  # strings re-pointing at the same bytes could decode gigabytes from a small buffer
+        if self.text > 2 * len(self.b) + 65536:
+            raise ArrowIPCError("its strings add up to more than the metadata holds")
         return bytes(self.b[s + 4 : s + 4 + n]).decode("utf-8", "replace")
 
     def tables(self, t: int, i: int, what: str) -> List[int]:

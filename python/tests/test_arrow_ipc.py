@@ -35,6 +35,20 @@ FIELDS = [
 ]
 
 
+def _repeated_name(n: int, length: int) -> bytes:
+    """A hand-made schema message: n fields, every one the same table, named with `length` bytes."""
+    field = 48 + 4 * n
+    m = bytearray(field + 28 + length)
+    struct.pack_into("<I5H", m, 0, 16, 10, 12, 0, 4, 8)  # root; message vtable: header_type +4, header +8
+    struct.pack_into("<iBxxxI", m, 16, 12, 1, 36 - 24)  # message table: a schema
+    struct.pack_into("<4HiII", m, 28, 8, 8, 0, 4, 8, 44 - 40, n)  # schema vtable and table; the fields vector
+    for k in range(n):
+        struct.pack_into("<I", m, 48 + 4 * k, field + 12 - (48 + 4 * k))
+    struct.pack_into("<5HxxiIBxxxI", m, field, 10, 12, 4, 0, 8, 12, 8, 6, length)  # field: name +4, type_type +8 (bool)
+    m[field + 28 :] = b"x" * length
+    return struct.pack("<ii", -1, len(m)) + bytes(m)
+
+
 class SchemaTest(unittest.TestCase):
     def test_real_ipc(self) -> None:
         self.assertEqual(parse_schema(SAMPLE), {"format": "stream", "fields": FIELDS})
@@ -59,6 +73,11 @@ class SchemaTest(unittest.TestCase):
         self.assertRefused(SAMPLE[:8] + struct.pack("<I", 0xFFFFFFF0) + SAMPLE[12:], r"runs past the \d+-byte metadata")
         metadata_len = struct.unpack_from("<i", SAMPLE, 4)[0]
         self.assertRefused(SAMPLE[8 + metadata_len :], r"first message is a record batch, not a schema")
+
+    def test_fields_all_pointing_at_one_long_name(self) -> None:
+        self.assertRefused(_repeated_name(10_000, 60_000), r"strings add up to more than the metadata holds")
+        fields = parse_schema(_repeated_name(3, 10))["fields"]
+        self.assertEqual(fields, [{"name": "x" * 10, "type": "bool", "nullable": False}] * 3)
 
     def test_random_damage_is_always_typed(self) -> None:
         x = 1

@@ -39,6 +39,7 @@ class Flat {
   readonly #v: DataView;
   readonly #b: Uint8Array;
   fields = 0;
+  text = 0;
 
   constructor(bytes: Uint8Array) {
     this.#b = bytes;
@@ -87,6 +88,8 @@ class Flat {
     const s = this.ref(p, what);
     const n = this.u32(s, what);
     this.#need(s + 4, n, what);
+    // Strings pointing at the same bytes over and over could make a small buffer decode gigabytes.
+    if ((this.text += n) > 2 * this.#b.byteLength + 65_536) throw bad("its strings add up to more than the metadata holds");
     return new TextDecoder("utf-8", { fatal: false }).decode(this.#b.subarray(s + 4, s + 4 + n));
   }
 

@@ -8,6 +8,34 @@ import { fromHttpJson, toHttpJson } from "../../src/api/http-json.ts";
 import { SnakepitError } from "../../src/errors.ts";
 import { SAMPLE_FIELDS, sampleTable } from "../fixtures/arrow-sample.ts";
 
+/** A hand-made schema message: `n` fields, every one the same table, named with `len` bytes. */
+function repeatedName(n: number, len: number): Uint8Array {
+  const field = 48 + 4 * n;
+  const m = new DataView(new ArrayBuffer(field + 28 + len));
+  const u16 = (at: number, ...xs: number[]) => xs.forEach((x, i) => m.setUint16(at + 2 * i, x, true));
+  m.setUint32(0, 16, true); // root: the message table
+  u16(4, 10, 12, 0, 4, 8); // message vtable: header_type at +4, header at +8
+  m.setInt32(16, 12, true);
+  m.setUint8(20, 1); // a schema
+  m.setUint32(24, 36 - 24, true);
+  u16(28, 8, 8, 0, 4); // schema vtable: fields at +4
+  m.setInt32(36, 8, true);
+  m.setUint32(40, 44 - 40, true);
+  m.setUint32(44, n, true);
+  for (let k = 0; k < n; k++) m.setUint32(48 + 4 * k, field + 12 - (48 + 4 * k), true);
+  u16(field, 10, 12, 4, 0, 8); // field vtable: name at +4, type_type at +8
+  m.setInt32(field + 12, 12, true);
+  m.setUint32(field + 16, 8, true); // the name, right after the table
+  m.setUint8(field + 20, 6); // bool
+  m.setUint32(field + 24, len, true);
+  new Uint8Array(m.buffer, field + 28, len).fill(0x78);
+  const out = new Uint8Array(8 + m.byteLength);
+  new DataView(out.buffer).setInt32(0, -1, true);
+  new DataView(out.buffer).setInt32(4, m.byteLength, true);
+  out.set(new Uint8Array(m.buffer), 8);
+  return out;
+}
+
 function invalid(fn: () => unknown): string {
   try {
     fn();
@@ -76,6 +104,11 @@ describe("Arrow IPC schema", () => {
         expect((err as SnakepitError).code).toBe("invalid_argument");
       }
     }
+  });
+
+  test("a small buffer whose fields all point at one long name is refused, not decoded 10 000 times", () => {
+    expect(invalid(() => parseArrowSchema(repeatedName(10_000, 60_000)))).toMatch(/strings add up to more than the metadata holds/);
+    expect(parseArrowSchema(repeatedName(3, 10)).fields).toEqual(Array(3).fill({ name: "x".repeat(10), type: "bool", nullable: false }));
   });
 
   test("a record batch where the schema should be is named", () => {
