@@ -15,7 +15,7 @@ import { isMapped, releaseMapping } from "./shm-lifecycle.ts";
 export type { ArrowField, ArrowSchema } from "./arrow-schema.ts";
 
 /** The parts of apache-arrow used here. */
-interface ArrowModule {
+export interface ArrowModule {
   Table: new (...args: never[]) => object;
   tableToIPC(table: object, format?: "stream" | "file"): Uint8Array;
   tableFromIPC(bytes: Uint8Array): object;
