@@ -69,7 +69,8 @@ export class Channel {
   readonly #in = new Map<number, Inbound>();
   #nextId = 1;
   #closed: SnakepitError | undefined;
-  /** Shared-memory segments sent to the peer that it may not have mapped yet. */
+  /** Shared-memory segments sent to the peer that it may not have mapped yet: with requests (until their end), in replies. */
+  readonly #shmByCall = new Map<number, string[]>();
   #shm: string[] = [];
 
   constructor(write: (bytes: Uint8Array) => void, handlers: InboundHandlers) {
@@ -87,7 +88,10 @@ export class Channel {
     if (packet.msg === undefined) return encodePacket(JSON.stringify(packet));
     const enc = encodeValue(packet.msg);
     packet.msg = enc.value;
-    if (enc.shm) this.#shm = pruneSent(this.#shm).concat(enc.shm);
+    if (enc.shm) {
+      if (packet.k === K.REQUEST || packet.k === K.STREAM_REQUEST) this.#shmByCall.set(packet.id, enc.shm);
+      else this.#shm = pruneSent(this.#shm).concat(enc.shm);
+    }
     return encodePacket(JSON.stringify(packet), enc.attachments, enc.typed);
   }
 
@@ -164,6 +168,11 @@ export class Channel {
     }
     switch (packet.k) {
       case K.END: {
+        const names = this.#shmByCall.get(packet.id);
+        if (names) { // the worker decoded the request before answering: what it did not map, it never will
+          this.#shmByCall.delete(packet.id);
+          dropInTransit(names);
+        }
         const sink = this.#out.get(packet.id);
         if (!sink) return;
         this.#out.delete(packet.id);
@@ -238,7 +247,7 @@ export class Channel {
     this.#closed = reason;
     // What the worker never mapped, and what it left in transit if it died.
     if (shmEnabled()) {
-      dropInTransit(this.#shm);
+      dropInTransit([...this.#shm, ...[...this.#shmByCall.values()].flat()]);
       sweepStale();
     }
     const sinks = [...this.#out.values()];

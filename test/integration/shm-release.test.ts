@@ -96,6 +96,20 @@ describe.skipIf(!shmEnabled())("releasing shared-memory results", () => {
     expect(freed).toBe(true);
   });
 
+  test("a request the worker cannot decode: its segment is removed when the call ends", async () => {
+    await using pit = await Snakepit.start({ adapter: fixture("shm_tools.py"), poolSize: 1, python: PYTHON });
+    const ours = () => readdirSync("/dev/shm").filter((n) => n.startsWith(`snakepit-${process.pid}-`) && !n.includes("-w"));
+    const before = ours().length;
+    let deep: unknown = 1;
+    for (let i = 0; i < 300; i++) deep = [deep]; // past the worker's nesting limit: refused before the payload is opened
+    const err = (await pit.execute("where", { x: new Uint8Array(2 * MiB), deep }).catch((e: unknown) => e)) as SnakepitError;
+    expect(err).toBeInstanceOf(SnakepitError);
+    expect(err.message).toMatch(/nest/);
+    expect(ours().length).toBe(before);
+    expect(pit.stats().shm.inTransit).toBe(0);
+    expect(await pit.execute("where", { x: new Uint8Array(2 * MiB).fill(1) })).toMatchObject({ over_mmap: true, first: 1 });
+  });
+
   test("a worker killed before it read a segment the host sent: the segment is removed", async () => {
     await using pit = await Snakepit.start({ adapter: fixture("shm_tools.py"), poolSize: 1, python: PYTHON });
     const pid = pit.listWorkers()[0]!.pid;
