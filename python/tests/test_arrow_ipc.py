@@ -54,6 +54,10 @@ class SchemaTest(unittest.TestCase):
         self.assertEqual(parse_schema(SAMPLE), {"format": "stream", "fields": FIELDS})
         ipc = ArrowIPC(SAMPLE)
         self.assertEqual(ipc.column_names, ["a", "s", "b", "ts", "f"])
+        self.assertEqual(ipc.num_rows, 2)
+        self.assertEqual(ArrowIPC(SAMPLE[: len(SAMPLE) - 8]).num_rows, 2)  # without the end-of-stream marker
+        with self.assertRaisesRegex(ArrowIPCError, r"runs past the end"):
+            ArrowIPC(SAMPLE[:-100]).num_rows
         self.assertIs(ipc.buffer.obj, SAMPLE)  # a view, not a copy
         self.assertIn("ts: timestamp[us, UTC]", repr(ipc))
 

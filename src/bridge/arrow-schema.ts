@@ -2,7 +2,7 @@
  * The schema of an Arrow IPC buffer (stream or file format), read from its first message
  * without touching the record batches. Only the flatbuffer tables the schema needs are read,
  * every offset bounds-checked: hostile bytes give an `invalid_argument` error naming what was
- * wrong, never a crash or a runaway allocation. The Python twin is snakepit_bridge/arrow_ipc.py;
+ * wrong, never a crash or a runaway allocation. The Python twin is snakepit_bridge/arrow_schema.py;
  * both spell types the same way (`docs/shared-memory.md` lists them).
  */
 
@@ -30,12 +30,12 @@ const MAX_DEPTH = 64;
 const MAX_FIELDS = 100_000;
 const UNITS = ["s", "ms", "us", "ns"];
 
-function bad(what: string): SnakepitError {
+export function bad(what: string): SnakepitError {
   return new SnakepitError("invalid_argument", `Not a valid Arrow IPC buffer: ${what}`, { details: { field: "arrow" } });
 }
 
-/** Bounds-checked flatbuffer reads over one message's metadata. */
-class Flat {
+/** Bounds-checked flatbuffer reads over one message's metadata (internal: arrow-rows.ts reads with it too). */
+export class Flat {
   readonly #v: DataView;
   readonly #b: Uint8Array;
   fields = 0;

@@ -9,6 +9,7 @@
  */
 
 import { SnakepitError } from "../errors.ts";
+import { arrowRowCount } from "./arrow-rows.ts";
 import { type ArrowSchema, parseArrowSchema } from "./arrow-schema.ts";
 import { isMapped, releaseMapping } from "./shm-lifecycle.ts";
 
@@ -54,6 +55,7 @@ function arrowModule(): ArrowModule {
 /** An Arrow IPC buffer (stream or file format) with its schema. */
 export class ArrowIPC {
   #bytes: Uint8Array | undefined;
+  #rows: number | undefined;
   readonly schema: ArrowSchema;
   readonly byteLength: number;
 
@@ -62,6 +64,11 @@ export class ArrowIPC {
     this.schema = schema ?? parseArrowSchema(bytes);
     this.#bytes = bytes;
     this.byteLength = bytes.byteLength;
+  }
+
+  /** Rows in the record batches (their headers summed; apache-arrow not needed). Throws once released. */
+  get numRows(): number {
+    return (this.#rows ??= arrowRowCount(this.bytes));
   }
 
   /** The IPC bytes. Throws once released. */

@@ -28,7 +28,7 @@ describe("Arrow IPC through a worker", () => {
         expect(r).toMatchObject({ type: "Table", rows: 10 });
         continue;
       }
-      expect(r).toMatchObject({ type: "ArrowIPC", over_mmap: false, columns: SAMPLE_FIELDS.map((f) => f.name) });
+      expect(r).toMatchObject({ type: "ArrowIPC", over_mmap: false, rows: 10, columns: SAMPLE_FIELDS.map((f) => f.name) });
       const host = arg instanceof ArrowIPC ? arg.schema : arrowIPC(tableToIPC(table)).schema;
       expect(r.schema).toEqual(host as unknown as Record<string, unknown>);
     }
@@ -44,13 +44,14 @@ describe("Arrow IPC through a worker", () => {
       // pyarrow reads the columns in place: their buffers are inside the shared mapping.
       expect(r).toMatchObject({ type: "Table", rows: table.numRows, over_mmap: shmEnabled() });
     } else {
-      expect(r).toMatchObject({ type: "ArrowIPC", nbytes: ipc.byteLength, over_mmap: shmEnabled() });
+      expect(r).toMatchObject({ type: "ArrowIPC", rows: table.numRows, nbytes: ipc.byteLength, over_mmap: shmEnabled() });
       if (shmEnabled()) expect(r.same_address).toBe(true);
     }
     const back = (await pit.execute("echo", { t: table })) as ArrowIPC;
     expect(back).toBeInstanceOf(ArrowIPC);
     expect(back.shared).toBe(shmEnabled());
     expect(back.schema.fields.map((f) => f.name)).toEqual(SAMPLE_FIELDS.map((f) => f.name));
+    expect(back.numRows).toBe(table.numRows);
     const t = back.toTable<Table>();
     expect(t.numRows).toBe(table.numRows);
     expect(t.getChild("s")!.get(7)).toBe("row 7");

@@ -111,6 +111,20 @@ describe("Arrow IPC schema", () => {
     expect(parseArrowSchema(repeatedName(3, 10)).fields).toEqual(Array(3).fill({ name: "x".repeat(10), type: "bool", nullable: false }));
   });
 
+  test("numRows sums the record batch headers (many batches, both formats, empty) without apache-arrow", () => {
+    const t = sampleTable(5);
+    const part = (n: number) => tableFromArrays({ x: Int32Array.from({ length: n }, (_, i) => i), y: new Float64Array(n).fill(0.5) });
+    const many = part(5).concat(part(7), part(0));
+    expect(many.batches.length).toBe(3);
+    for (const format of ["stream", "file"] as const) {
+      expect(arrowIPC(tableToIPC(t, format)).numRows).toBe(5);
+      expect(arrowIPC(tableToIPC(many, format)).numRows).toBe(12);
+      expect(arrowIPC(tableToIPC(new Table(t.schema), format)).numRows).toBe(0);
+    }
+    const cut = tableToIPC(sampleTable(50));
+    expect(invalid(() => arrowIPC(cut.subarray(0, cut.length - 100)).numRows)).toMatch(/runs past the end/);
+  });
+
   test("a record batch where the schema should be is named", () => {
     const good = tableToIPC(tableFromArrays({ a: Int32Array.from([1]) }), "stream");
     const metaLen = new DataView(good.buffer, good.byteOffset).getInt32(4, true);
