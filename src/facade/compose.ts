@@ -42,9 +42,8 @@ export async function buildPools(configs: readonly PoolConfig[], deps: PoolsDeps
     const { python, config } = await preparePool(input, { bus, bridgeDir, env });
     checks.push(checkThreadSafety(config, python, { bus, bridgeDir, env }));
     const preload = createPreload(config, { python, bridgeDir, env, runId, instance });
-    if (preload) bus.on("pool.closed", (e) => e.pool === config.name && void preload.close());
     const createWorker = localProcessFactory({ runId, instance, python, bridgeDir, env: { ...env, ...shmWorkerEnv() }, host, spawn: preload?.spawn });
-    into.set(config.name, new Pool(config, { runId, bus, createWorker, rehydrate }));
+    into.set(config.name, new Pool(config, { runId, bus, createWorker, rehydrate, onClosed: preload && (() => preload.close()) }));
   }
   return checks;
 }
