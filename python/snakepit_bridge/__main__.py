@@ -15,7 +15,6 @@ import sys
 _cwd_entries = [p for p in sys.path if p in ("", os.getcwd())]
 sys.path[:] = [p for p in sys.path if p not in _cwd_entries] + [os.getcwd()]
 
-import logging  # noqa: E402
 import signal  # noqa: E402
 from typing import Any, NoReturn  # noqa: E402
 
@@ -87,11 +86,9 @@ def main(argv: "list[str] | None" = None) -> int:
     args: Any = _Args(parse_args(sys.argv[1:] if argv is None else argv))
 
     proto_in, proto_out = _take_protocol_fds()
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=getattr(logging, args.log_level.upper(), logging.WARNING),
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    from .log_setup import configure_when_imported
+
+    configure_when_imported(args.log_level)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the host decides when we stop
     def on_sigterm(*_: object) -> None:
         from .calls import TERMINATING

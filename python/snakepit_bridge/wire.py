@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import traceback
 from typing import Any, Dict
 
 from .errors import CONNECT_CODES, BridgeError
@@ -54,6 +53,8 @@ def error_payload(exc: BaseException, *, include_traceback: bool = True) -> Dict
     if context:
         info["context"] = context
     if include_traceback and not isinstance(exc, BridgeError):
+        import traceback  # on the first error: it costs start-up
+
         info["traceback"] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     message = str(exc) if isinstance(exc, BridgeError) else f"{type(exc).__name__}: {exc}"
     return {

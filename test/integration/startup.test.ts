@@ -1,0 +1,46 @@
+// Worker start-up: what the bridge leaves out of a worker's start, and what it still guarantees.
+import { describe, expect, test } from "bun:test";
+import { accessSync, constants, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { Snakepit } from "../../src/mod.ts";
+import { fixture, PYTHON, ROOT, waitUntil } from "../helpers.ts";
+
+describe("worker start-up", () => {
+  test("an idle worker has not imported logging, hashlib, secrets, random, argparse or dataclasses", async () => {
+    await using pit = await Snakepit.start({ adapter: fixture("logs_late.py"), poolSize: 1, python: PYTHON });
+    const heavy = ["logging", "hashlib", "_hashlib", "secrets", "random", "argparse", "dataclasses", "traceback"];
+    expect(await pit.execute("loaded", { names: heavy })).toEqual([]);
+  }, 30_000);
+
+  for (const [logLevel, shown] of [["warning", ["WARNING late: careful"]], ["info", ["INFO late: fyi", "WARNING late: careful"]]] as const) {
+    test(`logging imported late by a tool still logs to the host at the pool's level (${logLevel})`, async () => {
+      const lines: string[] = [];
+      await using pit = await Snakepit.start({ adapter: fixture("logs_late.py"), poolSize: 1, python: PYTHON, logLevel }, { on: { "worker.log": (e) => void lines.push(e.line) } });
+      await pit.execute("log", { message: "fyi", level: "info" });
+      await pit.execute("log", { message: "careful", level: "warning" });
+      expect(await waitUntil(() => lines.some((l) => l.includes("careful")), 5_000)).toBe(true);
+      expect(lines.filter((l) => l.includes(" late: "))).toEqual([...shown]);
+    }, 30_000);
+  }
+
+  const pkg = join(ROOT, "python/snakepit_bridge");
+  const writable = (() => {
+    try {
+      accessSync(pkg, constants.W_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  if (!writable) console.log(`skipped: ${pkg} is read-only, so the probe leaves its bytecode to Python`);
+  test.skipIf(!writable)("the bridge's bytecode is compiled once, beside its sources, when the folder is writable", async () => {
+    await using pit = await Snakepit.start({ adapter: fixture("logs_late.py"), poolSize: 1, python: PYTHON });
+    expect(pit.listWorkers()).toHaveLength(1);
+    const cache = readdirSync(join(pkg, "__pycache__"));
+    for (const source of readdirSync(pkg).filter((n) => n.endsWith(".py"))) {
+      const compiled = cache.find((n) => n.startsWith(`${source.slice(0, -3)}.`) && n.endsWith(".pyc"));
+      expect(compiled, source).toBeDefined();
+      expect(statSync(join(pkg, "__pycache__", compiled!)).mtimeMs).toBeGreaterThanOrEqual(statSync(join(pkg, source)).mtimeMs);
+    }
+  }, 30_000);
+});
