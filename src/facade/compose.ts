@@ -11,6 +11,22 @@ import { checkThreadSafety, preparePool } from "../python-env/prepare.ts";
 import { ProcessRegistry } from "../registry/process-registry.ts";
 import type { EventBus } from "../telemetry/bus.ts";
 
+/**
+ * Start every pool and, meanwhile, the GPU profiler (its hardware detection spawns vendor tools:
+ * 5-20 ms that need not wait for the workers). A profiler whose pools fail to start is stopped.
+ */
+export async function startPools<P extends { stop(): Promise<void> }>(pools: Iterable<Pool>, checks: Array<Promise<void>>, profiler: () => Promise<P | undefined>): Promise<P | undefined> {
+  const started = profiler();
+  started.catch(() => {}); // awaited below; not an unhandled rejection while the pools start
+  try {
+    await Promise.all([...[...pools].map((p) => p.start()), ...checks]);
+  } catch (err) {
+    void started.then((p) => p?.stop(), () => {});
+    throw err;
+  }
+  return await started;
+}
+
 /** The registry of this run's worker pids; a bad instance name is a config error. */
 export function openProcessRegistry(stateDir: string, instance: string, runId: string): ProcessRegistry {
   try {
