@@ -22,7 +22,9 @@ export async function startPools<P extends { stop(): Promise<void> }>(pools: Ite
     await Promise.all([...[...pools].map((p) => p.start()), ...checks]);
   } catch (err) {
     void started.then((p) => p?.stop(), () => {});
-    throw err;
+    // An unfit interpreter explains a worker's failure better than the failure does.
+    const unfit = (await Promise.allSettled(checks)).find((r): r is PromiseRejectedResult => r.status === "rejected");
+    throw unfit ? unfit.reason : err;
   }
   return await started;
 }
@@ -55,7 +57,8 @@ export async function buildPools(configs: readonly PoolConfig[], deps: PoolsDeps
   const { runId, instance, bus, env, bridgeDir, host, rehydrate } = deps;
   const checks: Array<Promise<void>> = [];
   for (const input of configs) {
-    const { python, config } = await preparePool(input, { bus, bridgeDir, env });
+    const { python, checked, config } = await preparePool(input, { bus, bridgeDir, env });
+    checks.push(checked);
     checks.push(checkThreadSafety(config, python, { bus, bridgeDir, env }));
     const preload = createPreload(config, { python, bridgeDir, env, runId, instance });
     const createWorker = localProcessFactory({ runId, instance, python, bridgeDir, env: { ...env, ...shmWorkerEnv() }, host, spawn: preload?.spawn });

@@ -1,5 +1,6 @@
 /** Finding the Python interpreter and the bridge package, once per process. */
 
+import { closeSync, openSync, readSync } from "node:fs";
 import { SnakepitError } from "../errors.ts";
 import { hostEnv, runCommand } from "../runtime/process.ts";
 
@@ -18,6 +19,33 @@ export function resolvePython(requested?: string): Promise<string> {
     found.catch(() => resolved.delete(name));
   }
   return found;
+}
+
+/**
+ * The interpreter to start workers with. An absolute path to a native executable (no shim to
+ * resolve) is used at once while the probe checks it (version, bytecode) beside the workers'
+ * start: `checked` fails as `resolvePython` would. Anything else is resolved first.
+ */
+export async function pythonForWorkers(requested?: string): Promise<{ python: string; checked: Promise<void> }> {
+  const name = requested ?? hostEnv().SNAKEPIT_PYTHON ?? "python3";
+  if (!isNativeExecutable(name)) return { python: await resolvePython(name), checked: Promise.resolve() };
+  const checked = resolvePython(name).then(() => undefined);
+  checked.catch(() => {}); // the caller awaits it with the workers' start
+  return { python: name, checked };
+}
+
+function isNativeExecutable(path: string): boolean {
+  if (!path.startsWith("/")) return false;
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const head = new Uint8Array(4);
+    return readSync(fd, head, 0, 4, 0) === 4 && head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46; // "\x7fELF"
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /**

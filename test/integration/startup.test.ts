@@ -1,9 +1,9 @@
 // Worker start-up: what the bridge leaves out of a worker's start, and what it still guarantees.
 import { describe, expect, test } from "bun:test";
-import { accessSync, constants, readdirSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Snakepit } from "../../src/mod.ts";
-import { fixture, PYTHON, ROOT, waitUntil } from "../helpers.ts";
+import { failure, fixture, PYTHON, ROOT, waitUntil } from "../helpers.ts";
 
 describe("worker start-up", () => {
   test("an idle worker has not imported logging, hashlib, secrets, random, argparse or dataclasses", async () => {
@@ -42,5 +42,13 @@ describe("worker start-up", () => {
       expect(compiled, source).toBeDefined();
       expect(statSync(join(pkg, "__pycache__", compiled!)).mtimeMs).toBeGreaterThanOrEqual(statSync(join(pkg, source)).mtimeMs);
     }
+  }, 30_000);
+
+  // An absolute path to a native executable starts workers at once while the probe checks it; a
+  // program that is not a fit Python must still fail the start with the probe's message.
+  test.skipIf(!existsSync("/bin/true"))("a native executable that is not Python fails the start naming it, not a worker's exit", async () => {
+    const err = await failure(Snakepit.start({ adapter: fixture("logs_late.py"), poolSize: 2, python: "/bin/true" }));
+    expect(err.code).toBe("worker_spawn_failed");
+    expect(err.message).toMatch(/Python interpreter "\/bin\/true" failed/);
   }, 30_000);
 });
