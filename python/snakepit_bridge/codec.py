@@ -7,7 +7,6 @@ big ints and non-finite floats are spelled out. Results are converted the seed's
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import json
 import math
@@ -126,7 +125,9 @@ def _convert(obj: Any, attachments: List[bytes]) -> Any:
                 return method()
             except Exception:  # noqa: BLE001 - fall through to the marker
                 break
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+    if hasattr(type(obj), "__dataclass_fields__"):  # dataclasses itself is imported only here
+        import dataclasses
+
         return dataclasses.asdict(obj)
     return unserializable_marker(obj)
 
