@@ -41,9 +41,6 @@ function exchange(raw: string, done: (text: string) => boolean): Promise<string>
   });
 }
 
-const request = (body: string, extra = "") =>
-  `POST /v1/execute HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`;
-
 /** The bodies of the HTTP responses in `text`, in the order they came. */
 function bodies(text: string): Array<{ status: number; body: string }> {
   const out: Array<{ status: number; body: string }> = [];
