@@ -117,16 +117,21 @@ export function connectRoutes(app: OpenAPIHono<ApiEnv>, table: RouteTable, deps:
     }), async (c) => {
       const raw = c.req.raw;
       const headers = new Headers(raw.headers);
-      headers.set(CLIENT_HEADER, clientAddress(raw, c.env));
+      // Only streams are capped per client; a client-sent value never stands.
+      if (m.streaming) headers.set(CLIENT_HEADER, clientAddress(raw, c.env));
+      else headers.delete(CLIENT_HEADER);
       headers.set("x-request-id", c.get("requestId"));
       const type = (headers.get("content-type") ?? "").toLowerCase();
       const encoded = headers.has("content-encoding") || headers.has("connect-content-encoding");
-      let body: BodyInit | null = raw.body;
+      // raw.body only where Connect must read it (compressed, base64): touching it costs a stream.
+      let body: BodyInit | null;
       if (!encoded && !type.startsWith("application/grpc-web-text")) {
         const bytes = new Uint8Array(await raw.arrayBuffer());
         checkMessage(type, bytes, input, deps.limits.maxDepth);
         if (!m.streaming && UNARY.test(type)) return await unary(handler, raw, headers, bytes);
         body = bytes;
+      } else {
+        body = raw.body;
       }
       return await viaFetch(new Request(raw.url, { method: raw.method, headers, body, signal: raw.signal }));
     });
