@@ -25,6 +25,8 @@ export interface Want {
 
 export class Dispatcher {
   readonly #queue = new WaitQueue<Worker>();
+  /** Queued calls that any worker may take (not pinned to one). */
+  #waitingAny = 0;
   readonly #pool: string;
   readonly #limits: () => { maxQueue: number; queueTimeoutMs: number };
   readonly #stats: PoolStats;
@@ -57,7 +59,10 @@ export class Dispatcher {
     front = false,
   ): Promise<T> {
     if (signal?.aborted) return Promise.reject(abortError(signal));
-    const free = want.only ? (want.only.hasCapacity ? want.only : undefined) : want.pick();
+    // FIFO: while calls wait, a new one may not take a prefetch slot ahead of them (it would
+    // starve them: the queue is fed only when a worker is idle). It queues behind, and the queue
+    // is pumped at once.
+    const free = want.only ? (want.only.hasCapacity ? want.only : undefined) : front || this.#waitingAny === 0 ? want.pick() : undefined;
     if (free) {
       try {
         return Promise.resolve(start(free, 0));
@@ -77,7 +82,13 @@ export class Dispatcher {
     const now = this.#clock.now();
     const budget = typeof budgetMs === "number" ? budgetMs : budgetMs.deadline - now;
     const waiter = new QueuedCall<T>(this, start, now, signal, Math.min(queueTimeoutMs, budget), queueTimeoutMs, want.only);
+    if (!want.only) {
+      waiter.pick = want.pick;
+      this.#waitingAny++;
+    }
     waiter.remover = front ? this.#queue.unshift(waiter) : this.#queue.push(waiter);
+    if (waiter.pick) this.#pump();
+    if (waiter.left) return waiter.promise; // the pump started it at once
     signal?.addEventListener("abort", waiter, { once: true });
     if (Number.isFinite(waiter.timeout) && waiter.timeout <= MAX_TIMER_MS) {
       waiter.at = waiter.enqueuedAt + Math.max(0, waiter.timeout);
@@ -88,13 +99,18 @@ export class Dispatcher {
 
   /** A queued call waited too long (QueuedCall's deadline). */
   timedOut(waiter: QueuedCall<unknown>): void {
-    if (!waiter.remover()) return;
+    if (!waiter.remove()) return;
     this.#stats.queueTimeouts++;
     const timeout = waiter.timeout;
     const code = timeout < waiter.queueTimeoutMs ? "deadline_exceeded" : "queue_timeout";
     waiter.fail(new SnakepitError(code, `No worker of pool "${this.#pool}" became free within ${Math.round(timeout)} ms`, {
       details: { pool: this.#pool, queueTimeoutMs: timeout },
     }));
+  }
+
+  /** An unpinned queued call left the queue by its own removal (abort, timeout, pump). */
+  leftQueue(): void {
+    this.#waitingAny--;
   }
 
   /** A queued call left the queue (run or failed): its deadline no longer matters. */
@@ -107,13 +123,28 @@ export class Dispatcher {
     return this.#clock.now() - t;
   }
 
+  /**
+   * Start queued calls (oldest first) that may take a prefetch slot now; stop at the first that
+   * cannot, so later calls never overtake it. Calls pinned to one worker wait for `feed`.
+   */
+  #pump(): void {
+    for (let waiter = this.#queue.firstWhere(unpinned); waiter; waiter = this.#queue.firstWhere(unpinned)) {
+      const worker = waiter.pick!();
+      if (!worker) return;
+      waiter.remove!();
+      waiter.run(worker);
+    }
+  }
+
   /** Give a worker with free slots the next queued calls it can take. */
   feed(worker: Worker): void {
     while (worker.hasCapacity) {
       const waiter = this.#queue.takeFor(worker);
-      if (!waiter) return;
+      if (!waiter) break;
+      if (waiter.pick) this.#waitingAny--;
       waiter.run(worker);
     }
+    if (this.#waitingAny > 0) this.#pump();
   }
 
   /** Fail the calls waiting for one worker (it is gone). */
@@ -123,6 +154,9 @@ export class Dispatcher {
 
   /** Fail everything queued. */
   failAll(error: SnakepitError): void {
+    this.#waitingAny = 0;
     for (const waiter of this.#queue.drain()) waiter.fail(error);
   }
 }
+
+const unpinned = (w: Waiter<Worker>) => w.pick !== undefined;

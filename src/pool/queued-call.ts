@@ -17,8 +17,12 @@ export class QueuedCall<T> implements Waiter<Worker>, Deadline {
   readonly queueTimeoutMs: number;
   accepts: ((worker: Worker) => boolean) | undefined;
   pinnedTo: string | undefined;
-  /** Takes it out of the queue; false once taken. Set by the dispatcher. */
+  /** For calls any worker may take: a worker with a free or prefetch slot now (Waiter). */
+  pick: (() => Worker | undefined) | undefined = undefined;
+  /** Unlinks it from the queue; false once it left. Set by the dispatcher. */
   remover: () => boolean = () => false;
+  /** It left the queue: started or failed. */
+  left = false;
   at = 0;
   heapIndex = -1;
   heapSeq = 0;
@@ -53,7 +57,15 @@ export class QueuedCall<T> implements Waiter<Worker>, Deadline {
     });
   }
 
+  /** Take it out of the queue (Waiter); false when it already left. */
+  remove(): boolean {
+    if (!this.remover()) return false;
+    if (this.pick) this.#dispatcher.leftQueue();
+    return true;
+  }
+
   #cleanup(): void {
+    this.left = true;
     this.#dispatcher.unschedule(this as QueuedCall<unknown>);
     this.#signal?.removeEventListener("abort", this);
   }
@@ -75,7 +87,7 @@ export class QueuedCall<T> implements Waiter<Worker>, Deadline {
 
   /** The abort signal fired (EventListener object). */
   handleEvent(): void {
-    if (this.remover()) this.fail(abortError(this.#signal!));
+    if (this.remove()) this.fail(abortError(this.#signal!));
   }
 
   /** Waited too long (Deadline). */
