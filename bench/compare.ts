@@ -5,13 +5,15 @@
  * figures are medians with min–max. A contender beating its own floor stops the run.
  */
 
+import { tableFromArrays, tableToIPC } from "apache-arrow";
+import { arrowIPC } from "../src/bridge/arrow.ts";
 import { shmEnabled, shmWorkerEnv, useShm } from "../src/bridge/shm.ts";
 import { updateReadme } from "./readme-table.ts";
 import { benchPython, saveResults, sequential, throughput } from "./lib.ts";
 import { ALL_CPUS, canPin, HOST_CPU, hostOn, OTHER_CORE, pin, pinSelf, SAME_CORE } from "./placement.ts";
 import { checkFloors, type Samples, summarise, targets } from "./stats.ts";
 import { RawPipe, rawStart } from "./contenders/raw.ts";
-import { pitBytes, pitCall, pitF32, pitStart, pitStream, startPit } from "./contenders/snakepit.ts";
+import { pitArrow, pitBytes, pitCall, pitF32, pitStart, pitStream, startPit } from "./contenders/snakepit.ts";
 import { apiBulk, apiCall, apiStart, apiStream, fastapiMissing, startUvicorn } from "./contenders/fastapi.ts";
 import { load, type Server, startApi, startServe } from "./contenders/http-face.ts";
 
@@ -33,6 +35,8 @@ type Figures = Array<[row: string, who: string, value: number]>;
 const bytes = new Uint8Array(BULK);
 for (let i = 0; i < BULK; i++) bytes[i] = (i * 2654435761) >>> 24;
 const floats = new Float32Array(BULK / 4).map((_, i) => i * 0.5);
+/** A 16 MiB Arrow table (two float64 columns) as IPC: snakepit sends it as Arrow, uvicorn echoes its bytes. */
+const arrow = arrowIPC(tableToIPC(tableFromArrays({ a: new Float64Array(BULK / 16).map((_, i) => i), b: new Float64Array(BULK / 16).fill(0.5) })));
 
 function sameBytes(a: Uint8Array, b: Uint8Array, who: string): void {
   if (a.length !== b.length || a[12345] !== b[12345] || a[a.length - 1] !== b[b.length - 1]) throw new Error(`${who}: bulk echo came back wrong (${b.length} bytes)`);
@@ -91,6 +95,7 @@ async function snakepit(): Promise<Figures> {
     out.push(["bytesMiBps", "snakepit", await bulkRate(async () => sameBytes(bytes, await pitBytes(pit, bytes), "snakepit"))]);
     const f = new Uint8Array(floats.buffer);
     out.push(["f32MiBps", "snakepit", await bulkRate(async () => sameBytes(f, new Uint8Array((await pitF32(pit, floats)).buffer), "snakepit f32"))]);
+    out.push(["arrowMiBps", "snakepit", await bulkRate(() => pitArrow(pit, arrow, sameBytes))]);
   }
   if (shmEnabled()) {
     // The same bulk rows with shared memory off: what zero-copy buys, in the same run.
@@ -100,6 +105,7 @@ async function snakepit(): Promise<Figures> {
       out.push(["bytesMiBps", "snakepitPipe", await bulkRate(async () => sameBytes(bytes, await pitBytes(pit, bytes), "snakepit pipe"))]);
       const f = new Uint8Array(floats.buffer);
       out.push(["f32MiBps", "snakepitPipe", await bulkRate(async () => sameBytes(f, new Uint8Array((await pitF32(pit, floats)).buffer), "snakepit pipe f32"))]);
+      out.push(["arrowMiBps", "snakepitPipe", await bulkRate(() => pitArrow(pit, arrow, sameBytes))]);
     } finally {
       useShm(true);
     }
@@ -128,6 +134,7 @@ async function fastapi(): Promise<Figures> {
     out.push(["bytesMiBps", "fastapi", await bulkRate(async () => sameBytes(bytes, await apiBulk(one.url, bytes, false), "fastapi"))]);
     const f = new Uint8Array(floats.buffer);
     out.push(["f32MiBps", "fastapi", await bulkRate(async () => sameBytes(f, await apiBulk(one.url, f, true), "fastapi f32"))]);
+    out.push(["arrowMiBps", "fastapi", await bulkRate(async () => sameBytes(arrow.bytes, await apiBulk(one.url, arrow.bytes, false), "fastapi arrow"))]);
   } finally {
     await one.close();
   }

@@ -16,6 +16,7 @@ const ROWS: Array<[row: string, label: string, unit: string, scale?: number]> = 
   ["streamFirstMs", "stream, first chunk", "ms"],
   ["bytesMiBps", "16 MiB bytes round trip", "MiB/s"],
   ["f32MiBps", "16 MiB float32 numpy round trip", "MiB/s"],
+  ["arrowMiBps", "16 MiB Arrow IPC table round trip (uvicorn: the same bytes as octet-stream)", "MiB/s"],
   ["start1Ms", "start 1 worker + call", "ms"],
   ["start8Ms", "start 8 workers + call", "ms"],
   ["hostCallUs", "call making one Python → host tool call, p50", "µs"],
@@ -67,13 +68,25 @@ export function benchTable(): string {
         `PSS of 8 workers: spawned ${r("spawn.pss8Kb", "MB", 1000)}, preloaded ${r("preload.pss8Kb", "MB", 1000)} (${r("preload.pss8WithTemplateKb", "MB", 1000)} with the template; one spawned worker ${r("spawn.pss1Kb", "MB", 1000)}).`,
     );
   }
+  const memory = read("memory");
+  if (memory) lines.push("", memoryLine(memory));
   if (cmp) {
     lines.push("", "Targets (issue #12), on these medians:", "");
-    const all = [...(cmp.targets as Array<{ target: string; value: string | number; met: boolean }>), ...((preload?.targets ?? []) as Array<{ target: string; value: number; met: boolean }>)];
+    const all = [...(cmp.targets as Array<{ target: string; value: string | number; met: boolean }>), ...((preload?.targets ?? []) as Array<{ target: string; value: number; met: boolean }>), ...((memory?.targets ?? []) as Array<{ target: string; value: string; met: boolean }>)];
     for (const t of all) lines.push(`- ${t.met ? "met" : "**not met**"}: ${t.target} (${t.value}${typeof t.value === "number" && !String(t.target).includes("ms") ? "×" : typeof t.value === "number" ? " ms" : ""})`);
   }
   lines.push("<!-- bench:end -->");
   return lines.join("\n");
+}
+
+/** The memory sentence (bench/memory.ts), in MB: "median (min–max)". */
+function memoryLine(memory: { rounds: number; date: string; figures: Record<string, Figure> }): string {
+  const mb = (k: string) => {
+    const f = memory.figures[k];
+    return f ? `${f.median.toFixed(1)} MB (${f.min.toFixed(1)}–${f.max.toFixed(1)})` : "—";
+  };
+  return `Memory (\`bench/memory.ts\`, ${memory.rounds} rounds, ${memory.date.slice(0, 10)}; a fresh host importing the module API per round, pool of 8, RSS after a full GC): ` +
+    `idle worker RSS ${mb("workerIdleRssMB")}, PSS ${mb("workerIdlePssMB")}; host RSS before start ${mb("hostBeforeMB")}, with 8 idle workers ${mb("hostIdle8MB")}, after 20 k calls ${mb("hostAfterCallsMB")}.`;
 }
 
 export function updateReadme(): void {

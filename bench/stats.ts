@@ -31,7 +31,7 @@ export function summarise(samples: Samples): Record<string, Record<string, Figur
 }
 
 /** Rows where a larger figure is better; every other row is a time (smaller is better). */
-export const HIGHER_IS_BETTER = new Set(["throughput", "streamRate", "bytesMiBps", "f32MiBps", "http16ReqPerSec", "http64ReqPerSec"]);
+export const HIGHER_IS_BETTER = new Set(["throughput", "streamRate", "bytesMiBps", "f32MiBps", "arrowMiBps", "http16ReqPerSec", "http64ReqPerSec"]);
 
 /**
  * A contender doing a strict superset of its floor's work cannot beat it: if it does, the

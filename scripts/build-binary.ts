@@ -54,7 +54,7 @@ export async function buildBinary(options: BuildOptions): Promise<{ code: number
   // Every file's SHA-256, held in the binary: the extracted tree is checked against it at each launch.
   const manifest = JSON.stringify(manifestOf(files));
   const cmd = [
-    process.execPath, "build", "--compile", "--minify",
+    process.execPath, "build", "--compile", "--minify", "--bytecode", "--format=esm",
     ...(options.target ? [`--target=${options.target}`] : []),
     join(ROOT, "src/cli/main.ts"), ...assets,
     "--asset-naming=[dir]/[name].[ext]",

@@ -14,7 +14,7 @@ import type { BatchCall, BatchResult, CallOptions, SessionHandle, SnakepitStats,
 import type { Pool } from "./pool/pool.ts";
 import { stateDir as defaultStateDir } from "./config/paths.ts";
 import type { ProcessRegistry } from "./registry/process-registry.ts";
-import { buildPools, openProcessRegistry } from "./facade/compose.ts";
+import { buildPools, openProcessRegistry, startPools } from "./facade/compose.ts";
 import { hostEnv } from "./runtime/process.ts";
 import type { AffinityMode } from "./session/affinity.ts";
 import { type CreateSessionOptions, SessionManager } from "./session/sessions.ts";
@@ -133,8 +133,7 @@ export class Snakepit implements AsyncDisposable {
       const host = (pool: string, worker: string) => createHostHandlers({ bus, registry: pit!.#registry, pool, worker });
       const rehydrate = hooks.rehydrate && (async (lease: { id: string }, pool: string, lostWorker: string) => void (await hooks.rehydrate!({ sessionId: lease.id, pool, lostWorker, session: pit!.session(lease.id) })));
       const checks = await buildPools(configs, { runId, instance, bus, env, bridgeDir, host, rehydrate }, pit.#pools);
-      await Promise.all([...[...pit.#pools.values()].map((p) => p.start()), ...checks]);
-      pit.#gpuProfiler = await startGpuProfiler(bus, configs.map((c) => c.gpuSampleIntervalMs), env);
+      pit.#gpuProfiler = await startPools(pit.#pools.values(), checks, () => startGpuProfiler(bus, configs.map((c) => c.gpuSampleIntervalMs), env));
       if (initialControl) await pit.telemetry.configure(initialControl);
       if (options.cluster !== undefined) pit.cluster = await joinCluster(options.cluster, pit, { bus, rehydrate: hooks.rehydrate });
     } catch (err) {

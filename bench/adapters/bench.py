@@ -29,3 +29,9 @@ def chunks(n: int):
 def f32(x):
     """A float32 numpy array in, the same array back."""
     return x
+
+
+@tool
+def arrow_echo(t):
+    """An Arrow table in (pyarrow.Table, or ArrowIPC without pyarrow), the same table back."""
+    return t

@@ -1,7 +1,7 @@
 /** snakepit as a contender: the module API (`pit.execute`, `pit.stream`) over its worker pool. */
 
 import { z } from "zod";
-import { type NDArray, Snakepit } from "../../src/mod.ts";
+import { type ArrowIPC, type NDArray, Snakepit } from "../../src/mod.ts";
 import { pin } from "../placement.ts";
 
 const adapter = new URL("../adapters/bench.py", import.meta.url).pathname;
@@ -33,6 +33,13 @@ export async function pitBytes(pit: Snakepit, data: Uint8Array): Promise<Uint8Ar
 export async function pitF32(pit: Snakepit, data: Float32Array): Promise<Float32Array> {
   const out = (await pit.execute("f32", { x: { dtype: "float32", shape: [data.length], data } satisfies NDArray })) as NDArray;
   return out.data as Float32Array;
+}
+
+/** An Arrow IPC table there and back; the result is checked, then released (as a caller done with it would). */
+export async function pitArrow(pit: Snakepit, ipc: ArrowIPC, check: (a: Uint8Array, b: Uint8Array, who: string) => void): Promise<void> {
+  const back = (await pit.execute("arrow_echo", { t: ipc })) as ArrowIPC;
+  check(ipc.bytes, back.bytes, "snakepit arrow");
+  back.release();
 }
 
 /** Start a pool of `n` (forked from a template with `preload`) and make one call; ms until answered. */

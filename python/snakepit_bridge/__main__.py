@@ -15,9 +15,8 @@ import sys
 _cwd_entries = [p for p in sys.path if p in ("", os.getcwd())]
 sys.path[:] = [p for p in sys.path if p not in _cwd_entries] + [os.getcwd()]
 
-import argparse  # noqa: E402
-import logging  # noqa: E402
 import signal  # noqa: E402
+from typing import Any, NoReturn  # noqa: E402
 
 
 def _take_protocol_fds() -> "tuple[int, int]":
@@ -30,23 +29,66 @@ def _take_protocol_fds() -> "tuple[int, int]":
     return proto_in, proto_out
 
 
+USAGE = """usage: python -m snakepit_bridge --adapter SPEC [--worker-id ID] [--run-id RUN] [--capacity N]
+       [--log-level LEVEL] [--host-timeout-ms MS] [--instance NAME]
+
+  --adapter SPEC         FILE.py[:Class] or module[:Class] (required)
+  --run-id RUN           the host run this worker belongs to
+  --host-timeout-ms MS   exit when the host says nothing for this long (0: never)
+  --instance NAME        the host instance this worker belongs to"""
+
+_INT_FLAGS = ("capacity", "host_timeout_ms")
+
+
+def parse_args(argv: "list[str]") -> "dict[str, object]":
+    """The command line (argparse's rules for these flags, without its start-up cost)."""
+    args: "dict[str, object]" = {
+        "adapter": None, "worker_id": "w0", "run_id": "", "capacity": 1,
+        "log_level": os.environ.get("SNAKEPIT_LOG_LEVEL", "warning"), "host_timeout_ms": 0, "instance": "",
+    }
+    rest = list(argv)
+    while rest:
+        flag = rest.pop(0)
+        if flag in ("-h", "--help"):
+            print(USAGE)
+            sys.exit(0)
+        name, eq, value = flag.partition("=")
+        key = name[2:].replace("-", "_")
+        if not name.startswith("--") or key not in args:
+            _usage_error(f"unrecognized argument: {flag}")
+        if not eq:
+            if not rest:
+                _usage_error(f"argument {name}: expected one argument")
+            value = rest.pop(0)
+        if key in _INT_FLAGS:
+            try:
+                args[key] = int(value)
+            except ValueError:
+                _usage_error(f"argument {name}: invalid int value: {value!r}")
+        else:
+            args[key] = value
+    if args["adapter"] is None:
+        _usage_error("the following arguments are required: --adapter")
+    return args
+
+
+def _usage_error(message: str) -> "NoReturn":
+    sys.stderr.write(f"{USAGE}\nsnakepit_bridge: error: {message}\n")
+    sys.exit(2)
+
+
+class _Args:
+    def __init__(self, values: "dict[str, object]") -> None:
+        self.__dict__.update(values)
+
+
 def main(argv: "list[str] | None" = None) -> int:
-    parser = argparse.ArgumentParser(prog="snakepit_bridge")
-    parser.add_argument("--adapter", required=True, help="FILE.py[:Class] or module[:Class]")
-    parser.add_argument("--worker-id", default="w0")
-    parser.add_argument("--run-id", default="", help="the host run this worker belongs to")
-    parser.add_argument("--capacity", type=int, default=1)
-    parser.add_argument("--log-level", default=os.environ.get("SNAKEPIT_LOG_LEVEL", "warning"))
-    parser.add_argument("--host-timeout-ms", type=int, default=0, help="exit when the host says nothing for this long (0: never)")
-    parser.add_argument("--instance", default="", help="the host instance this worker belongs to")
-    args = parser.parse_args(argv)
+    args: Any = _Args(parse_args(sys.argv[1:] if argv is None else argv))
 
     proto_in, proto_out = _take_protocol_fds()
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=getattr(logging, args.log_level.upper(), logging.WARNING),
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    from .log_setup import configure_when_imported
+
+    configure_when_imported(args.log_level)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the host decides when we stop
     def on_sigterm(*_: object) -> None:
         from .calls import TERMINATING

@@ -7,7 +7,6 @@ big ints and non-finite floats are spelled out. Results are converted the seed's
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import json
 import math
@@ -41,6 +40,13 @@ def _numpy() -> Any:
         except ImportError:  # pragma: no cover - depends on the machine
             _np = False
     return _np or None
+
+
+def _arrow() -> Any:
+    """snakepit_bridge.arrow_ipc, imported when Arrow first shows up (worker start-up stays lean)."""
+    from . import arrow_ipc
+
+    return arrow_ipc
 
 
 def has_numpy() -> bool:
@@ -84,6 +90,10 @@ def _convert(obj: Any, attachments: List[bytes]) -> Any:
             return {TAG: "bytes", "shm": handle}
         attachments.append(bytes(obj))
         return {TAG: "bytes", "ref": len(attachments) - 1}
+    if type(obj).__name__ == "ArrowIPC" or type(obj).__module__.startswith("pyarrow"):
+        tagged = _arrow().to_wire(obj, attachments)
+        if tagged is not None:
+            return tagged
     np = _numpy() if type(obj).__module__.startswith("numpy") else None
     if np is not None:
         if isinstance(obj, np.ndarray):
@@ -115,7 +125,9 @@ def _convert(obj: Any, attachments: List[bytes]) -> Any:
                 return method()
             except Exception:  # noqa: BLE001 - fall through to the marker
                 break
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+    if hasattr(type(obj), "__dataclass_fields__"):  # dataclasses itself is imported only here
+        import dataclasses
+
         return dataclasses.asdict(obj)
     return unserializable_marker(obj)
 
@@ -233,6 +245,8 @@ def _revive_tag(obj: dict, attachments: List[bytes]) -> Any:
         if "shm" in obj:
             return memoryview(shm.open_segment(obj["shm"]))  # over the mapping: no copy
         return attachments[obj["ref"]]
+    if kind == "arrow":  # pyarrow.Table over the mapping, else ArrowIPC (.schema, .buffer)
+        return _arrow().revive(shm.open_segment(obj["shm"]) if "shm" in obj else attachments[obj["ref"]])
     if kind == "float":
         return float(obj["value"])
     if kind == "int":

@@ -16,16 +16,14 @@ template refuses to serve in those cases and says why. See docs/preload.md.
 
 from __future__ import annotations
 
-import argparse
+import atexit
 import importlib
 import importlib.util
 import json
 import os
 import selectors
-import shutil
 import signal
 import sys
-import tempfile
 import threading
 from typing import Dict, List, Optional
 
@@ -58,6 +56,7 @@ def _send(out: int, msg: Dict) -> None:
 def _child(req: Dict, fifo_dir: str, private_fds: List[int]) -> None:
     """In the forked child: become a worker of our own, then run the worker main loop."""
     code = 1
+    ran = False
     try:
         for fd in private_fds:  # the template's control pipe and wake-up pipe are not ours
             os.close(fd)
@@ -68,7 +67,7 @@ def _child(req: Dict, fifo_dir: str, private_fds: List[int]) -> None:
         fd_in = os.open(f"{fifo_dir}/in", os.O_RDONLY)  # waits for the host to open its end
         fd_out = os.open(f"{fifo_dir}/out", os.O_WRONLY)
         fd_err = os.open(f"{fifo_dir}/err", os.O_WRONLY)
-        shutil.rmtree(fifo_dir, ignore_errors=True)
+        _remove_dir(fifo_dir)
         for fd, target in ((fd_in, 0), (fd_out, 1), (fd_err, 2)):
             os.dup2(fd, target)
             os.close(fd)
@@ -76,9 +75,12 @@ def _child(req: Dict, fifo_dir: str, private_fds: List[int]) -> None:
         os.environ.update(req["env"])
         if req.get("cwd"):
             os.chdir(req["cwd"])
-        from .__main__ import main as worker_main
+        from . import __main__ as bridge_main
 
-        code = worker_main(req["argv"])
+        sys.argv = [bridge_main.__file__, *req["argv"]]  # what a spawned worker's code sees
+        atexit._clear()  # the template's exit handlers are not this worker's
+        ran = True
+        code = bridge_main.main(req["argv"])
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException as exc:  # noqa: BLE001 - report, then leave without the template's cleanup
@@ -87,11 +89,42 @@ def _child(req: Dict, fifo_dir: str, private_fds: List[int]) -> None:
         except OSError:
             pass
     finally:
+        if ran:  # as at a spawned worker's exit: its atexit handlers (reaper.kill_tree, user code's)
+            try:
+                atexit._run_exitfuncs()
+                sys.stdout.flush()
+                sys.stderr.flush()
+            except BaseException:  # noqa: BLE001 - leaving anyway
+                pass
         os._exit(code)
 
 
+def _private_dir() -> str:
+    """A new mode-0700 folder under $TMPDIR (or /tmp): tempfile.mkdtemp without its imports."""
+    base = os.environ.get("TMPDIR") or "/tmp"
+    while True:
+        path = os.path.join(base, f"snakepit-fork-{os.urandom(6).hex()}")
+        try:
+            os.mkdir(path, 0o700)
+            return path
+        except FileExistsError:
+            continue
+
+
+def _remove_dir(path: str) -> None:
+    for name in ("in", "out", "err"):
+        try:
+            os.unlink(os.path.join(path, name))
+        except OSError:
+            pass
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
 def _fork(req: Dict, out: int, children: Dict[int, Dict[str, str]], private_fds: List[int]) -> None:
-    fifo_dir = tempfile.mkdtemp(prefix="snakepit-fork-")  # mode 0700
+    fifo_dir = _private_dir()
     for name in ("in", "out", "err"):
         os.mkfifo(f"{fifo_dir}/{name}", 0o600)
     sys.stdout.flush()
@@ -163,13 +196,35 @@ def _reap(out: int, children: Dict[int, Dict[str, str]]) -> None:
         _send(out, {"exited": pid, "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None, "signal": sig})
 
 
+class _Args:
+    """--run-id R (on the command line, inherited by workers), --instance I, --preload MOD
+    (repeatable: a module to import once), --adapter SPEC (whose module and preload() hook to
+    load once). Parsed by hand: argparse would cost every pool's start-up."""
+
+    def __init__(self, argv: List[str]) -> None:
+        self.run_id = ""
+        self.instance = ""
+        self.adapter = ""
+        self.preload: List[str] = []
+        rest = list(argv)
+        while rest:
+            flag, eq, value = rest.pop(0).partition("=")
+            if flag not in ("--run-id", "--instance", "--preload", "--adapter"):
+                sys.stderr.write(f"snakepit_bridge.forkserver: error: unrecognized argument: {flag}\n")
+                sys.exit(2)
+            if not eq:
+                if not rest:
+                    sys.stderr.write(f"snakepit_bridge.forkserver: error: argument {flag}: expected one argument\n")
+                    sys.exit(2)
+                value = rest.pop(0)
+            if flag == "--preload":
+                self.preload.append(value)
+            else:
+                setattr(self, flag[2:].replace("-", "_"), value)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="snakepit_bridge.forkserver")
-    parser.add_argument("--run-id", default="", help="the host run (on the command line, inherited by workers)")
-    parser.add_argument("--instance", default="")
-    parser.add_argument("--preload", action="append", default=[], help="a module to import once")
-    parser.add_argument("--adapter", default="", help="adapter whose module (and preload() hook) to load once")
-    args = parser.parse_args(argv)
+    args = _Args(sys.argv[1:] if argv is None else argv)
     ctl_in, out = os.dup(0), os.dup(1)
     os.dup2(2, 1)  # prints while preloading go to the log, not the control pipe
     try:

@@ -16,7 +16,6 @@ import collections
 import mmap
 import os
 import re
-import secrets
 import stat
 import sys
 import threading
@@ -57,7 +56,7 @@ def export(buf: Any) -> Optional[dict]:
         return None
     with _lock:
         _seq += 1
-        name = f"snakepit-{_host_pid}-w{os.getpid()}-{_seq:x}{secrets.token_hex(4)}"
+        name = f"snakepit-{_host_pid}-w{os.getpid()}-{_seq:x}{os.urandom(4).hex()}"
         _prune(time.monotonic())
         _sent.append((name, time.monotonic()))
     path = f"{DIR}/{name}"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import re
 import threading
 import time
@@ -80,7 +79,11 @@ def _admit(name: str) -> bool:
         if matches(name):
             rate = r
             break
-    return rate >= 1.0 or random.random() < rate
+    if rate >= 1.0:
+        return True
+    import random  # only when sampling: it costs worker start-up
+
+    return random.random() < rate
 
 
 def emit(

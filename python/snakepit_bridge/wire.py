@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import traceback
 from typing import Any, Dict
 
 from .errors import CONNECT_CODES, BridgeError
-from .ml_errors import classify
 
 __all__ = ["REQUEST", "STREAM_REQUEST", "MESSAGE", "END", "CANCEL", "CREDIT", "error_payload", "CONNECT_CODES"]
 
@@ -39,6 +37,8 @@ def error_payload(exc: BaseException, *, include_traceback: bool = True) -> Dict
     info: Dict[str, Any] = {"code": code}
     if not isinstance(exc, BridgeError):
         info["pythonType"] = type(exc).__name__
+        from .ml_errors import classify  # on the first error: its patterns cost start-up
+
         ml = classify(exc)
         host_code = getattr(exc, "code", None) if type(exc).__name__ == "HostToolError" else None
         if host_code:
@@ -53,6 +53,8 @@ def error_payload(exc: BaseException, *, include_traceback: bool = True) -> Dict
     if context:
         info["context"] = context
     if include_traceback and not isinstance(exc, BridgeError):
+        import traceback  # on the first error: it costs start-up
+
         info["traceback"] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     message = str(exc) if isinstance(exc, BridgeError) else f"{type(exc).__name__}: {exc}"
     return {

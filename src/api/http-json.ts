@@ -2,11 +2,13 @@
  * Values in the HTTP JSON API. JSON cannot hold bytes, big ints or NaN, so they travel as the
  * same typed objects the wire uses, with base64 payloads: `{"__snakepit__":"bytes","base64":"..."}`,
  * `{"__snakepit__":"int","value":"..."}`, `{"__snakepit__":"float","value":"nan"}`,
- * `{"__snakepit__":"ndarray","dtype":"float32","shape":[2],"base64":"..."}`. Requests may use them too.
+ * `{"__snakepit__":"ndarray","dtype":"float32","shape":[2],"base64":"..."}`,
+ * `{"__snakepit__":"arrow","schema":{...},"base64":"..."}` (Arrow IPC). Requests may use them too.
  */
 
 import { type DType, isNDArray, type NDArray } from "../bridge/codec.ts";
 import { reviveValue } from "../bridge/codec.ts";
+import { ArrowIPC } from "../bridge/arrow.ts";
 import { SnakepitError } from "../errors.ts";
 
 const TAG = "__snakepit__";
@@ -25,6 +27,7 @@ export function toHttpJson(value: unknown): unknown {
     case "object": {
       if (value === null) return null;
       if (value instanceof Uint8Array) return { [TAG]: "bytes", base64: toBase64(value) };
+      if (value instanceof ArrowIPC) return { [TAG]: "arrow", schema: value.schema, base64: toBase64(value.bytes) };
       if (isNDArray(value)) {
         const d = value.data;
         return { [TAG]: "ndarray", dtype: value.dtype, shape: value.shape, base64: toBase64(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)) };

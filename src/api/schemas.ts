@@ -29,11 +29,17 @@ export const TypedNDArray = z.object({
   base64: z.string().describe("The array's bytes, C order, little-endian, base64").openapi(base64Meta("AACAPwAAAEA=")),
 }).openapi("TypedNDArray", { description: "A numpy array" });
 
+export const TypedArrow = z.object({
+  [TAG]: z.literal("arrow"),
+  schema: z.record(z.string(), z.unknown()).optional().describe("Responses: { format, fields: [{ name, type, nullable }] }, read from the IPC itself (ignored in requests)"),
+  base64: z.string().describe("Arrow IPC bytes (stream or file format), base64").openapi({ contentEncoding: "base64" } as object),
+}).openapi("TypedArrow", { description: "An Arrow table as IPC (pyarrow.Table in Python)" });
+
 /** Any value in a request or response: plain JSON, or one of the typed objects. */
 export const Value = z.union([
-  TypedBytes, TypedInt, TypedFloat, TypedNDArray,
+  TypedBytes, TypedInt, TypedFloat, TypedNDArray, TypedArrow,
   z.string(), z.number(), z.boolean(), z.null(), z.array(z.unknown()), z.record(z.string(), z.unknown()),
-]).openapi("Value", { description: "JSON; bytes, big ints, NaN/Infinity and numpy arrays travel as `__snakepit__` typed objects, at any depth" });
+]).openapi("Value", { description: "JSON; bytes, big ints, NaN/Infinity, numpy arrays and Arrow tables travel as `__snakepit__` typed objects, at any depth" });
 
 export const ExecuteBody = z.object({
   tool: z.string().min(1).describe("Tool name"),

@@ -7,6 +7,8 @@
 import { SnakepitError } from "../errors.ts";
 import { encodeValue, reviveValue } from "./codec.ts";
 import { encodePacket, FLAG_TYPED, type RawPacket } from "./frames.ts";
+import { dropInTransit, pruneSent } from "./shm-lifecycle.ts";
+import { shmEnabled, sweepStale } from "./shm.ts";
 import type { BridgeMethods } from "./messages.ts";
 import { errorFromWire, errorToWire, type WireError } from "./wire-errors.ts";
 
@@ -67,6 +69,9 @@ export class Channel {
   readonly #in = new Map<number, Inbound>();
   #nextId = 1;
   #closed: SnakepitError | undefined;
+  /** Shared-memory segments sent to the peer that it may not have mapped yet: with requests (until their end), in replies. */
+  readonly #shmByCall = new Map<number, string[]>();
+  #shm: string[] = [];
 
   constructor(write: (bytes: Uint8Array) => void, handlers: InboundHandlers) {
     this.#write = write;
@@ -83,6 +88,10 @@ export class Channel {
     if (packet.msg === undefined) return encodePacket(JSON.stringify(packet));
     const enc = encodeValue(packet.msg);
     packet.msg = enc.value;
+    if (enc.shm) {
+      if (packet.k === K.REQUEST || packet.k === K.STREAM_REQUEST) this.#shmByCall.set(packet.id, enc.shm);
+      else this.#shm = pruneSent(this.#shm).concat(enc.shm);
+    }
     return encodePacket(JSON.stringify(packet), enc.attachments, enc.typed);
   }
 
@@ -159,6 +168,11 @@ export class Channel {
     }
     switch (packet.k) {
       case K.END: {
+        const names = this.#shmByCall.get(packet.id);
+        if (names) { // the worker decoded the request before answering: what it did not map, it never will
+          this.#shmByCall.delete(packet.id);
+          dropInTransit(names);
+        }
         const sink = this.#out.get(packet.id);
         if (!sink) return;
         this.#out.delete(packet.id);
@@ -231,6 +245,11 @@ export class Channel {
   close(reason: SnakepitError): void {
     if (this.#closed) return;
     this.#closed = reason;
+    // What the worker never mapped, and what it left in transit if it died.
+    if (shmEnabled()) {
+      dropInTransit([...this.#shm, ...[...this.#shmByCall.values()].flat()]);
+      sweepStale();
+    }
     const sinks = [...this.#out.values()];
     this.#out.clear();
     for (const sink of sinks) sink.end(undefined, reason);

@@ -8,7 +8,9 @@
  */
 
 import { SnakepitError } from "../errors.ts";
+import { ArrowIPC, isArrowTable, tableIPC } from "./arrow.ts";
 import { fromShared, toShared } from "./shm.ts";
+import { dropInTransit } from "./shm-lifecycle.ts";
 
 const TAG = "__snakepit__";
 
@@ -68,11 +70,14 @@ export interface Encoded {
   value: unknown;
   attachments: Uint8Array[];
   typed: boolean;
+  /** Shared-memory segments created for this value (in transit until the peer maps them). */
+  shm?: string[];
 }
 
 class EncodeState {
   attachments: Uint8Array[] = [];
   typed = false;
+  shm: string[] | undefined;
 
   /** `shared`: big payloads may go through this machine's shared memory (only to our own workers). */
   readonly shared: boolean;
@@ -92,6 +97,7 @@ class EncodeState {
     const shm = this.shared ? toShared(bytes) : undefined;
     if (shm) {
       this.typed = true;
+      (this.shm ??= []).push(shm.name);
       return { shm };
     }
     return { ref: this.attach(bytes) };
@@ -116,6 +122,10 @@ function encodeObject(v: object, st: EncodeState): unknown {
   if (isNDArray(v)) {
     checkNDArray(v);
     return { [TAG]: "ndarray", dtype: v.dtype, shape: v.shape, ...st.place(bytesOf(v.data)) };
+  }
+  if (v instanceof ArrowIPC || isArrowTable(v)) {
+    const ipc = v instanceof ArrowIPC ? v : tableIPC(v);
+    return { [TAG]: "arrow", schema: ipc.schema, ...st.place(ipc.bytes) };
   }
   if (v instanceof Date) return v.toISOString();
   if (v instanceof Map) return encodeValueInto(Object.fromEntries(v), st);
@@ -168,8 +178,14 @@ export interface CodecOptions {
 /** Make a value wire-safe; copies only the parts that change. */
 export function encodeValue(value: unknown, options: CodecOptions = {}): Encoded {
   const st = new EncodeState(options.shared ?? true);
-  const out = encodeValueInto(value, st);
-  return { value: out, attachments: st.attachments, typed: st.typed };
+  let out: unknown;
+  try {
+    out = encodeValueInto(value, st);
+  } catch (err) {
+    if (st.shm) dropInTransit(st.shm); // written for a packet that will never be sent
+    throw err;
+  }
+  return st.shm ? { value: out, attachments: st.attachments, typed: st.typed, shm: st.shm } : { value: out, attachments: st.attachments, typed: st.typed };
 }
 
 function shared(v: Record<string, unknown>, allowed: boolean): Uint8Array {
@@ -186,6 +202,8 @@ function reviveTag(v: Record<string, unknown>, attachments: readonly Uint8Array[
   switch (v[TAG]) {
     case "bytes":
       return v.shm ? shared(v, allowShm) : attachment(v, attachments);
+    case "arrow":
+      return new ArrowIPC(v.shm ? shared(v, allowShm) : attachment(v, attachments));
     case "float": {
       const s = v.value as string;
       return s === "nan" ? Number.NaN : s === "-inf" ? -Infinity : s === "inf" ? Infinity : Number(s);

@@ -6,7 +6,8 @@
  * `{ name, size }`; the receiver opens it, maps it and unlinks the name at once. From then on the
  * memory is anonymous: it lives exactly as long as the mappings that use it (Python: the numpy
  * array or memoryview over the mapping, freed by reference counting when the call drops it;
- * host: the typed array over `Bun.mmap`, freed by the garbage collector). A name therefore only
+ * host: the typed array over `Bun.mmap`, freed by `releaseShared()` or else by the garbage
+ * collector: see shm-lifecycle.ts). A name therefore only
  * exists in transit. Names whose creator died in transit are removed by the survivors
  * (`sweepStale`, and the worker on its way out), so nothing is left in /dev/shm when a worker or
  * the host is killed.
@@ -18,6 +19,7 @@
 import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { SnakepitError } from "../errors.ts";
 import { hostEnv, runtimeName } from "../runtime/process.ts";
+import { noteSent, trackMapping } from "./shm-lifecycle.ts";
 
 /** A segment on the wire. */
 export interface ShmHandle {
@@ -76,6 +78,7 @@ export function toShared(bytes: Uint8Array): ShmHandle | undefined {
   } finally {
     closeSync(fd);
   }
+  noteSent(name, bytes.byteLength);
   return { name, size: bytes.byteLength };
 }
 
@@ -99,7 +102,7 @@ export function fromShared(handle: unknown): Uint8Array {
     if ((uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0 || st.size !== h.size) {
       throw new SnakepitError("internal", `Refusing shared-memory segment ${h.name}: owner ${st.uid}, mode ${(st.mode & 0o777).toString(8)}, size ${st.size} (expected ours, 600, ${h.size})`);
     }
-    return h.size === 0 ? new Uint8Array(0) : G.Bun!.mmap(`/proc/self/fd/${fd}`);
+    return h.size === 0 ? new Uint8Array(0) : trackMapping(G.Bun!.mmap(`/proc/self/fd/${fd}`), h.name);
   } finally {
     closeSync(fd);
     try {

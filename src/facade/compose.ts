@@ -11,6 +11,24 @@ import { checkThreadSafety, preparePool } from "../python-env/prepare.ts";
 import { ProcessRegistry } from "../registry/process-registry.ts";
 import type { EventBus } from "../telemetry/bus.ts";
 
+/**
+ * Start every pool and, meanwhile, the GPU profiler (its hardware detection spawns vendor tools:
+ * 5-20 ms that need not wait for the workers). A profiler whose pools fail to start is stopped.
+ */
+export async function startPools<P extends { stop(): Promise<void> }>(pools: Iterable<Pool>, checks: Array<Promise<void>>, profiler: () => Promise<P | undefined>): Promise<P | undefined> {
+  const started = profiler();
+  started.catch(() => {}); // awaited below; not an unhandled rejection while the pools start
+  try {
+    await Promise.all([...[...pools].map((p) => p.start()), ...checks]);
+  } catch (err) {
+    void started.then((p) => p?.stop(), () => {});
+    // An unfit interpreter explains a worker's failure better than the failure does.
+    const unfit = (await Promise.allSettled(checks)).find((r): r is PromiseRejectedResult => r.status === "rejected");
+    throw unfit ? unfit.reason : err;
+  }
+  return await started;
+}
+
 /** The registry of this run's worker pids; a bad instance name is a config error. */
 export function openProcessRegistry(stateDir: string, instance: string, runId: string): ProcessRegistry {
   try {
@@ -39,12 +57,12 @@ export async function buildPools(configs: readonly PoolConfig[], deps: PoolsDeps
   const { runId, instance, bus, env, bridgeDir, host, rehydrate } = deps;
   const checks: Array<Promise<void>> = [];
   for (const input of configs) {
-    const { python, config } = await preparePool(input, { bus, bridgeDir, env });
+    const { python, checked, config } = await preparePool(input, { bus, bridgeDir, env });
+    checks.push(checked);
     checks.push(checkThreadSafety(config, python, { bus, bridgeDir, env }));
     const preload = createPreload(config, { python, bridgeDir, env, runId, instance });
-    if (preload) bus.on("pool.closed", (e) => e.pool === config.name && void preload.close());
     const createWorker = localProcessFactory({ runId, instance, python, bridgeDir, env: { ...env, ...shmWorkerEnv() }, host, spawn: preload?.spawn });
-    into.set(config.name, new Pool(config, { runId, bus, createWorker, rehydrate }));
+    into.set(config.name, new Pool(config, { runId, bus, createWorker, rehydrate, onClosed: preload && (() => preload.close()) }));
   }
   return checks;
 }

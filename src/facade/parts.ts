@@ -1,5 +1,6 @@
 /** Pieces of the facade built from its parts: the tools API, session handles, figures, health. */
 
+import { shmStats } from "../bridge/shm-lifecycle.ts";
 import { SnakepitError } from "../errors.ts";
 import type { Pool } from "../pool/pool.ts";
 import type { PoolStatsSnapshot } from "../pool/stats.ts";
@@ -62,7 +63,7 @@ export function totals(pools: ReadonlyMap<string, Pool>, sessions: number): Snak
     total.completed += s.completed;
     total.failed += s.failed;
   }
-  return { pools: out, ...total, sessions };
+  return { pools: out, ...total, sessions, shm: shmStats() };
 }
 
 /** Pool health as /readyz reports it; reading it changes nothing. */

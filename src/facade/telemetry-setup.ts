@@ -13,6 +13,7 @@ import { wireLogs } from "../telemetry/log-events.ts";
 import { LogConfigSchema, Logger, type LogSink } from "../telemetry/logger.ts";
 import { createMetrics } from "../telemetry/metrics.ts";
 import { registerGpuGauges } from "../hardware/gpu-metrics.ts";
+import { registerShmGauges } from "../bridge/shm-metrics.ts";
 
 /** What telemetry reads from the Snakepit. */
 export interface TelemetryHost {
@@ -51,6 +52,7 @@ export function setUpTelemetry(options: TelemetryOptions, logSink: LogSink | und
     sessions: host.sessions,
   });
   if (registry) registerGpuGauges(registry, host.bus);
+  if (registry) registerShmGauges(registry);
   const api = createTelemetryApi({
     bus: host.bus,
     registry,

@@ -1,6 +1,7 @@
 /** Shapes of the public facade (`Snakepit`): call options, hooks, handles, figures. */
 
 import type { ExecuteOptions } from "../call/host.ts";
+import type { ShmStats } from "../bridge/shm-lifecycle.ts";
 import type { PoolStatsSnapshot } from "../pool/stats.ts";
 import type { SessionStatsView } from "../session/sessions.ts";
 import type { JsonValue, Session } from "../session/store.ts";
@@ -28,6 +29,8 @@ export interface SnakepitStats {
   completed: number;
   failed: number;
   sessions: number;
+  /** Shared-memory payloads of this host (all pools): see docs/shared-memory.md. */
+  shm: ShmStats;
 }
 
 /** What the rehydrate hook gets when a strict-affinity session lost its worker. */

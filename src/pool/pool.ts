@@ -39,6 +39,8 @@ export interface PoolDeps {
   clock?: Clock;
   /** Rebuild a strict session's state after its worker was lost. */
   rehydrate?: ((lease: SessionLease, pool: string, lostWorker: string) => Promise<void>) | undefined;
+  /** Runs once the workers are stopped, before `close()` resolves (a preload template's exit). */
+  onClosed?: (() => Promise<void>) | undefined;
 }
 
 export class Pool implements CallHost {
@@ -58,6 +60,7 @@ export class Pool implements CallHost {
   readonly #picker: Picker;
   readonly #supervisor: Supervisor;
   readonly #runId: string;
+  readonly #onClosed: (() => Promise<void>) | undefined;
   #calls = 0;
   #closed = false;
   #draining = false;
@@ -70,6 +73,7 @@ export class Pool implements CallHost {
     this.bus = deps.bus;
     this.clock = deps.clock ?? realClock;
     this.#runId = deps.runId;
+    this.#onClosed = deps.onClosed;
     this.affinity = config.affinity;
     this.streamStallMs = config.streamStallTimeoutMs;
     const rehydrate = deps.rehydrate;
@@ -194,7 +198,7 @@ export class Pool implements CallHost {
       return Promise.reject(err);
     }
     const lease = req.lease;
-    return this.#dispatcher.dispatch(req.deadline - this.clock.now(), req.signal, wanted, (w, queueMs) => {
+    return this.#dispatcher.dispatch(req, req.signal, wanted, (w, queueMs) => {
       if (lease) {
         // A hint-mode move: the old worker drops the session's state.
         const previous = lease.bind(this.name, w.id);
@@ -279,6 +283,7 @@ export class Pool implements CallHost {
     this.#stopSignal.abort(closed);
     this.#closing = (async () => {
       await this.#set.close(options.graceMs ?? this.config.shutdownGraceMs);
+      await this.#onClosed?.().catch(() => {});
       this.bus.emit("pool.closed", { pool: this.name });
     })();
     return this.#closing;

@@ -9,7 +9,7 @@ import type { PoolConfig } from "../config/schema.ts";
 import { needsDetection, resolveDevices } from "../hardware/assign.ts";
 import { detectHardware } from "../hardware/detect.ts";
 import type { EventBus } from "../telemetry/bus.ts";
-import { resolvePython } from "../worker/python.ts";
+import { pythonForWorkers, resolvePython } from "../worker/python.ts";
 import { interpreterReport, pythonVersion } from "./interpreter.ts";
 import { readRequirements, venvDir } from "./requirements.ts";
 import type { InstallConfig } from "./schema.ts";
@@ -36,12 +36,15 @@ export async function ensurePoolEnv(config: PoolConfig, env: Record<string, stri
   return ensureVenv(venvDir(req.path, config.venv, config.cwd), req, { path: base, version: await pythonVersion(base) }, installOptions(config), env);
 }
 
-/** The interpreter and the config (devices resolved) a pool starts with. */
-export async function preparePool(config: PoolConfig, deps: PrepareDeps): Promise<{ python: string; config: PoolConfig }> {
+/**
+ * The interpreter and the config (devices resolved) a pool starts with; `checked` settles when
+ * the interpreter is known to be fit (it may still be checked while the workers start).
+ */
+export async function preparePool(config: PoolConfig, deps: PrepareDeps): Promise<{ python: string; checked: Promise<void>; config: PoolConfig }> {
   const venv = await ensurePoolEnv(config, deps.env);
-  const python = venv?.python ?? await resolvePython(config.python);
+  const { python, checked } = venv ? { python: venv.python, checked: Promise.resolve() } : await pythonForWorkers(config.python);
   const hw = needsDetection(config.devices) ? await detectHardware({ env: deps.env }) : undefined;
-  return { python, config: { ...config, devices: resolveDevices(config.devices, hw, config.name) } };
+  return { python, checked, config: { ...config, devices: resolveDevices(config.devices, hw, config.name) } };
 }
 
 /** Under the thread profile with `threadSafetyChecks`: emit `pool.thread_safety` for each unsafe import. */

@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { Snakepit } from "../../src/mod.ts";
-import { failure, fixture, isAlive, PYTHON, ROOT, waitUntil } from "../helpers.ts";
+import { failure, fixture, isAlive, pidsOfRun, PYTHON, ROOT, waitUntil } from "../helpers.ts";
 
 const FIXTURES = `${ROOT}test/fixtures`;
 const linuxBun = process.platform === "linux";
@@ -45,6 +45,13 @@ describe.skipIf(!linuxBun)("preload", () => {
     const after = (await pit.execute("info")) as Info;
     expect(after.pid).not.toBe(before.pid);
     expect(after.ppid).toBe(before.ppid);
+  }, 60_000);
+
+  test("close() waits for the template too, and forked workers see a spawned worker's argv", async () => {
+    const pit = await Snakepit.start({ ...options(), poolSize: 1 });
+    expect(await pit.execute("argv")).toEqual(expect.arrayContaining(["--adapter", "--worker-id", "--run-id", pit.runId]));
+    await pit.close();
+    expect(pidsOfRun(pit.runId)).toEqual([]);
   }, 60_000);
 
   test("kill -9 the host: the forked workers and the template exit", async () => {

@@ -1,0 +1,150 @@
+/**
+ * Lifecycle of shared-memory payloads on the host.
+ *
+ * Results a worker sends through shared memory are typed arrays over a mapping of a segment that
+ * was unlinked as soon as it was mapped: the memory lives until the mapping goes. `release()`
+ * drops it at once: every view over it is detached (length 0: reading gives `undefined`, never a
+ * crash), and on Linux under Bun the pages are replaced by an inaccessible reservation
+ * (mmap MAP_FIXED, PROT_NONE), which frees the segment; the garbage collector later removes the
+ * reservation. Without `release()` the garbage collector frees the mapping as before.
+ *
+ * Segments the host sent and the worker has not mapped yet are "in transit": they are unlinked
+ * when that worker's channel closes (the worker died or was stopped before reading them).
+ */
+
+import { existsSync, unlinkSync } from "node:fs";
+
+const DIR = "/dev/shm";
+
+interface Mapping {
+  name: string;
+  size: number;
+  released: boolean;
+}
+
+interface Libc {
+  ptr(view: ArrayBufferView): number;
+  remapNone(addr: number, size: number): boolean;
+}
+
+const counts = { mapped: 0, mappedBytes: 0, released: 0, collected: 0 };
+const mappings = new WeakMap<ArrayBuffer, Mapping>();
+const inTransit = new Map<string, number>();
+const collected = new FinalizationRegistry<Mapping>((m) => {
+  if (m.released) return;
+  m.released = true;
+  counts.mapped--;
+  counts.mappedBytes -= m.size;
+  counts.collected++;
+});
+let libc: Libc | null | undefined;
+
+/** libc's mmap through bun:ffi (Linux/glibc under Bun), else null: then release leaves freeing to GC. */
+function loadLibc(): Libc | null {
+  if (libc !== undefined) return libc;
+  libc = null;
+  try {
+    const req = (import.meta as unknown as { require?: (id: string) => unknown }).require;
+    // deno-lint-ignore no-explicit-any
+    const ffi = req?.("bun:ffi") as any;
+    if (!ffi || process.platform !== "linux") return libc;
+    const { symbols } = ffi.dlopen("libc.so.6", {
+      mmap: { args: ["ptr", "u64", "i32", "i32", "i32", "i64"], returns: "ptr" },
+    });
+    // PROT_NONE; MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_NORESERVE
+    libc = { ptr: (v) => ffi.ptr(v), remapNone: (addr, size) => symbols.mmap(addr, size, 0, 0x2 | 0x10 | 0x20 | 0x4000, -1, 0) === addr };
+  } catch {
+    libc = null;
+  }
+  return libc;
+}
+
+/** Count a fresh mapping of segment `name` and let `release()` find it. */
+export function trackMapping(view: Uint8Array, name: string): Uint8Array {
+  const m: Mapping = { name, size: view.byteLength, released: false };
+  mappings.set(view.buffer as ArrayBuffer, m);
+  collected.register(view.buffer, m, m);
+  counts.mapped++;
+  counts.mappedBytes += m.size;
+  // `using bytes = await pit.execute(...)` frees it at the end of the block.
+  Object.defineProperty(view, Symbol.dispose, { value: () => releaseMapping(view.buffer), enumerable: false });
+  return view;
+}
+
+/** True while `buffer` is a live shared-memory mapping. */
+export function isMapped(buffer: ArrayBufferLike): boolean {
+  const m = mappings.get(buffer as ArrayBuffer);
+  return !!m && !m.released;
+}
+
+/** Free the mapping under `buffer` now. Returns the bytes freed (0: not a live mapping). */
+export function releaseMapping(buffer: ArrayBufferLike): number {
+  const m = mappings.get(buffer as ArrayBuffer);
+  if (!m || m.released) return 0;
+  m.released = true;
+  collected.unregister(m);
+  counts.mapped--;
+  counts.mappedBytes -= m.size;
+  counts.released++;
+  const c = loadLibc();
+  const buf = buffer as ArrayBuffer & { transfer?: () => ArrayBuffer };
+  try {
+    const before = c ? c.ptr(new Uint8Array(buf)) : 0;
+    // Detach every view first (they read as empty), keeping the mapping owned by `moved`.
+    const moved = typeof buf.transfer === "function" ? buf.transfer() : structuredClone(buf, { transfer: [buf] });
+    if (c && before && moved.byteLength === m.size && c.ptr(new Uint8Array(moved)) === before) c.remapNone(before, m.size);
+  } catch {
+    // Pinned by a native call: the views stay valid and the garbage collector frees the memory.
+  }
+  return m.size;
+}
+
+/** Remember a segment this host created until its worker maps it (or the channel closes). */
+export function noteSent(name: string, size: number): void {
+  inTransit.set(name, size);
+}
+
+/** Unlink segments sent on a channel that closed before its worker mapped them. Returns how many. */
+export function dropInTransit(names: Iterable<string>): number {
+  let removed = 0;
+  for (const name of names) {
+    if (!inTransit.delete(name)) continue;
+    try {
+      unlinkSync(`${DIR}/${name}`);
+      removed++;
+    } catch {
+      // Mapped (and unlinked) by the worker.
+    }
+  }
+  return removed;
+}
+
+/** Forget sent names the worker has mapped (their file is gone); returns the names still there. */
+export function pruneSent(names: string[]): string[] {
+  const left: string[] = [];
+  for (const n of names) {
+    if (inTransit.has(n) && existsSync(`${DIR}/${n}`)) left.push(n);
+    else inTransit.delete(n);
+  }
+  return left;
+}
+
+/** Shared-memory figures of this host (all pools): a leak shows as `mapped` growing. */
+export interface ShmStats {
+  /** Mappings of results the host still holds, and their bytes. */
+  mapped: number;
+  mappedBytes: number;
+  /** Mappings freed by `release()`, and by the garbage collector. */
+  released: number;
+  collected: number;
+  /** Segments sent to workers and not mapped by them yet, and their bytes. */
+  inTransit: number;
+  inTransitBytes: number;
+}
+
+export function shmStats(): ShmStats {
+  pruneSent([...inTransit.keys()]);
+  let bytes = 0;
+  for (const size of inTransit.values()) bytes += size;
+  return { ...counts, inTransit: inTransit.size, inTransitBytes: bytes };
+}
