@@ -25,9 +25,12 @@ import selectors
 import signal
 import sys
 import threading
+import time
 from typing import Dict, List, Optional
 
 __all__ = ["main", "unsafe_reason"]
+
+WIND_DOWN_S = 0.3  # after the host died, how long its workers get to leave on their own
 
 
 def unsafe_reason() -> Optional[str]:
@@ -183,7 +186,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _reap(out: int, children: Dict[int, Dict[str, str]]) -> None:
+def _reap(out: int, children: Dict[int, Dict[str, str]], report: bool = True) -> None:
     while children:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -192,8 +195,24 @@ def _reap(out: int, children: Dict[int, Dict[str, str]]) -> None:
         if pid == 0:
             return
         children.pop(pid, None)
+        if not report:
+            continue
         sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
         _send(out, {"exited": pid, "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None, "signal": sig})
+
+
+def _wind_down(sel: selectors.BaseSelector, ctl_in: int, rfd: int, out: int, children: Dict[int, Dict[str, str]]) -> None:
+    """The host is gone. Its workers read end-of-input too and leave as spawned ones do (their
+    exit handlers kill what they started and remove their shared-memory segments): give them
+    WIND_DOWN_S, then kill those still there (stopped, hung) with everything they started."""
+    sel.unregister(ctl_in)
+    deadline = time.monotonic() + WIND_DOWN_S
+    while children and time.monotonic() < deadline:
+        _reap(out, children, report=False)
+        if children and sel.select(max(0.0, deadline - time.monotonic())):
+            os.read(rfd, 4096)
+    for pid, env in list(children.items()):
+        _kill_worker(pid, env)
 
 
 class _Args:
@@ -268,8 +287,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 continue
             chunk = os.read(ctl_in, 65536)
             if not chunk:  # the host is gone: so are its workers, and all they started
-                for pid, env in list(children.items()):
-                    _kill_worker(pid, env)
+                _wind_down(sel, ctl_in, rfd, out, children)
                 return 0
             buf += chunk
             while b"\n" in buf:

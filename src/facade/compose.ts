@@ -61,8 +61,11 @@ export async function buildPools(configs: readonly PoolConfig[], deps: PoolsDeps
     checks.push(checked);
     checks.push(checkThreadSafety(config, python, { bus, bridgeDir, env }));
     const onSpawnFallback = (reason: string) => bus.emit("pool.spawn_fallback", { pool: config.name, reason });
-    const preload = createPreload(config, { python, bridgeDir, env, runId, instance, onSpawnFallback });
-    const createWorker = localProcessFactory({ runId, instance, python, bridgeDir, env: { ...env, ...shmWorkerEnv() }, host, spawn: preload?.spawn });
+    // The template gets the workers' environment but for what differs per worker: bridge modules
+    // it imports read some of it (shared memory) once, at import.
+    const workerEnv = { ...env, ...shmWorkerEnv() };
+    const preload = createPreload(config, { python, bridgeDir, env: workerEnv, runId, instance, onSpawnFallback });
+    const createWorker = localProcessFactory({ runId, instance, python, bridgeDir, env: workerEnv, host, spawn: preload?.spawn });
     into.set(config.name, new Pool(config, { runId, bus, createWorker, rehydrate, onClosed: preload && (() => preload.close()), templatePid: preload && (() => preload.pid) }));
   }
   return checks;
