@@ -19,6 +19,8 @@ export interface Server {
   url: string;
   path: string;
   body: string;
+  /** The serving process (host CPU figures). */
+  pid?: number;
   close(): Promise<void>;
 }
 
@@ -43,6 +45,7 @@ export async function startServe(python: string): Promise<Server> {
   })();
   return {
     url,
+    pid: proc.pid,
     path: "/v1/execute",
     body: '{"tool":"add","args":{"a":1,"b":2}}',
     async close() {

@@ -6,11 +6,11 @@
  */
 
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { SnakepitError } from "../errors.ts";
 import type { Snakepit } from "../snakepit.ts";
+import { bodyLimit } from "./body-limit.ts";
 import { dashboardRoutes } from "./dashboard/routes.ts";
 import { type ApiEnv, errorResponse } from "./errors.ts";
 import { checkBearer, checkLocalOnly, normalizeOrigin } from "./guard.ts";
@@ -77,12 +77,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<ApiEnv> {
     else checkLocalOnly(c.req.raw.headers, origins);
     await next();
   });
-  app.use("*", bodyLimit({
-    maxSize: maxBodyBytes,
-    onError: () => {
-      throw new SnakepitError("payload_too_large", `Request body is larger than ${maxBodyBytes} bytes, the limit (server.maxBodyBytes)`, { details: { maxBodyBytes } });
-    },
-  }));
+  app.use("*", bodyLimit(maxBodyBytes));
 
   const routeDeps = { pit, limits, maxBodyBytes, slots };
   callRoutes(app, table, routeDeps);

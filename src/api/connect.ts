@@ -10,7 +10,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { create, fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { type Compression, createFetchHandler } from "@connectrpc/connect/protocol";
+import { type Compression, type UniversalHandler } from "@connectrpc/connect/protocol";
 import { ControlService, StreamChunkSchema } from "../bridge/gen/snakepit/api/v1/control_pb.ts";
 import type { Snakepit } from "../snakepit.ts";
 import { budgetOf, explainDeadline } from "./deadline-note.ts";
@@ -117,9 +117,9 @@ export function controlService(pit: Snakepit, deps: ServiceDeps): ServiceImpl<ty
   };
 }
 
-/** Fetch handlers keyed by request path, e.g. "/snakepit.api.v1.ControlService/Execute". */
-export function connectHandlers(pit: Snakepit, deps: ServiceDeps & { maxBodyBytes: number }): Map<string, (req: Request) => Promise<Response>> {
+/** Universal handlers keyed by request path, e.g. "/snakepit.api.v1.ControlService/Execute". */
+export function connectHandlers(pit: Snakepit, deps: ServiceDeps & { maxBodyBytes: number }): Map<string, UniversalHandler> {
   const router = createConnectRouter({ acceptCompression: [gzipCompression], readMaxBytes: deps.maxBodyBytes });
   router.service(ControlService, controlService(pit, deps));
-  return new Map(router.handlers.map((h) => [h.requestPath, createFetchHandler(h)]));
+  return new Map(router.handlers.map((h) => [h.requestPath, h]));
 }

@@ -4,7 +4,8 @@
  * `application/connect+json`). JSON bodies pass the depth limit before decoding.
  */
 
-import { type DescMessage, fromBinary } from "@bufbuild/protobuf";
+import { type DescMessage, fromBinary, type JsonValue } from "@bufbuild/protobuf";
+import { createFetchHandler, type UniversalHandler } from "@connectrpc/connect/protocol";
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { ControlService } from "../bridge/gen/snakepit/api/v1/control_pb.ts";
 import { SnakepitError } from "../errors.ts";
@@ -74,6 +75,23 @@ function checkMessage(type: string, bytes: Uint8Array, input: DescMessage, maxDe
   }
 }
 
+/** Connect's unary media types (charset utf-8 or none). */
+const UNARY = /^application\/(?:json|proto)(?:;\s*charset=utf-?8)?$/i;
+
+/**
+ * A unary call handed to Connect's universal handler with its body already read, and its one-message answer turned into a Response directly: no request copy, no
+ * body streams either way (they cost more than the call itself).
+ */
+async function unary(handler: UniversalHandler, raw: Request, header: Headers, body: Uint8Array): Promise<Response> {
+  // Connect takes a byte body that is not a stream as the whole message.
+  const res = await handler({ httpVersion: "1.1", method: raw.method, url: raw.url, header, body: body as unknown as JsonValue, signal: raw.signal });
+  const parts: Uint8Array[] = [];
+  if (res.body) for await (const part of res.body) parts.push(part);
+  // Trailers of a unary Connect call are already in the header (trailer-*), as the fetch adapter has them.
+  const bytes = (parts.length === 1 ? parts[0]! : Buffer.concat(parts)) as Uint8Array<ArrayBuffer>;
+  return new Response(res.body ? bytes : null, { status: res.status, headers: res.header ?? new Headers() });
+}
+
 export function connectRoutes(app: OpenAPIHono<ApiEnv>, table: RouteTable, deps: RouteDeps): void {
   const handlers = connectHandlers(deps.pit, {
     limits: deps.limits,
@@ -86,6 +104,7 @@ export function connectRoutes(app: OpenAPIHono<ApiEnv>, table: RouteTable, deps:
     const handler = handlers.get(path);
     const input = ControlService.methods.find((d) => d.name === m.name)!.input;
     if (!handler) throw new SnakepitError("internal", `ControlService has no method ${m.name}`);
+    const viaFetch = createFetchHandler(handler);
     const bodyType = m.streaming ? "application/connect+json" : "application/json";
     define(app, table, createRoute({
       method: "post", path, operationId: m.op, tags: ["connect"], summary: m.summary,
@@ -98,17 +117,23 @@ export function connectRoutes(app: OpenAPIHono<ApiEnv>, table: RouteTable, deps:
     }), async (c) => {
       const raw = c.req.raw;
       const headers = new Headers(raw.headers);
-      headers.set(CLIENT_HEADER, clientAddress(raw, c.env));
+      // Only streams are capped per client; a client-sent value never stands.
+      if (m.streaming) headers.set(CLIENT_HEADER, clientAddress(raw, c.env));
+      else headers.delete(CLIENT_HEADER);
       headers.set("x-request-id", c.get("requestId"));
       const type = (headers.get("content-type") ?? "").toLowerCase();
       const encoded = headers.has("content-encoding") || headers.has("connect-content-encoding");
-      let body: BodyInit | null = raw.body;
+      // raw.body only where Connect must read it (compressed, base64): touching it costs a stream.
+      let body: BodyInit | null;
       if (!encoded && !type.startsWith("application/grpc-web-text")) {
         const bytes = new Uint8Array(await raw.arrayBuffer());
         checkMessage(type, bytes, input, deps.limits.maxDepth);
+        if (!m.streaming && UNARY.test(type)) return await unary(handler, raw, headers, bytes);
         body = bytes;
+      } else {
+        body = raw.body;
       }
-      return await handler(new Request(raw.url, { method: raw.method, headers, body, signal: raw.signal }));
+      return await viaFetch(new Request(raw.url, { method: raw.method, headers, body, signal: raw.signal }));
     });
   }
 }

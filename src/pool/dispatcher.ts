@@ -21,6 +21,8 @@ export interface Want {
 
 export class Dispatcher {
   readonly #queue = new WaitQueue<Worker>();
+  /** Queued calls that any worker may take (not pinned to one). */
+  #waitingAny = 0;
   readonly #pool: string;
   readonly #limits: () => { maxQueue: number; queueTimeoutMs: number };
   readonly #stats: PoolStats;
@@ -50,7 +52,10 @@ export class Dispatcher {
     front = false,
   ): Promise<T> {
     if (signal?.aborted) return Promise.reject(abortError(signal));
-    const free = want.only ? (want.only.hasCapacity ? want.only : undefined) : want.pick();
+    // FIFO: while calls wait, a new one may not take a prefetch slot ahead of them (it would
+    // starve them: the queue is fed only when a worker is idle). It queues behind, and the queue
+    // is pumped at once.
+    const free = want.only ? (want.only.hasCapacity ? want.only : undefined) : front || this.#waitingAny === 0 ? want.pick() : undefined;
     if (free) {
       try {
         return Promise.resolve(start(free, 0));
@@ -94,8 +99,17 @@ export class Dispatcher {
         const only = want.only;
         waiter.accepts = (w) => w === only;
         waiter.pinnedTo = only.id;
+      } else {
+        waiter.pick = want.pick;
+        this.#waitingAny++;
       }
-      const remove = front ? this.#queue.unshift(waiter) : this.#queue.push(waiter);
+      const unlink = front ? this.#queue.unshift(waiter) : this.#queue.push(waiter);
+      const remove = () => {
+        if (!unlink()) return false;
+        if (waiter.pick) this.#waitingAny--;
+        return true;
+      };
+      waiter.remove = remove;
       const onAbort = () => {
         if (remove()) waiter.fail(abortError(signal!));
       };
@@ -110,16 +124,32 @@ export class Dispatcher {
           }));
         }, Math.max(0, timeout));
       }
+      if (waiter.pick) this.#pump();
     });
+  }
+
+  /**
+   * Start queued calls (oldest first) that may take a prefetch slot now; stop at the first that
+   * cannot, so later calls never overtake it. Calls pinned to one worker wait for `feed`.
+   */
+  #pump(): void {
+    for (let waiter = this.#queue.firstWhere(unpinned); waiter; waiter = this.#queue.firstWhere(unpinned)) {
+      const worker = waiter.pick!();
+      if (!worker) return;
+      waiter.remove!();
+      waiter.run(worker);
+    }
   }
 
   /** Give a worker with free slots the next queued calls it can take. */
   feed(worker: Worker): void {
     while (worker.hasCapacity) {
       const waiter = this.#queue.takeFor(worker);
-      if (!waiter) return;
+      if (!waiter) break;
+      if (waiter.pick) this.#waitingAny--;
       waiter.run(worker);
     }
+    if (this.#waitingAny > 0) this.#pump();
   }
 
   /** Fail the calls waiting for one worker (it is gone). */
@@ -129,6 +159,9 @@ export class Dispatcher {
 
   /** Fail everything queued. */
   failAll(error: SnakepitError): void {
+    this.#waitingAny = 0;
     for (const waiter of this.#queue.drain()) waiter.fail(error);
   }
 }
+
+const unpinned = (w: Waiter<Worker>) => w.pick !== undefined;

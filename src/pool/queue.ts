@@ -10,6 +10,10 @@ export interface Waiter<W> {
   pinnedTo?: string | undefined;
   fail(reason: unknown): void;
   enqueuedAt: number;
+  /** For calls any worker may take: a worker with a free or prefetch slot now, or undefined. */
+  pick?: (() => W | undefined) | undefined;
+  /** Take it out of the queue (false when it already left). */
+  remove?: (() => boolean) | undefined;
 }
 
 /** Doubly linked FIFO: O(1) push, shift and removal. */
@@ -50,6 +54,12 @@ export class WaitQueue<W> {
         return node.waiter;
       }
     }
+    return undefined;
+  }
+
+  /** The first waiter matching `predicate`, left in place. */
+  firstWhere(predicate: (waiter: Waiter<W>) => boolean): Waiter<W> | undefined {
+    for (let node = this.#head; node; node = node.next) if (predicate(node.waiter)) return node.waiter;
     return undefined;
   }
 

@@ -1,0 +1,38 @@
+// A queued call is never overtaken by a later one taking a prefetch slot (it used to starve until
+// its worker went idle: a 40 ms p99 at 64 HTTP connections). In-memory workers, fake time.
+import { expect, test } from "bun:test";
+import { sleepOn } from "../../src/core/clock.ts";
+import { settle } from "../fake-clock.ts";
+import { inMemoryPool } from "../in-memory-pool.ts";
+
+test("calls start in arrival order when they queue behind prefetched ones", async () => {
+  const started: number[] = [];
+  const tools = { work: { run: (args: Record<string, unknown>, ctx: { clock: Parameters<typeof sleepOn>[0]; signal: AbortSignal }) => {
+    started.push(Number(args.n));
+    return sleepOn(ctx.clock, 10, ctx.signal).then(() => args.n);
+  } } };
+  await using pit = await inMemoryPool({ prefetch: 2, prefetchMaxServiceMs: 1_000 }, tools);
+  const call = (n: number) => pit.pool.execute("work", { n });
+  // 1 runs, 2 and 3 wait in the worker's pipe, 4 waits in the pool's queue.
+  const first = [call(1), call(2), call(3), call(4)];
+  expect(pit.pool.workers[0]!.inFlight).toBe(3);
+  expect(pit.pool.snapshot().queued).toBe(1);
+  await settle();
+  // A caller that comes back for more as soon as 1 ends (as a busy HTTP client does).
+  const later = first[0]!.then(() => call(5));
+  await pit.clock.advance(10);
+  await settle();
+  expect(pit.pool.snapshot().queued).toBe(1); // 5 queues behind: 4 took the slot 1 left
+  await pit.clock.advance(100);
+  await Promise.all([...first, later]);
+  expect(started).toEqual([1, 2, 3, 4, 5]);
+});
+
+test("a new call takes a free or prefetch slot at once when nothing waits", async () => {
+  await using pit = await inMemoryPool({ prefetch: 2, prefetchMaxServiceMs: 1_000, poolSize: 2 });
+  const calls = [1, 2, 3, 4, 5, 6].map((value) => pit.pool.execute("echo", { value }));
+  expect(pit.pool.workers.map((w) => w.inFlight)).toEqual([3, 3]);
+  expect(pit.pool.snapshot().queued).toBe(0);
+  await pit.clock.advance(1);
+  expect((await Promise.all(calls)).map((r) => r.result)).toEqual([1, 2, 3, 4, 5, 6]);
+});
