@@ -84,21 +84,20 @@ def _child(req: Dict, fifo_dir: str, private_fds: List[int]) -> None:
         atexit._clear()  # the template's exit handlers are not this worker's
         ran = True
         code = bridge_main.main(req["argv"])
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    except BaseException as exc:  # noqa: BLE001 - report, then leave without the template's cleanup
-        try:
-            os.write(2, f"forked worker failed: {type(exc).__name__}: {exc}\n".encode())
-        except OSError:
-            pass
+    except SystemExit as exc:  # as the interpreter treats it: None is 0, a message is printed (code 1)
+        code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
+        if not isinstance(exc.code, (int, type(None))):
+            print(exc.code, file=sys.stderr)
+    except BaseException:  # noqa: BLE001 - the traceback the interpreter prints: the host reads the cause from it
+        sys.excepthook(*sys.exc_info())
     finally:
-        if ran:  # as at a spawned worker's exit: its atexit handlers (reaper.kill_tree, user code's)
-            try:
+        try:
+            if ran:  # as at a spawned worker's exit: its atexit handlers (reaper.kill_tree, user code's)
                 atexit._run_exitfuncs()
-                sys.stdout.flush()
-                sys.stderr.flush()
-            except BaseException:  # noqa: BLE001 - leaving anyway
-                pass
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BaseException:  # noqa: BLE001 - leaving anyway
+            pass
         os._exit(code)
 
 
