@@ -18,22 +18,32 @@ export interface RawPacket {
 
 const encoder = new TextEncoder();
 
-function header(flags: number, length: number): Uint8Array {
-  const out = new Uint8Array(5);
-  out[0] = flags;
-  new DataView(out.buffer).setUint32(1, length);
-  return out;
+/**
+ * Small packets are encoded into one long-lived scratch buffer and copied out with `slice`: a
+ * fresh small Uint8Array costs far more once it is viewed (`subarray`, `.buffer`, DataView: the
+ * engine then gives it its own ArrayBuffer) than one copy of a few hundred bytes.
+ */
+let scratch = new Uint8Array(1 << 16);
+let scratchBody = scratch.subarray(5);
+
+function putHeader(out: Uint8Array, at: number, flags: number, length: number): void {
+  out[at] = flags;
+  out[at + 1] = length >>> 24;
+  out[at + 2] = (length >>> 16) & 0xff;
+  out[at + 3] = (length >>> 8) & 0xff;
+  out[at + 4] = length & 0xff;
 }
 
 /** Encode a JSON packet and its attachments into one buffer, ready for a single write. */
 export function encodePacket(json: string, attachments: readonly Uint8Array[] = [], typed = false): Uint8Array {
-  if (attachments.length === 0) {
-    // Most packets are small ASCII-ish JSON: encode straight behind a reserved header.
-    const out = new Uint8Array(5 + json.length * 3);
-    const { written } = encoder.encodeInto(json, out.subarray(5));
-    out[0] = typed ? FLAG_TYPED : FLAG_JSON;
-    new DataView(out.buffer).setUint32(1, written);
-    return out.subarray(0, 5 + written);
+  if (attachments.length === 0 && json.length * 3 + 5 <= 1 << 20) {
+    if (scratch.length < json.length * 3 + 5) {
+      scratch = new Uint8Array(1 << 20);
+      scratchBody = scratch.subarray(5);
+    }
+    const { written } = encoder.encodeInto(json, scratchBody);
+    putHeader(scratch, 0, typed ? FLAG_TYPED : FLAG_JSON, written);
+    return scratch.slice(0, 5 + written);
   }
   const body = encoder.encode(json);
   let size = 5 + body.length;
@@ -41,11 +51,11 @@ export function encodePacket(json: string, attachments: readonly Uint8Array[] = 
   const out = new Uint8Array(size);
   let at = 0;
   for (const a of attachments) {
-    out.set(header(FLAG_ATTACHMENT, a.length), at);
+    putHeader(out, at, FLAG_ATTACHMENT, a.length);
     out.set(a, at + 5);
     at += 5 + a.length;
   }
-  out.set(header(typed ? FLAG_TYPED : FLAG_JSON, body.length), at);
+  putHeader(out, at, typed ? FLAG_TYPED : FLAG_JSON, body.length);
   out.set(body, at + 5);
   return out;
 }

@@ -62,7 +62,8 @@ export class CallGuard {
     this.#retry = config.retry;
     this.#crash = config.crashBarrier;
     this.#bus = bus;
-    this.#budget = new RetryBudget({ ratio: config.retry.budgetRatio, minPerSecond: config.retry.budgetMinPerSecond });
+    // On the guard's clock: a monotonic read costs a fraction of Date.now() here, once per call.
+    this.#budget = new RetryBudget({ ratio: config.retry.budgetRatio, minPerSecond: config.retry.budgetMinPerSecond, now: () => this.#clock.now() });
     this.#isSaturated = options.isSaturated ?? (() => false);
     this.breaker = new CircuitBreaker(pool, config.circuitBreaker, {
       onChange: (from, to) => bus.emit("circuit.state", { pool, from, to }),

@@ -6,6 +6,8 @@
 /** A timer handle; only `clear()` is promised. */
 export interface Timer {
   clear(): void;
+  /** Let the process exit while only this timer is pending (real timers only). */
+  unref?(): void;
 }
 
 /** Monotonic milliseconds and timers. */
@@ -21,9 +23,17 @@ export const realClock: Clock = {
   now: () => performance.now(),
   setTimer(fn, ms) {
     const t = setTimeout(fn, ms);
-    return { clear: () => clearTimeout(t) };
+    return { clear: () => clearTimeout(t), unref: () => unrefTimer(t) };
   },
 };
+
+// deno-lint-ignore no-explicit-any
+const G = globalThis as any;
+
+function unrefTimer(t: ReturnType<typeof setTimeout>): void {
+  if (typeof t === "number") G.Deno?.unrefTimer?.(t);
+  else (t as { unref?: () => void }).unref?.();
+}
 
 /** Resolves after `ms` on `clock`, or rejects with the signal's reason when it fires first. */
 export function sleepOn(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {

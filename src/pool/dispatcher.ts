@@ -4,10 +4,12 @@
  * call's own budget was shorter); abort while queued -> removed and rejected with the reason.
  */
 
-import { type Clock, realClock, type Timer } from "../core/clock.ts";
+import { type Clock, realClock } from "../core/clock.ts";
+import { type Deadlines, deadlinesOf } from "../core/deadlines.ts";
 import { MAX_TIMER_MS } from "../core/limits.ts";
 import { abortError, SnakepitError } from "../errors.ts";
 import type { WorkerLink as Worker } from "../worker/link.ts";
+import { QueuedCall } from "./queued-call.ts";
 import { WaitQueue, type Waiter } from "./queue.ts";
 import type { PoolStats } from "./stats.ts";
 
@@ -17,6 +19,8 @@ export interface Want {
   pick(): Worker | undefined;
   /** Only this worker will do (strict affinity); undefined = any. */
   only?: Worker | undefined;
+  /** May wait in a busy worker's pipe (unary calls only). */
+  prefetch?: boolean | undefined;
 }
 
 export class Dispatcher {
@@ -27,10 +31,12 @@ export class Dispatcher {
   readonly #limits: () => { maxQueue: number; queueTimeoutMs: number };
   readonly #stats: PoolStats;
   readonly #clock: Clock;
+  readonly #deadlines: Deadlines;
 
   constructor(pool: string, limits: () => { maxQueue: number; queueTimeoutMs: number }, stats: PoolStats, clock: Clock = realClock) {
     this.#pool = pool;
     this.#clock = clock;
+    this.#deadlines = deadlinesOf(clock);
     this.#limits = limits;
     this.#stats = stats;
   }
@@ -41,11 +47,12 @@ export class Dispatcher {
 
   /**
    * Run `start` (which must take the worker's slot synchronously) on a worker, now or later.
+   * `budgetMs`: how long it may wait, or its deadline on the dispatcher's clock (read only if it must queue).
    * `front`: the call was already placed once and never started; it waits ahead of the others
    * (and is not refused for a full queue).
    */
   dispatch<T>(
-    budgetMs: number,
+    budgetMs: number | { readonly deadline: number },
     signal: AbortSignal | undefined,
     want: Want,
     start: (worker: Worker, queueMs: number) => T | Promise<T>,
@@ -72,60 +79,48 @@ export class Dispatcher {
         { details: { pool: this.#pool, queued: this.#queue.size, maxQueue } },
       ));
     }
-    return new Promise<T>((resolve, reject) => {
-      const enqueuedAt = this.#clock.now();
-      const timeout = Math.min(queueTimeoutMs, budgetMs);
-      let timer: Timer | undefined;
-      const cleanup = () => {
-        timer?.clear();
-        signal?.removeEventListener("abort", onAbort);
-      };
-      const waiter: Waiter<Worker> = {
-        enqueuedAt,
-        run: (worker) => {
-          cleanup();
-          try {
-            resolve(start(worker, this.#clock.now() - enqueuedAt));
-          } catch (err) {
-            reject(err);
-          }
-        },
-        fail: (reason) => {
-          cleanup();
-          reject(reason);
-        },
-      };
-      if (want.only) {
-        const only = want.only;
-        waiter.accepts = (w) => w === only;
-        waiter.pinnedTo = only.id;
-      } else {
-        waiter.pick = want.pick;
-        this.#waitingAny++;
-      }
-      const unlink = front ? this.#queue.unshift(waiter) : this.#queue.push(waiter);
-      const remove = () => {
-        if (!unlink()) return false;
-        if (waiter.pick) this.#waitingAny--;
-        return true;
-      };
-      waiter.remove = remove;
-      const onAbort = () => {
-        if (remove()) waiter.fail(abortError(signal!));
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      if (Number.isFinite(timeout) && timeout <= MAX_TIMER_MS) {
-        timer = this.#clock.setTimer(() => {
-          if (!remove()) return;
-          this.#stats.queueTimeouts++;
-          const code = timeout < queueTimeoutMs ? "deadline_exceeded" : "queue_timeout";
-          waiter.fail(new SnakepitError(code, `No worker of pool "${this.#pool}" became free within ${Math.round(timeout)} ms`, {
-            details: { pool: this.#pool, queueTimeoutMs: timeout },
-          }));
-        }, Math.max(0, timeout));
-      }
-      if (waiter.pick) this.#pump();
-    });
+    const now = this.#clock.now();
+    const budget = typeof budgetMs === "number" ? budgetMs : budgetMs.deadline - now;
+    const waiter = new QueuedCall<T>(this, start, now, signal, Math.min(queueTimeoutMs, budget), queueTimeoutMs, want.only);
+    if (!want.only) {
+      waiter.pick = want.pick;
+      this.#waitingAny++;
+    }
+    waiter.remover = front ? this.#queue.unshift(waiter) : this.#queue.push(waiter);
+    if (waiter.pick) this.#pump();
+    if (waiter.left) return waiter.promise; // the pump started it at once
+    signal?.addEventListener("abort", waiter, { once: true });
+    if (Number.isFinite(waiter.timeout) && waiter.timeout <= MAX_TIMER_MS) {
+      waiter.at = waiter.enqueuedAt + Math.max(0, waiter.timeout);
+      this.#deadlines.add(waiter);
+    }
+    return waiter.promise;
+  }
+
+  /** A queued call waited too long (QueuedCall's deadline). */
+  timedOut(waiter: QueuedCall<unknown>): void {
+    if (!waiter.remove()) return;
+    this.#stats.queueTimeouts++;
+    const timeout = waiter.timeout;
+    const code = timeout < waiter.queueTimeoutMs ? "deadline_exceeded" : "queue_timeout";
+    waiter.fail(new SnakepitError(code, `No worker of pool "${this.#pool}" became free within ${Math.round(timeout)} ms`, {
+      details: { pool: this.#pool, queueTimeoutMs: timeout },
+    }));
+  }
+
+  /** An unpinned queued call left the queue by its own removal (abort, timeout, pump). */
+  leftQueue(): void {
+    this.#waitingAny--;
+  }
+
+  /** A queued call left the queue (run or failed): its deadline no longer matters. */
+  unschedule(waiter: QueuedCall<unknown>): void {
+    this.#deadlines.remove(waiter);
+  }
+
+  /** Time since `t`, on the dispatcher's clock. */
+  since(t: number): number {
+    return this.#clock.now() - t;
   }
 
   /**

@@ -19,6 +19,13 @@ export class Picker {
     this.#prefetch = prefetch;
   }
 
+  readonly #wants = [false, true].map((prefetch): Want => ({ pick: () => this.pick(prefetch), prefetch }));
+
+  /** "Any worker" (one shared object per prefetch setting: nothing to allocate per call). */
+  want(prefetch: boolean): Want {
+    return this.#wants[prefetch ? 1 : 0]!;
+  }
+
   pick(prefetch: boolean): WorkerLink | undefined {
     const workers = this.#workers;
     let w = leastLoaded(workers, this.#rr);
@@ -33,11 +40,11 @@ export class Picker {
 
 /** The placement of a call of `lease`'s session; throws for strict-mode failures. */
 export function want(pool: string, workers: readonly WorkerLink[], picker: Picker, lease: SessionLease | undefined, mode: AffinityMode, prefetch: boolean, bus: EventBus): Want {
-  if (!lease) return { pick: () => picker.pick(prefetch) };
+  if (!lease) return picker.want(prefetch);
   const placement = place(workers, lease.pinned(pool), mode, lease.id);
   switch (placement.kind) {
     case "any":
-      return { pick: () => picker.pick(prefetch) };
+      return picker.want(prefetch);
     case "run":
     case "wait":
       return { pick: () => undefined, only: placement.worker };

@@ -203,7 +203,7 @@ export class Pool implements CallHost {
       return Promise.reject(err);
     }
     const lease = req.lease;
-    return this.#dispatcher.dispatch(req.deadline - this.clock.now(), req.signal, wanted, (w, queueMs) => {
+    return this.#dispatcher.dispatch(req, req.signal, wanted, (w, queueMs) => {
       if (lease) {
         // A hint-mode move: the old worker drops the session's state.
         const previous = lease.bind(this.name, w.id);

@@ -6,14 +6,24 @@
  * in a span ("snakepit.host_tool <name>") under the traceparent Python sends back.
  */
 
-import { context, type Context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, TraceFlags } from "@opentelemetry/api";
+import { context, type Context, INVALID_SPAN_CONTEXT, ProxyTracerProvider, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, TraceFlags } from "@opentelemetry/api";
 import { SnakepitError } from "../errors.ts";
 
 const tracer = trace.getTracer("snakepit");
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
+/** The span of every call while no tracing SDK is registered: nothing to build, nothing to end. */
+const NOOP_SPAN = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/** True while no SDK is registered (the global provider still delegates to nothing). */
+function noSdk(): boolean {
+  const provider = trace.getTracerProvider();
+  return provider instanceof ProxyTracerProvider && provider.getDelegateTracer("snakepit") === undefined;
+}
+
 /** `00-<trace id>-<span id>-<flags>` for a span, or undefined for a no-op span. */
 export function traceparentOf(span: Span): string | undefined {
+  if (span === NOOP_SPAN) return undefined;
   const sc = span.spanContext();
   if (!trace.isSpanContextValid(sc)) return undefined;
   return `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & TraceFlags.SAMPLED ? 1 : 0).toString(16).padStart(2, "0")}`;
@@ -28,6 +38,7 @@ export function contextFrom(traceparent: string | undefined): Context {
 
 /** Start the span of one call. */
 export function startCallSpan(tool: string, pool: string, parent: string | undefined): Span {
+  if (parent === undefined && noSdk()) return NOOP_SPAN;
   return tracer.startSpan(`snakepit.execute ${tool}`, { kind: SpanKind.CLIENT, attributes: { "snakepit.tool": tool, "snakepit.pool": pool } }, contextFrom(parent));
 }
 

@@ -7,10 +7,12 @@
 
 import type { CallSink, RequestOptions } from "../bridge/channel.ts";
 import type { ExecuteToolRequest } from "../bridge/messages.ts";
-import type { Clock, Timer } from "../core/clock.ts";
+import type { Clock } from "../core/clock.ts";
+import { type Deadlines, deadlinesOf } from "../core/deadlines.ts";
 import { MAX_TIMER_MS } from "../core/limits.ts";
-import { abortError, SnakepitError } from "../errors.ts";
+import { SnakepitError } from "../errors.ts";
 import { type CallOptions, NOT_STARTED } from "./link.ts";
+import { TrackedCall } from "./tracked-call.ts";
 
 /** What carries the calls: a Channel over a pipe, or an in-memory stand-in. */
 export interface Conduit {
@@ -39,10 +41,6 @@ export interface StartedCall {
   readonly elapsedMs: number;
 }
 
-interface Entry {
-  notStarted: boolean;
-}
-
 export class CallTracker {
   readonly capacity: number;
   inFlight = 0;
@@ -53,8 +51,13 @@ export class CallTracker {
   readonly #owner: CallOwner;
   readonly #clock: Clock;
   /** Pending calls in the order sent. */
-  readonly #pending = new Set<Entry>();
+  readonly #pending = new Set<TrackedCall>();
+  readonly #deadlines: Deadlines;
   #drainWaiters: Array<() => void> = [];
+
+  get workerId(): string {
+    return this.#owner.id;
+  }
 
   /** A free slot, and no cancelled call still running (such a worker gets no new work). */
   get hasCapacity(): boolean {
@@ -70,12 +73,13 @@ export class CallTracker {
     this.#owner = owner;
     this.capacity = capacity;
     this.#clock = clock;
+    this.#deadlines = deadlinesOf(clock);
   }
 
   /** The worker is going away: calls behind the first `capacity` never started. */
   markUnstarted(): void {
     let i = 0;
-    for (const entry of this.#pending) if (i++ >= this.capacity) entry.notStarted = true;
+    for (const call of this.#pending) if (i++ >= this.capacity) call.notStarted = true;
   }
 
   /**
@@ -94,78 +98,55 @@ export class CallTracker {
     if (!conduit || !owner.isReady) {
       throw new SnakepitError("worker_unavailable", `Worker "${owner.id}" is not ready`, { details: { worker: owner.id, [NOT_STARTED]: true } });
     }
-    let settle!: (err: SnakepitError | undefined, msg?: unknown) => void;
-    let settled = false;
-    let timer: Timer | undefined;
-    let graceTimer: Timer | undefined;
-    let cancelled = false;
-    let elapsedMs = 0;
-    const done = new Promise<unknown>((resolve, reject) => {
-      settle = (err, msg) => {
-        if (settled) return;
-        settled = true;
-        timer?.clear();
-        options.signal?.removeEventListener("abort", onAbort);
-        if (err) reject(err);
-        else resolve(msg);
-      };
-    });
     const msg: ExecuteToolRequest = { toolName: tool, args };
     if (options.sessionId) msg.sessionId = options.sessionId;
     if (options.metadata) msg.metadata = options.metadata;
     if (options.traceparent) msg.traceparent = options.traceparent;
     if (options.correlationId) msg.correlationId = options.correlationId;
-    const entry: Entry = { notStarted: false };
-    const sentAt = this.#clock.now();
-    const id = conduit.request(method, msg, {
-      message: onMessage,
-      end: (reply, err) => {
-        elapsedMs = this.#clock.now() - sentAt;
-        this.serviceMs += (elapsedMs - this.serviceMs) * 0.2;
-        this.#pending.delete(entry);
-        graceTimer?.clear();
-        if (cancelled) this.zombies--;
-        this.inFlight--;
-        owner.released();
-        if (this.inFlight === 0) for (const done of this.#drainWaiters.splice(0)) done();
-        settle(err && this.#own(err, tool, entry.notStarted), reply);
-      },
-    }, { streaming: method === "ExecuteStreamingTool", timeoutMs: options.innerTimeoutMs ?? options.timeoutMs });
+    const call = new TrackedCall(this, conduit, tool, options.signal, onMessage, this.#clock.now());
+    call.id = conduit.request(method, msg, call, { streaming: method === "ExecuteStreamingTool", timeoutMs: options.innerTimeoutMs ?? options.timeoutMs });
     // Counted only once the request is on its way (encoding can throw above).
-    this.#pending.add(entry);
+    this.#pending.add(call);
     this.inFlight++;
     this.requests++;
-
-    const cancel = (reason: SnakepitError) => {
-      if (settled || cancelled) return;
-      cancelled = true;
-      this.zombies++;
-      settle(reason);
-      conduit.cancel(id);
-      graceTimer = this.#clock.setTimer(() => owner.cancelTimedOut(id), owner.cancelGraceMs);
-    };
-    const onAbort = () => cancel(abortError(options.signal!));
-    if (options.signal) {
-      if (options.signal.aborted) onAbort();
-      else options.signal.addEventListener("abort", onAbort, { once: true });
+    const signal = options.signal;
+    if (signal) {
+      if (signal.aborted) call.handleEvent();
+      else signal.addEventListener("abort", call, { once: true });
     }
     // Budgets past a timer's range (~24.8 days) mean "no deadline": a timer that long would fire at once.
     const budget = options.timeoutMs;
-    if (budget !== undefined && Number.isFinite(budget) && budget <= MAX_TIMER_MS) {
-      timer = this.#clock.setTimer(() => {
-        cancel(new SnakepitError("deadline_exceeded", `Tool "${tool}" did not finish within ${Math.round(budget)} ms`, {
-          details: { tool, worker: owner.id, timeoutMs: budget },
-        }));
-      }, Math.max(0, budget));
+    if (!call.settled && budget !== undefined && Number.isFinite(budget) && budget <= MAX_TIMER_MS) {
+      call.budget = budget;
+      call.at = call.sentAt + Math.max(0, budget);
+      this.#deadlines.add(call);
     }
-    return {
-      id,
-      done,
-      cancel,
-      get elapsedMs() {
-        return elapsedMs;
-      },
-    };
+    return call;
+  }
+
+  /** A call ended on the worker (TrackedCall's end). */
+  ended(call: TrackedCall, reply: unknown, err: SnakepitError | undefined): void {
+    const elapsedMs = this.#clock.now() - call.sentAt;
+    call.elapsedMs = elapsedMs;
+    this.serviceMs += (elapsedMs - this.serviceMs) * 0.2;
+    this.#pending.delete(call);
+    call.grace?.clear();
+    if (call.cancelled) this.zombies--;
+    this.inFlight--;
+    this.#owner.released();
+    if (this.inFlight === 0) for (const done of this.#drainWaiters.splice(0)) done();
+    call.settle(err && this.#own(err, call.tool, call.notStarted), reply);
+  }
+
+  /** A call was cancelled (abort, deadline, consumer): it runs on as a zombie until its end or its grace. */
+  cancelled(call: TrackedCall): void {
+    this.zombies++;
+    call.grace = this.#clock.setTimer(() => this.#owner.cancelTimedOut(call.id), this.#owner.cancelGraceMs);
+  }
+
+  /** The call settled for its caller: its deadline no longer matters. */
+  unschedule(call: TrackedCall): void {
+    this.#deadlines.remove(call);
   }
 
   /** Resolves once no call is in flight, or after `timeoutMs`. */
