@@ -25,7 +25,7 @@ const children = (pid: number) => readFileSync(`/proc/${pid}/task/${pid}/childre
 
 async function start(n: number, preload: boolean) {
   const t0 = performance.now();
-  const pit = await Snakepit.start({ adapter, poolSize: n, python, ...(preload ? { preload: { modules: ["torch"] } } : {}) });
+  const pit = await Snakepit.start({ adapter, poolSize: n, python, ...(preload ? { preload: { modules: ["torch"] } } : { startMode: "spawn" as const }) });
   await pit.execute("infer", { x });
   return { pit, ms: performance.now() - t0 };
 }

@@ -25,7 +25,9 @@ const ROWS: Array<[row: string, label: string, unit: string, scale?: number]> = 
   ["http64ReqPerSec", "HTTP, 64 connections (2 workers)", "k req/s", 1000],
   ["http64P99Ms", "HTTP, 64 connections, p99", "ms"],
 ];
-const COLUMNS: Array<[string, string]> = [["snakepit", "snakepit"], ["snakepitPreload", "snakepit, preload"], ["snakepitPipe", "snakepit, bulk via pipe"], ["raw", "raw pipe (flush each)"], ["rawBuffered", "raw pipe (buffered)"], ["pythonShell", "python-shell (Node)"], ["fastapi", "FastAPI + uvicorn"]];
+// A column shows only if the results have figures for it ("snakepitPreload": results from before
+// forking became the default start mode).
+const ALL_COLUMNS: Array<[string, string]> = [["snakepit", "snakepit"], ["snakepitSpawn", "snakepit, spawned"], ["snakepitPreload", "snakepit, preload"], ["snakepitPipe", "snakepit, bulk via pipe"], ["raw", "raw pipe (flush each)"], ["rawBuffered", "raw pipe (buffered)"], ["pythonShell", "python-shell (Node)"], ["fastapi", "FastAPI + uvicorn"]];
 
 function cell(f: Figure | undefined, scale = 1): string {
   if (!f) return "—";
@@ -40,6 +42,8 @@ export function benchTable(): string {
   const cmp = read("compare");
   const startup = read("startup");
   const telemetry = read("telemetry");
+  const figures = Object.values((cmp?.figures ?? {}) as Record<string, Record<string, Figure>>);
+  const COLUMNS = ALL_COLUMNS.filter(([who]) => figures.some((f) => f[who]));
   const lines = [
     "<!-- bench:start (written by `bun run bench`) -->",
     `Each cell: median (range) of ${cmp?.sizes.rounds ?? "?"} alternating rounds, ${cmp?.date.slice(0, 10) ?? "never"}, ${cmp?.python ?? ""}, ${cmp?.machine ?? ""}.`,

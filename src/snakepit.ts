@@ -272,11 +272,12 @@ export class Snakepit implements AsyncDisposable {
 
   /**
    * Kill what should not be running: workers left by dead earlier runs of this instance, and
-   * any process of this run that is not a live worker (the seed's cleanup). Returns the pids killed.
+   * any process of this run that is neither a live worker nor a pool's template (the seed's cleanup). Returns the pids killed.
    */
   async cleanup(): Promise<number[]> {
     const killed = await this.#processes.sweepDeadRuns();
-    killed.push(...killStrays(this.runId, new Set(this.listWorkers().map((w) => w.pid))));
+    const templates = [...this.#pools.values()].map((p) => p.templatePid() ?? 0);
+    killed.push(...killStrays(this.runId, new Set([...this.listWorkers().map((w) => w.pid), ...templates])));
     return killed;
   }
 

@@ -32,6 +32,20 @@ function isZombie(pid: string): boolean {
   }
 }
 
+/**
+ * The processes a live run owns, sorted: its workers and, where they are forked, each pool's
+ * template (`templatePid` in the pool's stats). Compare with `pidsOfRun(runId).sort(byNumber)`.
+ */
+export function processesOf(pit: { listWorkers(): Array<{ pid: number }>; stats(): { pools: Record<string, { templatePid?: number }> } }): number[] {
+  const templates = Object.values(pit.stats().pools).flatMap((p) => (p.templatePid ? [p.templatePid] : []));
+  return [...pit.listWorkers().map((w) => w.pid), ...templates].sort(byNumber);
+}
+
+/** Numeric sort order. */
+export function byNumber(a: number, b: number): number {
+  return a - b;
+}
+
 /** Live (non-zombie) processes whose command line carries `--run-id <runId>`. */
 export function pidsOfRun(runId: string): number[] {
   const out: number[] = [];

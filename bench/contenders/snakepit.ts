@@ -42,10 +42,10 @@ export async function pitArrow(pit: Snakepit, ipc: ArrowIPC, check: (a: Uint8Arr
   back.release();
 }
 
-/** Start a pool of `n` (forked from a template with `preload`) and make one call; ms until answered. */
-export async function pitStart(python: string, n: number, preload = false): Promise<number> {
+/** Start a pool of `n` (by default forked from a bridge-only template on Linux) and make one call; ms until answered. */
+export async function pitStart(python: string, n: number, startMode: "auto" | "spawn" = "auto"): Promise<number> {
   const t0 = performance.now();
-  const pit = await Snakepit.start({ adapter, poolSize: n, python, ...(preload ? { preload: { modules: [] } } : {}) });
+  const pit = await Snakepit.start({ adapter, poolSize: n, python, startMode });
   await pit.execute("add", { a: 1, b: 1 });
   const ms = performance.now() - t0;
   await pit.close();

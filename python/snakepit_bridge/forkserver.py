@@ -25,9 +25,12 @@ import selectors
 import signal
 import sys
 import threading
+import time
 from typing import Dict, List, Optional
 
 __all__ = ["main", "unsafe_reason"]
+
+WIND_DOWN_S = 0.3  # after the host died, how long its workers get to leave on their own
 
 
 def unsafe_reason() -> Optional[str]:
@@ -81,21 +84,20 @@ def _child(req: Dict, fifo_dir: str, private_fds: List[int]) -> None:
         atexit._clear()  # the template's exit handlers are not this worker's
         ran = True
         code = bridge_main.main(req["argv"])
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    except BaseException as exc:  # noqa: BLE001 - report, then leave without the template's cleanup
-        try:
-            os.write(2, f"forked worker failed: {type(exc).__name__}: {exc}\n".encode())
-        except OSError:
-            pass
+    except SystemExit as exc:  # as the interpreter treats it: None is 0, a message is printed (code 1)
+        code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
+        if not isinstance(exc.code, (int, type(None))):
+            print(exc.code, file=sys.stderr)
+    except BaseException:  # noqa: BLE001 - the traceback the interpreter prints: the host reads the cause from it
+        sys.excepthook(*sys.exc_info())
     finally:
-        if ran:  # as at a spawned worker's exit: its atexit handlers (reaper.kill_tree, user code's)
-            try:
+        try:
+            if ran:  # as at a spawned worker's exit: its atexit handlers (reaper.kill_tree, user code's)
                 atexit._run_exitfuncs()
-                sys.stdout.flush()
-                sys.stderr.flush()
-            except BaseException:  # noqa: BLE001 - leaving anyway
-                pass
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BaseException:  # noqa: BLE001 - leaving anyway
+            pass
         os._exit(code)
 
 
@@ -183,7 +185,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _reap(out: int, children: Dict[int, Dict[str, str]]) -> None:
+def _reap(out: int, children: Dict[int, Dict[str, str]], report: bool = True) -> None:
     while children:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -192,8 +194,24 @@ def _reap(out: int, children: Dict[int, Dict[str, str]]) -> None:
         if pid == 0:
             return
         children.pop(pid, None)
+        if not report:
+            continue
         sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
         _send(out, {"exited": pid, "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None, "signal": sig})
+
+
+def _wind_down(sel: selectors.BaseSelector, ctl_in: int, rfd: int, out: int, children: Dict[int, Dict[str, str]]) -> None:
+    """The host is gone. Its workers read end-of-input too and leave as spawned ones do (their
+    exit handlers kill what they started and remove their shared-memory segments): give them
+    WIND_DOWN_S, then kill those still there (stopped, hung) with everything they started."""
+    sel.unregister(ctl_in)
+    deadline = time.monotonic() + WIND_DOWN_S
+    while children and time.monotonic() < deadline:
+        _reap(out, children, report=False)
+        if children and sel.select(max(0.0, deadline - time.monotonic())):
+            os.read(rfd, 4096)
+    for pid, env in list(children.items()):
+        _kill_worker(pid, env)
 
 
 class _Args:
@@ -268,8 +286,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 continue
             chunk = os.read(ctl_in, 65536)
             if not chunk:  # the host is gone: so are its workers, and all they started
-                for pid, env in list(children.items()):
-                    _kill_worker(pid, env)
+                _wind_down(sel, ctl_in, rfd, out, children)
                 return 0
             buf += chunk
             while b"\n" in buf:

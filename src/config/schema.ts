@@ -76,6 +76,8 @@ export const PoolConfigSchema = z.object({
     modules: z.array(z.string().regex(/^[A-Za-z_][\w.]*$/, "a module name such as torch or numpy")).default([]).describe("Modules a template process imports once"),
     adapter: z.boolean().default(false).describe("Also import the adapter's module in the template and call its `preload()`"),
   }).strict().optional().describe("Fork workers (and replacements) from a template that preloaded these (Bun on Linux; see docs/preload.md)"),
+  startMode: z.enum(["auto", "fork", "spawn"]).default("auto")
+    .describe("How workers start: `auto` forks them from a template that imported only the bridge where that works (Bun on Linux, no `pythonArgs`) and spawns them otherwise or if the template cannot start (logged); `fork` requires the template; `spawn` starts each worker as its own interpreter (see docs/preload.md)"),
 }).strict();
 
 /** The HTTP server of `snakepit serve`. */

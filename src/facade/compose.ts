@@ -6,7 +6,7 @@ import { SnakepitError } from "../errors.ts";
 import { Pool, type PoolDeps } from "../pool/pool.ts";
 import { localProcessFactory } from "../pool/worker-factory.ts";
 import { shmWorkerEnv } from "../bridge/shm.ts";
-import { createPreload } from "../worker/fork-server.ts";
+import { createPreload } from "../worker/start-mode.ts";
 import { checkThreadSafety, preparePool } from "../python-env/prepare.ts";
 import { ProcessRegistry } from "../registry/process-registry.ts";
 import type { EventBus } from "../telemetry/bus.ts";
@@ -60,9 +60,13 @@ export async function buildPools(configs: readonly PoolConfig[], deps: PoolsDeps
     const { python, checked, config } = await preparePool(input, { bus, bridgeDir, env });
     checks.push(checked);
     checks.push(checkThreadSafety(config, python, { bus, bridgeDir, env }));
-    const preload = createPreload(config, { python, bridgeDir, env, runId, instance });
-    const createWorker = localProcessFactory({ runId, instance, python, bridgeDir, env: { ...env, ...shmWorkerEnv() }, host, spawn: preload?.spawn });
-    into.set(config.name, new Pool(config, { runId, bus, createWorker, rehydrate, onClosed: preload && (() => preload.close()) }));
+    const onSpawnFallback = (reason: string) => bus.emit("pool.spawn_fallback", { pool: config.name, reason });
+    // The template gets the workers' environment but for what differs per worker: bridge modules
+    // it imports read some of it (shared memory) once, at import.
+    const workerEnv = { ...env, ...shmWorkerEnv() };
+    const preload = createPreload(config, { python, bridgeDir, env: workerEnv, runId, instance, onSpawnFallback });
+    const createWorker = localProcessFactory({ runId, instance, python, bridgeDir, env: workerEnv, host, spawn: preload?.spawn });
+    into.set(config.name, new Pool(config, { runId, bus, createWorker, rehydrate, onClosed: preload && (() => preload.close()), templatePid: preload && (() => preload.pid) }));
   }
   return checks;
 }

@@ -41,6 +41,8 @@ export interface PoolDeps {
   rehydrate?: ((lease: SessionLease, pool: string, lostWorker: string) => Promise<void>) | undefined;
   /** Runs once the workers are stopped, before `close()` resolves (a preload template's exit). */
   onClosed?: (() => Promise<void>) | undefined;
+  /** The pid of the template its workers are forked from, while it runs (a process of the run). */
+  templatePid?: (() => number | undefined) | undefined;
 }
 
 export class Pool implements CallHost {
@@ -55,6 +57,8 @@ export class Pool implements CallHost {
   readonly affinity: AffinityMode;
   readonly streamStallMs: number;
   readonly rehydrate: CallHost["rehydrate"];
+  /** The pid of the template this pool's workers are forked from, while it runs (see docs/preload.md). */
+  readonly templatePid: () => number | undefined;
   readonly #set: WorkerSet;
   readonly #dispatcher: Dispatcher;
   readonly #picker: Picker;
@@ -74,6 +78,7 @@ export class Pool implements CallHost {
     this.clock = deps.clock ?? realClock;
     this.#runId = deps.runId;
     this.#onClosed = deps.onClosed;
+    this.templatePid = deps.templatePid ?? (() => undefined);
     this.affinity = config.affinity;
     this.streamStallMs = config.streamStallTimeoutMs;
     const rehydrate = deps.rehydrate;
@@ -267,7 +272,8 @@ export class Pool implements CallHost {
       if (w.inFlight > 0) busy++;
       inFlight += w.inFlight;
     }
-    return this.stats.snapshot({ pool: this.name, workers: this.workers.length, ready, busy, inFlight, queued: this.#dispatcher.queued, requeued: this.guard.requeued });
+    const t = this.templatePid();
+    return this.stats.snapshot({ pool: this.name, workers: this.workers.length, ready, busy, inFlight, queued: this.#dispatcher.queued, requeued: this.guard.requeued, ...(t ? { templatePid: t } : {}) });
   }
 
   /**

@@ -19,6 +19,8 @@ export interface PoolStatsSnapshot {
   restarts: number;
   recycles: number;
   latencyMs: { p50: number; p99: number };
+  /** The pid of the template the workers are forked from, while it runs: a process of the run too. */
+  templatePid?: number;
 }
 
 const RESERVOIR = 1_024;
@@ -50,7 +52,7 @@ export class PoolStats {
     return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
   }
 
-  snapshot(load: Pick<PoolStatsSnapshot, "pool" | "workers" | "ready" | "busy" | "inFlight" | "queued" | "requeued">): PoolStatsSnapshot {
+  snapshot(load: Pick<PoolStatsSnapshot, "pool" | "workers" | "ready" | "busy" | "inFlight" | "queued" | "requeued" | "templatePid">): PoolStatsSnapshot {
     return {
       ...load,
       requests: this.requests,

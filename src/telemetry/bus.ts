@@ -9,6 +9,8 @@ export interface SnakepitEvents {
   "pool.closed": { pool: string };
   "pool.draining": { pool: string; queued: number };
   "pool.resumed": { pool: string };
+  /** The pool could not start its fork template (`startMode: "auto"`): its workers are spawned. */
+  "pool.spawn_fallback": { pool: string; reason: string };
   "worker.spawned": { pool: string; worker: string; pid: number };
   "worker.started": { pool: string; worker: string; pid: number; durationMs: number };
   "worker.exited": { pool: string; worker: string; pid: number; exitCode: number | null; signal: string | null; expected: boolean; crash?: CrashInfo | undefined };

@@ -26,5 +26,6 @@ export function wireLogs(bus: EventBus, log: Logger): void {
   bus.on("python.dropped", (e) => log.log("warning", "telemetry", `worker ${e.worker} dropped ${e.dropped} telemetry events (queue full)`, { ...e }));
   bus.on("pool.ready", (e) => log.log("info", "startup", `pool ${e.pool} ready with ${e.workers} workers`, { ...e }));
   bus.on("pool.thread_safety", (e) => log.log("warning", "startup", `pool ${e.pool}: the adapter imports ${e.library}, which is not thread-safe under the thread profile: ${e.notes}`, { ...e }));
+  bus.on("pool.spawn_fallback", (e) => log.log("warning", "startup", `pool ${e.pool}: workers are spawned, not forked from a template: ${e.reason}`, { ...e }));
   bus.on("pool.closed", (e) => log.log("info", "shutdown", `pool ${e.pool} closed`, { ...e }));
 }

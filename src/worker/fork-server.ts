@@ -9,8 +9,7 @@
 
 import { closeSync, constants, openSync, readFileSync } from "node:fs";
 import { SnakepitError } from "../errors.ts";
-import { type ThreadSettings, threadEnv } from "../hardware/threads.ts";
-import { type ChildProcess, type ExitStatus, runtimeName, spawnChild, type SpawnOptions } from "../runtime/process.ts";
+import { type ChildProcess, type ExitStatus, spawnChild, type SpawnOptions } from "../runtime/process.ts";
 
 /** What a pool preloads (config `preload`). */
 export interface PreloadOptions {
@@ -183,6 +182,11 @@ export class ForkServer {
     });
   }
 
+  /** The template's pid (a process of the run, like its workers). */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
   /** True once the template has exited. */
   get isClosed(): boolean {
     return this.#closed;
@@ -239,55 +243,6 @@ function forkedChild(pid: number, inFd: number, stdout: ReadableStream<Uint8Arra
           // Gone.
         }
       }
-    },
-  };
-}
-
-/** A pool's template: started on the first fork, started again if it died, closed with the pool. */
-export interface Preload {
-  spawn(cmd: string[], options: SpawnOptions): Promise<ChildProcess>;
-  close(): Promise<void>;
-}
-
-/**
- * The preload of a pool configured with `preload`, else undefined. Settings that cannot work are
- * refused here, at start-up, as config errors; the template itself starts with the first worker.
- */
-export function createPreload(
-  config: { name: string; adapter: string; env: Record<string, string>; cwd?: string | undefined; pythonArgs: string[]; preload?: PreloadOptions | undefined } & ThreadSettings,
-  deps: { python: string; bridgeDir: string; env: Record<string, string>; runId: string; instance: string },
-): Preload | undefined {
-  const preload = config.preload;
-  if (!preload) return undefined;
-  if (runtimeName !== "bun" || process.platform !== "linux") {
-    throw new SnakepitError("config_invalid", `Pool "${config.name}": preload forks workers from a template, which needs Bun on Linux (this is ${runtimeName} on ${process.platform})`, { details: { field: "preload" } });
-  }
-  if (config.pythonArgs.length) {
-    throw new SnakepitError("config_invalid", `Pool "${config.name}": preload cannot apply pythonArgs (${config.pythonArgs.join(" ")}) to forked workers; drop one of them`, { details: { field: "preload" } });
-  }
-  // Thread limits must hold before the template imports numpy or torch: their pools size at import.
-  const env = { ...deps.env, ...config.env, ...threadEnv(config) };
-  env.PYTHONPATH = [deps.bridgeDir, env.PYTHONPATH].filter(Boolean).join(":");
-  let server: Promise<ForkServer> | undefined;
-  let closed = false;
-  const template = () => {
-    if (!server) {
-      server = ForkServer.start(deps.python, { ...preload, adapterSpec: config.adapter, runId: deps.runId, instance: deps.instance, spawn: { env, cwd: config.cwd } });
-      server.catch(() => (server = undefined)); // the next worker tries again
-    }
-    return server;
-  };
-  return {
-    async spawn(cmd, options) {
-      if (closed) throw new SnakepitError("pool_closed", `Pool "${config.name}" is closed`);
-      const s = await template();
-      if (s.isClosed) server = undefined; // it died: a new one for this worker and the next
-      return await (s.isClosed ? await template() : s).spawn(cmd, options);
-    },
-    async close() {
-      closed = true;
-      const s = await server?.catch(() => undefined);
-      await s?.close();
     },
   };
 }

@@ -35,9 +35,12 @@ export async function startNode(name: string, config: string, extra: string[] = 
   return { ...server, name };
 }
 
-/** Live Python workers (`-m snakepit_bridge`) among the descendants of `pid`. */
-export function pythonWorkersOf(pid: number): number[] {
-  const out: number[] = [];
+/**
+ * Live Python processes of the bridge among the descendants of `pid`: workers, and the fork
+ * templates they were forked from (`-m snakepit_bridge.forkserver`, a child of `pid` itself).
+ */
+export function pythonProcessesOf(pid: number): { workers: number[]; templates: number[] } {
+  const out = { workers: [] as number[], templates: [] as number[] };
   const walk = (parent: number) => {
     for (const child of childrenOf(parent)) {
       let cmd = "";
@@ -46,7 +49,8 @@ export function pythonWorkersOf(pid: number): number[] {
       } catch {
         // gone
       }
-      if (cmd.includes("snakepit_bridge")) out.push(child);
+      if (parent === pid && cmd.includes("snakepit_bridge.forkserver")) out.templates.push(child);
+      else if (cmd.includes("snakepit_bridge")) out.workers.push(child);
       walk(child);
     }
   };

@@ -10,6 +10,8 @@ const HOST = fixture("escape-host.ts");
 interface Started {
   runId: string;
   workers: number[];
+  /** The template the workers were forked from (null when they were spawned): a process of the run too. */
+  template: number | null;
   setsid: number;
   daemon: number;
   mode: string;
@@ -46,7 +48,7 @@ for (const cgroups of [true, false]) {
     test.skipIf(skip)("a setsid child and a double-forked daemon die within 1 s of a host SIGKILL", async () => {
       const { host, started } = await startHost("serve", cgroups);
       expect(started.mode).toBe(name);
-      const all = [...started.workers, started.setsid, started.daemon];
+      const all = [...started.workers, ...(started.template ? [started.template] : []), started.setsid, started.daemon];
       expect(all.every(isAlive)).toBe(true);
       host.kill("SIGKILL");
       await host.exited;
@@ -60,7 +62,7 @@ for (const cgroups of [true, false]) {
     test.skipIf(skip)("and after a normal close()", async () => {
       const { host, started, lines } = await startHost("close", cgroups);
       expect((await lines(2))[1]).toBe("closed");
-      const all = [...started.workers, started.setsid, started.daemon];
+      const all = [...started.workers, ...(started.template ? [started.template] : []), started.setsid, started.daemon];
       const gone = await waitUntil(() => !all.some(isAlive), 1_000, 10);
       const left = all.filter(isAlive);
       for (const pid of left) process.kill(pid, "SIGKILL");
@@ -85,12 +87,15 @@ for (const cgroups of [true, false]) {
     test.skipIf(skip)("what a worker killed with its host could not reap, the next start of the instance sweeps", async () => {
       const instance = `sweep-${name}-${process.pid}`;
       const first = await startHost("serve", cgroups, instance);
-      const { workers, setsid, daemon } = first.started;
-      for (const pid of workers) process.kill(pid, "SIGSTOP"); // the worker gets no chance to clean up
+      const { setsid, daemon, template } = first.started;
+      // Every process of the run dies with the host and gets no chance to clean up: the workers
+      // and the template they were forked from (which would otherwise kill their descendants).
+      const run = [...first.started.workers, ...(template ? [template] : [])];
+      for (const pid of run) process.kill(pid, "SIGSTOP");
       first.host.kill("SIGKILL");
       await first.host.exited;
-      for (const pid of workers) process.kill(pid, "SIGKILL");
-      expect(await waitUntil(() => !workers.some(isAlive), 2_000)).toBe(true);
+      for (const pid of run) process.kill(pid, "SIGKILL");
+      expect(await waitUntil(() => !run.some(isAlive), 2_000)).toBe(true);
       expect([isAlive(setsid), isAlive(daemon)]).toEqual([true, true]);
       const second = await startHost("close", cgroups, instance);
       const gone = await waitUntil(() => !isAlive(setsid) && !isAlive(daemon), 1_000, 10);

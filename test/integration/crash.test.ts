@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { Snakepit } from "../../src/mod.ts";
-import { failure, fixture, isAlive, pidsOfRun, PYTHON, waitUntil } from "../helpers.ts";
+import { byNumber, failure, fixture, isAlive, pidsOfRun, processesOf, PYTHON, waitUntil } from "../helpers.ts";
 
 describe("worker crashes", () => {
   test("a worker dying mid-call fails that call with worker_crashed and is replaced", async () => {
@@ -91,7 +91,8 @@ describe("process hygiene", () => {
   test("close() leaves no Python process, grandchildren included", async () => {
     const pit = await Snakepit.start({ adapter: fixture("spawns_child.py"), poolSize: 2, python: PYTHON });
     const grandchild = await pit.execute<number>("start_child");
-    expect(pidsOfRun(pit.runId)).toHaveLength(2);
+    expect(pit.listWorkers()).toHaveLength(2);
+    expect(pidsOfRun(pit.runId).sort(byNumber)).toEqual(processesOf(pit)); // the workers, and their template if forked
     await pit.close();
     expect(pidsOfRun(pit.runId)).toEqual([]);
     expect(await waitUntil(() => !isAlive(grandchild), 2_000)).toBe(true);
@@ -110,7 +111,8 @@ describe("process hygiene", () => {
     {
       await using pit = await Snakepit.start({ adapter: fixture("echo.py"), poolSize: 1, python: PYTHON });
       runId = pit.runId;
-      expect(pidsOfRun(runId)).toHaveLength(1);
+      expect(pit.listWorkers()).toHaveLength(1);
+      expect(pidsOfRun(runId).sort(byNumber)).toEqual(processesOf(pit));
     }
     expect(pidsOfRun(runId)).toEqual([]);
   });
@@ -134,9 +136,10 @@ describe("process hygiene", () => {
       const reader = host.stdout.getReader();
       const { value } = await reader.read();
       const info = JSON.parse(new TextDecoder().decode(value)) as { runId: string; pids: number[]; grandchild: number };
-      expect(pidsOfRun(info.runId)).toHaveLength(2);
+      const before = pidsOfRun(info.runId).sort(byNumber);
       host.kill(signal);
       await host.exited;
+      expect(before).toEqual(info.pids); // 2 workers, and their template if forked
       const t0 = performance.now();
       expect(await waitUntil(() => pidsOfRun(info.runId).length === 0 && !isAlive(info.grandchild), 2_000)).toBe(true);
       expect(performance.now() - t0).toBeLessThan(2_000);

@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Snakepit } from "../../src/mod.ts";
-import { failure, fixture, isAlive, pidsOfRun, PYTHON, waitUntil } from "../helpers.ts";
+import { byNumber, failure, fixture, isAlive, pidsOfRun, processesOf, PYTHON, waitUntil } from "../helpers.ts";
 
 const FAULTS = fixture("faults.py");
 const tmp = () => mkdtempSync(join(tmpdir(), "snakepit-res-"));
@@ -215,7 +215,7 @@ describe("process registry", () => {
     let stopped: number[] = [];
     try {
       const [o, d, dn] = await Promise.all([other.info, doomed.info, otherName.info]);
-      // Stopped workers cannot see their pipe close: only the registry can clean them up.
+      // Stopped workers (and a stopped template) cannot see their pipe close: only the registry can clean them up.
       stopped = d.pids;
       for (const pid of d.pids) process.kill(pid, "SIGSTOP");
       doomed.proc.kill("SIGKILL");
@@ -237,12 +237,14 @@ describe("process registry", () => {
     }
   }, 30_000);
 
-  test("cleanup() kills processes of this run that are not live workers", async () => {
+  test("cleanup() kills processes of this run that are neither live workers nor a pool's template", async () => {
     await using pit = await Snakepit.start({ adapter: FAULTS, poolSize: 1, python: PYTHON, stateDir: tmp() });
+    const own = processesOf(pit); // the worker, and its template where workers are forked
     const stray = Bun.spawn([PYTHON, "-c", "import time; time.sleep(60)", "--run-id", pit.runId]);
-    await waitUntil(() => pidsOfRun(pit.runId).length === 2, 2_000);
+    await waitUntil(() => pidsOfRun(pit.runId).length === own.length + 1, 2_000);
     expect(await pit.cleanup()).toEqual([stray.pid]);
     await stray.exited;
-    expect(pidsOfRun(pit.runId)).toEqual([pit.listWorkers()[0]!.pid]);
+    expect(pidsOfRun(pit.runId).sort(byNumber)).toEqual(own);
+    expect(await pit.execute("echo", { value: 1 })).toBe(1);
   });
 });
