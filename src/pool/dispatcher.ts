@@ -106,6 +106,12 @@ export class Dispatcher {
     waiter.fail(new SnakepitError(code, `No worker of pool "${this.#pool}" became free within ${Math.round(timeout)} ms`, {
       details: { pool: this.#pool, queueTimeoutMs: timeout },
     }));
+    this.pumpIfWaiting();
+  }
+
+  /** A queued call left early (timeout, abort): calls behind it may fit a free slot now. */
+  pumpIfWaiting(): void {
+    if (this.#waitingAny > 0) this.#pump();
   }
 
   /** An unpinned queued call left the queue by its own removal (abort, timeout, pump). */
@@ -144,7 +150,7 @@ export class Dispatcher {
       if (waiter.pick) this.#waitingAny--;
       waiter.run(worker);
     }
-    if (this.#waitingAny > 0) this.#pump();
+    this.pumpIfWaiting();
   }
 
   /** Fail the calls waiting for one worker (it is gone). */

@@ -87,7 +87,9 @@ export class QueuedCall<T> implements Waiter<Worker>, Deadline {
 
   /** The abort signal fired (EventListener object). */
   handleEvent(): void {
-    if (this.remove()) this.fail(abortError(this.#signal!));
+    if (!this.remove()) return;
+    this.fail(abortError(this.#signal!));
+    this.#dispatcher.pumpIfWaiting();
   }
 
   /** Waited too long (Deadline). */

@@ -36,3 +36,25 @@ test("a new call takes a free or prefetch slot at once when nothing waits", asyn
   await pit.clock.advance(1);
   expect((await Promise.all(calls)).map((r) => r.result)).toEqual([1, 2, 3, 4, 5, 6]);
 });
+
+test("when the call at the head of the queue gives up, the calls behind it start at once", async () => {
+  await using pit = await inMemoryPool({ prefetch: 2, prefetchMaxServiceMs: 1_000 });
+  const first = pit.pool.execute("sleep", { ms: 50 });
+  // A stream needs a free slot: it waits at the head, and the call after it queues behind it.
+  const abort = new AbortController();
+  const stream = pit.pool.stream("count", { n: 1 }, { signal: abort.signal });
+  const streamDone = (async () => { for await (const _ of stream); })().catch((e) => e);
+  await settle();
+  const behind = pit.pool.execute("echo", { value: "behind" });
+  await settle();
+  expect(pit.pool.snapshot().queued).toBe(2);
+  abort.abort();
+  await settle();
+  // The stream left; the echo takes the prefetch slot now, not when the sleep ends.
+  expect(pit.pool.snapshot().queued).toBe(0);
+  expect(pit.pool.workers[0]!.inFlight).toBe(2);
+  await pit.clock.advance(60);
+  expect((await behind).result).toBe("behind");
+  expect(await first).toBeDefined();
+  expect(String(await streamDone)).toContain("abort");
+});
