@@ -65,7 +65,13 @@ class FrameReader:
         self._taken = 0
 
     def buffered(self) -> bool:
-        return self._raw.fed > self._taken
+        have = self._raw.fed - self._taken
+        if have < 5:
+            return False
+        # A whole envelope must be here: reading a partial one (a big payload still arriving)
+        # would block the reading thread while calls it already took wait to run.
+        head = self._file.peek(5)
+        return len(head) >= 5 and have >= 5 + _HEADER.unpack_from(head)[1]
 
     def read_packet(self) -> Optional[Tuple[int, bytes, List[bytes]]]:
         """The next packet, or None at end of input (the host is gone)."""

@@ -126,6 +126,18 @@ class ReaderTest(unittest.TestCase):
         os.close(w)
         self.assertIsNone(reader.read_packet())
 
+    def test_a_partial_envelope_is_not_buffered(self):
+        r, w = os.pipe()
+        self.addCleanup(os.close, r)
+        self.addCleanup(os.close, w)
+        reader = FrameReader(r)
+        os.write(w, b"\x00\x00\x00\x00\x02{}" + b"\x00\x00\x00\x01\x00" + b"x" * 100)
+        self.assertEqual(reader.read_packet()[1], b"{}")
+        self.assertFalse(reader.buffered())  # 100 of 256 payload bytes: a read would wait
+        os.write(w, b"x" * 156)
+        self.assertEqual(len(reader.read_packet()[1]), 256)
+        self.assertFalse(reader.buffered())
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -120,8 +120,13 @@ export class ForkServer {
           buf += text.decode(value, { stream: true });
           let nl: number;
           while ((nl = buf.indexOf("\n")) >= 0) {
-            handle(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>);
+            const line = buf.slice(0, nl);
             buf = buf.slice(nl + 1);
+            try {
+              handle(JSON.parse(line) as Record<string, unknown>);
+            } catch {
+              // A garbled line costs at most the fork it concerned (its start times out), never the loop.
+            }
           }
         }
         if (first) resolveFirst({ error: "the template exited before it was ready" });
@@ -159,9 +164,23 @@ export class ForkServer {
     const pid = msg.pid as number;
     const dir = msg.dir as string;
     // Read-write opens never block; the child's own opens complete once these exist.
-    const inFd = openSync(`${dir}/in`, constants.O_RDWR);
-    const out = endable(openSync(`${dir}/out`, constants.O_RDWR));
-    const err = endable(openSync(`${dir}/err`, constants.O_RDWR));
+    const fds: number[] = [];
+    try {
+      for (const name of ["in", "out", "err"]) fds.push(openSync(`${dir}/${name}`, constants.O_RDWR));
+    } catch (error) {
+      // Out of descriptors, say: this worker fails to start; the template and other forks go on.
+      for (const fd of fds) closeSync(fd);
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+      p.reject(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    const inFd = fds[0]!;
+    const out = endable(fds[1]!);
+    const err = endable(fds[2]!);
     const exited = new Promise<ExitStatus>((resolve) => this.#exits.set(pid, resolve)).then(async (status) => {
       await new Promise((r) => setTimeout(r, 20)); // let the last output drain
       out.end();

@@ -38,6 +38,17 @@ describe.skipIf(!shmEnabled())("releasing shared-memory results", () => {
     expect(releaseShared(new Uint8Array(4))).toBe(0); // not shared memory: untouched
   });
 
+  test("a released result passed as an argument is refused with a typed error, not sent as empty bytes", async () => {
+    await using pit = await Snakepit.start({ adapter: fixture("shm_tools.py"), poolSize: 1, python: PYTHON });
+    const out = (await pit.execute("make", { n: 2 * MiB, fill: 1 })) as Uint8Array;
+    releaseShared(out);
+    const err = (await pit.execute("where", { x: out }).catch((e) => e)) as SnakepitError;
+    expect(err).toBeInstanceOf(SnakepitError);
+    expect(err.code).toBe("invalid_argument");
+    expect(err.message).toContain("released");
+    expect(await pit.execute("make", { n: 4, fill: 2 })).toEqual(new Uint8Array([2, 2, 2, 2])); // the worker keeps serving
+  });
+
   test("`using` frees a result at the end of its block; NDArrays release too", async () => {
     await using pit = await Snakepit.start({ adapter: fixture("shm_tools.py"), poolSize: 1, python: PYTHON });
     const maps = mappedSegments();
