@@ -10,7 +10,7 @@
 import { SnakepitError } from "../errors.ts";
 import { ArrowIPC, isArrowTable, tableIPC } from "./arrow.ts";
 import { fromShared, toShared } from "./shm.ts";
-import { dropInTransit } from "./shm-lifecycle.ts";
+import { dropInTransit, wasReleased } from "./shm-lifecycle.ts";
 
 const TAG = "__snakepit__";
 
@@ -105,12 +105,15 @@ class EncodeState {
 }
 
 function bytesOf(view: ArrayBufferView): Uint8Array {
+  if (view.byteLength === 0 && wasReleased(view.buffer)) {
+    throw new SnakepitError("invalid_argument", "A shared-memory result was released (releaseShared or `using`) before this call sent it: keep it until the call has started, or copy it first", { details: { field: "args" } });
+  }
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }
 
 function encodeObject(v: object, st: EncodeState): unknown {
   if (v instanceof Uint8Array && v.constructor === Uint8Array) {
-    return { [TAG]: "bytes", ...st.place(v) };
+    return { [TAG]: "bytes", ...st.place(bytesOf(v)) };
   }
   if (ArrayBuffer.isView(v)) {
     const dtype = dtypeOf(v);

@@ -77,6 +77,11 @@ export function isMapped(buffer: ArrayBufferLike): boolean {
   return !!m && !m.released;
 }
 
+/** True when `buffer` was a shared-memory mapping that has been released (its views read as empty). */
+export function wasReleased(buffer: ArrayBufferLike): boolean {
+  return mappings.get(buffer as ArrayBuffer)?.released === true;
+}
+
 /** Free the mapping under `buffer` now. Returns the bytes freed (0: not a live mapping). */
 export function releaseMapping(buffer: ArrayBufferLike): number {
   const m = mappings.get(buffer as ArrayBuffer);
