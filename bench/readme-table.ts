@@ -1,6 +1,6 @@
 /** Rewrite the README's performance table from bench/results/latest-*.json ("median (range)"). */
 
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { Figure } from "./stats.ts";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -75,12 +75,37 @@ export function benchTable(): string {
   const memory = read("memory");
   if (memory) lines.push("", memoryLine(memory));
   if (cmp) {
-    lines.push("", "Targets (issue #12), on these medians:", "");
-    const all = [...(cmp.targets as Array<{ target: string; value: string | number; met: boolean }>), ...((preload?.targets ?? []) as Array<{ target: string; value: number; met: boolean }>), ...((memory?.targets ?? []) as Array<{ target: string; value: string; met: boolean }>)];
-    for (const t of all) lines.push(`- ${t.met ? "met" : "**not met**"}: ${t.target} (${t.value}${typeof t.value === "number" && !String(t.target).includes("ms") ? "×" : typeof t.value === "number" ? " ms" : ""})`);
+    const before = previousCompare(cmp.date as string);
+    const earlier = new Map((before?.targets ?? []).map((t: Target) => [t.target, t]));
+    lines.push("", before
+      ? `Targets (issue #12), on these medians; a target counts as met only if the run before (\`${before.file}\`) met it too:`
+      : "Targets (issue #12), on these medians:", "");
+    const all: Target[] = [...cmp.targets, ...(preload?.targets ?? []), ...(memory?.targets ?? [])];
+    for (const t of all) {
+      const prev = earlier.get(t.target) as Target | undefined;
+      const status = !t.met ? "**not met**" : prev && !prev.met ? "**not reproduced**" : "met";
+      const again = prev ? `; run before: ${show(prev)}` : "";
+      lines.push(`- ${status}: ${t.target} (${show(t)}${again})`);
+    }
   }
   lines.push("<!-- bench:end -->");
   return lines.join("\n");
+}
+
+interface Target {
+  target: string;
+  value: string | number;
+  met: boolean;
+}
+
+const show = (t: Target) => `${t.value}${typeof t.value === "number" && !t.target.includes("ms") ? "×" : typeof t.value === "number" ? " ms" : ""}`;
+
+/** The full compare run saved before the one dated `date` (smoke and rejected runs left out). */
+function previousCompare(date: string): { file: string; targets: Target[] } | undefined {
+  const dir = `${root}bench/results/`;
+  const stamp = date.slice(0, 19).replace(/[T:]/g, "-");
+  const file = readdirSync(dir).filter((f) => /^\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d-compare\.json$/.test(f) && f.slice(0, 19) < stamp).sort().pop();
+  return file ? { file: `bench/results/${file}`, targets: JSON.parse(readFileSync(dir + file, "utf8")).targets ?? [] } : undefined;
 }
 
 /** The memory sentence (bench/memory.ts), in MB: "median (min–max)". */
