@@ -104,16 +104,22 @@ class EncodeState {
   }
 }
 
-function bytesOf(view: ArrayBufferView): Uint8Array {
+/** Refuse a view of a released shared-memory result (it reads as empty: sending it would lose the data). */
+function live<V extends ArrayBufferView>(view: V): V {
   if (view.byteLength === 0 && wasReleased(view.buffer)) {
     throw new SnakepitError("invalid_argument", "A shared-memory result was released (releaseShared or `using`) before this call sent it: keep it until the call has started, or copy it first", { details: { field: "args" } });
   }
+  return view;
+}
+
+function bytesOf(view: ArrayBufferView): Uint8Array {
+  live(view);
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }
 
 function encodeObject(v: object, st: EncodeState): unknown {
   if (v instanceof Uint8Array && v.constructor === Uint8Array) {
-    return { [TAG]: "bytes", ...st.place(bytesOf(v)) };
+    return { [TAG]: "bytes", ...st.place(live(v)) };
   }
   if (ArrayBuffer.isView(v)) {
     const dtype = dtypeOf(v);
