@@ -46,8 +46,9 @@ export class CallTracker {
   inFlight = 0;
   requests = 0;
   zombies = 0;
-  /** Moving average of send-to-end time, ms. */
+  /** Moving average of the time a call takes the worker (not its wait in the pipe), ms. */
   serviceMs = 0;
+  #lastEnd = Number.NEGATIVE_INFINITY;
   readonly #owner: CallOwner;
   readonly #clock: Clock;
   /** Pending calls in the order sent. */
@@ -126,9 +127,15 @@ export class CallTracker {
 
   /** A call ended on the worker (TrackedCall's end). */
   ended(call: TrackedCall, reply: unknown, err: SnakepitError | undefined): void {
-    const elapsedMs = this.#clock.now() - call.sentAt;
+    const now = this.#clock.now();
+    const elapsedMs = now - call.sentAt;
     call.elapsedMs = elapsedMs;
-    this.serviceMs += (elapsedMs - this.serviceMs) * 0.2;
+    // A prefetched call's send-to-end time includes its wait behind the calls ahead of it: averaging
+    // that would switch prefetch off under load (and back on once idle), halving throughput just
+    // when it counts. The gap since the previous end (times the slots running at once) is its own run.
+    const ran = Math.min(elapsedMs, (now - this.#lastEnd) * this.capacity);
+    this.#lastEnd = now;
+    this.serviceMs += (ran - this.serviceMs) * 0.2;
     this.#pending.delete(call);
     call.grace?.clear();
     if (call.cancelled) this.zombies--;

@@ -58,3 +58,18 @@ test("when the call at the head of the queue gives up, the calls behind it start
   expect(await first).toBeDefined();
   expect(String(await streamDone)).toContain("abort");
 });
+
+test("prefetch stays on under load: a call's wait behind prefetched calls is not counted as its run", async () => {
+  await using pit = await inMemoryPool({ prefetch: 16, prefetchMaxServiceMs: 5 });
+  const worker = pit.pool.workers[0]!;
+  const burst = async () => {
+    const calls = Array.from({ length: 20 }, () => pit.pool.execute("sleep", { ms: 1 }));
+    const held = worker.inFlight;
+    for (let i = 0; i < 25; i++) await pit.clock.advance(1);
+    await Promise.all(calls);
+    return held;
+  };
+  expect(await burst()).toBe(17); // one running, 16 in the pipe
+  // The last calls of that burst waited ~17 ms from send to end, though each ran 1 ms.
+  expect(await burst()).toBe(17);
+});
