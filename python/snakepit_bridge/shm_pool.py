@@ -1,0 +1,230 @@
+"""Reusable shared-memory segments: the worker's half of src/bridge/shm-pool.ts and shm-peer.ts.
+
+A fresh 16 MiB tmpfs segment costs ~14 ms (pages allocated, zeroed, then freed again), copying
+into pages that are already there and mapped ~1 ms. So payloads up to half the pool's budget go
+through segments that stay mapped on both sides:
+
+- a segment is a nameless tmpfs file (O_TMPFILE in /dev/shm, mode 0600) the owner keeps open;
+  the peer opens /proc/<owner pid>/fd/<fd> once, checks it and keeps it mapped. Nothing appears
+  in /dev/shm, and the kernel frees the memory when the last process holding it goes.
+- a 64-byte header holds the state: the owner sets LENT and a new lease before sending, the
+  peer sets HELD when it makes the view and FREE when the last view is gone; the owner writes
+  only FREE segments. Arguments the host lends arrive as a memoryview over a ctypes array over
+  the mapping (no copy); when the tool's last view of it (numpy arrays, slices, DLPack tensors
+  included) is dropped, a finalizer says FREE.
+- at most SNAKEPIT_SHM_POOL_BYTES per process (the host passes its budget; 0: no pool); idle
+  segments are retired after 30 s, and a lease the host never took is retired after 30 s.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import os
+import stat
+import struct
+import threading
+import time
+import weakref
+from typing import Any, Dict, Optional, Tuple
+
+__all__ = ["lend", "take", "configure", "stats"]
+
+HEADER = 64
+_STATE, _LEASE, _MAGIC, _ID = 0, 4, 8, 12
+MAGIC = 0x504B4E53
+FREE, LENT, HELD, RETIRED = 0, 1, 2, 3
+_IDLE_S = 30.0
+_DIR = "/dev/shm"
+
+_lock = threading.Lock()
+_own: Dict[int, "_Seg"] = {}
+_peers: Dict[Tuple[int, int], "_Peer"] = {}
+_budget = 0
+_bytes = 0
+_works = hasattr(os, "O_TMPFILE")
+_host_pid = 0
+
+
+def _get(mm: mmap.mmap, at: int) -> int:
+    return struct.unpack_from("<i", mm, at)[0]
+
+
+def _put(mm: mmap.mmap, at: int, value: int) -> None:
+    struct.pack_into("<i", mm, at, value)
+
+
+def _id_of(mm: mmap.mmap) -> str:
+    lo, hi = struct.unpack_from("<II", mm, _ID)
+    return f"{lo:08x}{hi:08x}"
+
+
+class _Seg:
+    __slots__ = ("fd", "id", "cap", "mm", "used_at")
+
+    def __init__(self, cap: int) -> None:
+        self.fd = os.open(_DIR, os.O_TMPFILE | os.O_RDWR, 0o600)
+        try:
+            os.ftruncate(self.fd, cap)
+            self.mm = mmap.mmap(self.fd, cap)
+        except BaseException:
+            os.close(self.fd)
+            raise
+        _put(self.mm, _MAGIC, MAGIC)
+        self.mm[_ID:_ID + 8] = os.urandom(8)
+        self.id = _id_of(self.mm)
+        self.cap = cap
+        self.used_at = time.monotonic()
+
+    def retire(self) -> None:
+        global _bytes
+        _own.pop(self.fd, None)
+        _bytes -= self.cap
+        _put(self.mm, _STATE, RETIRED)
+        self.mm.close()  # the host's mapping, if any, keeps the pages until it drops it
+        os.close(self.fd)
+
+
+class _Peer:
+    __slots__ = ("id", "mm")
+
+    def __init__(self, mm: mmap.mmap) -> None:
+        self.mm = mm
+        self.id = _id_of(mm)
+
+    def close(self) -> bool:
+        """Unmap unless a view still uses it; True when unmapped."""
+        try:
+            self.mm.close()
+            return True
+        except BufferError:
+            return False
+
+
+def configure(budget: int, host_pid: int) -> None:
+    """Set the pool's budget (bytes; 0 turns it off) and whose segments `take` accepts."""
+    global _budget, _host_pid
+    with _lock:
+        _budget, _host_pid = max(0, budget), host_pid
+        _trim(time.monotonic(), everything=_budget == 0)
+
+
+def _capacity(size: int) -> int:
+    need = size + HEADER
+    step = max(64 << 10, (1 << (need - 1).bit_length()) // 32)
+    return -(-need // step) * step
+
+
+def _trim(now: float, everything: bool = False) -> None:
+    """Retire idle FREE segments, leases the host never took, and what is over the budget."""
+    for seg in list(_own.values()):
+        state = _get(seg.mm, _STATE)
+        if (state == FREE and (everything or _bytes > _budget or now - seg.used_at > _IDLE_S)) or (state == LENT and now - seg.used_at > _IDLE_S):
+            seg.retire()
+    for key, peer in list(_peers.items()):
+        if _get(peer.mm, _STATE) == RETIRED and peer.close():
+            del _peers[key]
+
+
+def lend(view: memoryview) -> Optional[dict]:
+    """Copy a contiguous buffer into a free pooled segment and lend it to the host; None: pool cannot."""
+    global _works, _bytes
+    size = view.nbytes
+    if not _works or size * 2 > _budget:
+        return None
+    cap = _capacity(size)
+    with _lock:
+        now = time.monotonic()
+        _trim(now)
+        best = None
+        for seg in _own.values():
+            if cap <= seg.cap <= 2 * cap and _get(seg.mm, _STATE) == FREE and (best is None or seg.cap < best.cap):
+                best = seg
+        if best is None:
+            for seg in list(_own.values()):
+                if _bytes + cap <= _budget:
+                    break
+                if _get(seg.mm, _STATE) == FREE:
+                    seg.retire()
+            if _bytes + cap > _budget:
+                return None
+            try:
+                best = _Seg(cap)
+            except OSError:
+                _works = False  # no O_TMPFILE on this /dev/shm: one-shot segments only
+                return None
+            _own[best.fd] = best
+            _bytes += best.cap
+        best.used_at = now
+        lease = (_get(best.mm, _LEASE) + 1) & 0x7FFFFFFF
+        _put(best.mm, _LEASE, lease)
+        _put(best.mm, _STATE, LENT)  # ours to fill until the host reads the handle
+    best.mm[HEADER:HEADER + size] = view.cast("B") if view.format != "B" or view.ndim != 1 else view
+    return {"pid": os.getpid(), "fd": best.fd, "id": best.id, "lease": lease, "off": HEADER, "size": size}
+
+
+def _free(mm: mmap.mmap, lease: int) -> None:
+    """The last view of a lease is gone: hand the segment back to the host."""
+    try:
+        if _get(mm, _LEASE) == lease and _get(mm, _STATE) == HELD:
+            _put(mm, _STATE, FREE)
+    except ValueError:  # closed
+        pass
+
+
+def _open(pid: int, fd: int) -> _Peer:
+    handle = os.open(f"/proc/{pid}/fd/{fd}", os.O_RDWR)  # a magic link: O_NOFOLLOW would refuse it
+    try:
+        st = os.fstat(handle)
+        if (
+            not stat.S_ISREG(st.st_mode) or st.st_dev != os.stat(_DIR).st_dev or st.st_nlink != 0
+            or st.st_uid != os.getuid() or stat.S_IMODE(st.st_mode) & 0o077 or st.st_size < HEADER
+        ):
+            raise ValueError(f"refusing pooled segment {pid}/{fd}: not a private nameless {_DIR} file of ours")
+        mm = mmap.mmap(handle, st.st_size)
+    finally:
+        os.close(handle)
+    if _get(mm, _MAGIC) != MAGIC:
+        mm.close()
+        raise ValueError(f"refusing pooled segment {pid}/{fd}: no segment header")
+    return _Peer(mm)
+
+
+def take(handle: Dict[str, Any]) -> memoryview:
+    """A memoryview over a segment the host lent (no copy); freed back to it when the views go."""
+    try:
+        pid, fd, seg_id, lease, off, size = (handle[k] for k in ("pid", "fd", "id", "lease", "off", "size"))
+    except (KeyError, TypeError):
+        raise ValueError(f"malformed shared-memory handle {handle!r}") from None
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (pid, fd, lease, off, size)) or not isinstance(seg_id, str) or off < HEADER or size < 0:
+        raise ValueError(f"malformed shared-memory handle {handle!r}")
+    if pid != _host_pid:
+        raise ValueError(f"refusing pooled segment of process {pid}: only the host's ({_host_pid}) are accepted")
+    with _lock:
+        peer = _peers.get((pid, fd))
+        if peer is not None and (peer.id != seg_id or _get(peer.mm, _STATE) == RETIRED):
+            del _peers[(pid, fd)]
+            peer.close()  # or, still viewed, left to the views
+            peer = None
+        if peer is None:
+            peer = _open(pid, fd)
+            if peer.id != seg_id:
+                peer.close()
+                raise ValueError(f"pooled segment {pid}/{fd} is gone (the host retired it)")
+            _peers[(pid, fd)] = peer
+        if off + size > len(peer.mm):
+            raise ValueError(f"pooled handle {handle!r} reaches past its segment ({len(peer.mm)} bytes)")
+        if _get(peer.mm, _LEASE) != lease or _get(peer.mm, _STATE) != LENT:
+            raise ValueError(f"pooled segment {pid}/{fd}: lease {lease} is over")
+        _put(peer.mm, _STATE, HELD)
+        _trim(time.monotonic())
+    data = (ctypes.c_ubyte * size).from_buffer(peer.mm, off)
+    weakref.finalize(data, _free, peer.mm, lease).atexit = False
+    return memoryview(data).cast("B")
+
+
+def stats() -> dict:
+    """This worker's pool and the host segments it keeps mapped."""
+    with _lock:
+        lent = sum(1 for s in _own.values() if _get(s.mm, _STATE) != FREE)
+        return {"segments": len(_own), "bytes": _bytes, "lent": lent, "peers": len(_peers)}
