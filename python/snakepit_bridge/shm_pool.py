@@ -44,6 +44,7 @@ _budget = 0
 _bytes = 0
 _works = hasattr(os, "O_TMPFILE")
 _host_pid = 0
+_making: Dict[int, threading.Event] = {}  # capacity -> a spare being made in the background
 
 
 def _get(mm: mmap.mmap, at: int) -> int:
@@ -128,39 +129,96 @@ def _trim(now: float, everything: bool = False) -> None:
 
 def lend(view: memoryview) -> Optional[dict]:
     """Copy a contiguous buffer into a free pooled segment and lend it to the host; None: pool cannot."""
-    global _works, _bytes
     size = view.nbytes
     if not _works or size * 2 > _budget:
         return None
     cap = _capacity(size)
-    with _lock:
-        now = time.monotonic()
-        _trim(now)
-        best = None
-        for seg in _own.values():
-            if cap <= seg.cap <= 2 * cap and _get(seg.mm, _STATE) == FREE and (best is None or seg.cap < best.cap):
-                best = seg
-        if best is None:
-            for seg in list(_own.values()):
-                if _bytes + cap <= _budget:
-                    break
-                if _get(seg.mm, _STATE) == FREE:
-                    seg.retire()
-            if _bytes + cap > _budget:
-                return None
-            try:
-                best = _Seg(cap)
-            except OSError:
-                _works = False  # no O_TMPFILE on this /dev/shm: one-shot segments only
-                return None
-            _own[best.fd] = best
-            _bytes += best.cap
-        best.used_at = now
-        lease = (_get(best.mm, _LEASE) + 1) & 0x7FFFFFFF
-        _put(best.mm, _LEASE, lease)
-        _put(best.mm, _STATE, LENT)  # ours to fill until the host reads the handle
+    while True:
+        with _lock:
+            now = time.monotonic()
+            _trim(now)
+            best = _free_segment(cap)
+            making = _making.get(cap) if best is None else None
+            if best is None and making is None:
+                best = _create(cap)
+                if best is None:
+                    return None
+            if best is not None:
+                best.used_at = now
+                lease = (_get(best.mm, _LEASE) + 1) & 0x7FFFFFFF
+                _put(best.mm, _LEASE, lease)
+                _put(best.mm, _STATE, LENT)  # ours to fill until the host reads the handle
+                _prepare_spare(cap)
+                break
+        making.wait(1.0)  # a spare of this size is being made: cheaper than making another
     best.mm[HEADER:HEADER + size] = view.cast("B") if view.format != "B" or view.ndim != 1 else view
     return {"pid": os.getpid(), "fd": best.fd, "id": best.id, "lease": lease, "off": HEADER, "size": size}
+
+
+def _free_segment(cap: int) -> Optional[_Seg]:
+    best = None
+    for seg in _own.values():
+        if cap <= seg.cap <= 2 * cap and _get(seg.mm, _STATE) == FREE and (best is None or seg.cap < best.cap):
+            best = seg
+    return best
+
+
+def _create(cap: int) -> Optional[_Seg]:
+    """A new segment in the pool (under the lock), making room from idle ones; None: over budget."""
+    global _works, _bytes
+    for seg in list(_own.values()):
+        if _bytes + cap <= _budget:
+            break
+        if _get(seg.mm, _STATE) == FREE:
+            seg.retire()
+    if _bytes + cap > _budget:
+        return None
+    try:
+        seg = _Seg(cap)
+    except OSError:
+        _works = False  # no O_TMPFILE on this /dev/shm: one-shot segments only
+        return None
+    _own[seg.fd] = seg
+    _bytes += seg.cap
+    return seg
+
+
+def _prepare_spare(cap: int) -> None:
+    """With no free segment of this size left, make one in the background (under the lock).
+
+    A fresh 16 MiB segment costs ~15 ms of page allocation and zeroing: made here while the
+    worker waits for its next call, the next result (the last one may still be held by the
+    host) finds its pages ready. Within the budget only.
+    """
+    global _bytes
+    if cap in _making or _free_segment(cap) is not None or _bytes + cap > _budget:
+        return
+    _bytes += cap  # reserved
+    done = _making[cap] = threading.Event()
+
+    def make() -> None:
+        global _bytes
+        seg = None
+        try:
+            seg = _Seg(cap)
+            os.posix_fallocate(seg.fd, 0, cap)  # pages allocated and zeroed now, without the GIL
+        except OSError:
+            if seg is not None:
+                seg.mm.close()
+                os.close(seg.fd)
+            seg = None
+        with _lock:
+            if seg is not None and _budget:
+                _own[seg.fd] = seg
+            else:
+                _bytes -= cap
+                if seg is not None:
+                    seg.mm.close()
+                    os.close(seg.fd)
+            del _making[cap]
+        done.set()
+
+    threading.Thread(target=make, name="snakepit-shm-spare", daemon=True).start()
 
 
 def _free(mm: mmap.mmap, lease: int) -> None:

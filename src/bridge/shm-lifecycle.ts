@@ -152,7 +152,7 @@ export interface ShmStats {
   pool: { segments: number; bytes: number; lent: number };
   /**
    * Workers' pooled segments (results) the host keeps mapped, their bytes, and how many results
-   * were copied out because earlier unreleased results pinned half a worker's pool.
+   * were copied out because earlier unreleased results pinned a quarter of a worker's pool.
    */
   peers: { segments: number; bytes: number; copiedOut: number };
 }

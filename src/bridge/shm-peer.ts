@@ -126,9 +126,9 @@ export function takePooled(handle: unknown): Uint8Array {
     throw bad(handle, "its lease is over (the worker took the segment back)");
   }
   const held = pinned.get(h.pid) ?? 0;
-  if (held + h.size > poolBudget() / 2) {
+  if (held + h.size > poolBudget() / 4) {
     // The caller's earlier results (released late, or left to a collector that cannot see their
-    // size) already pin half this worker's pool: copy this one out (~1.3 ms per 16 MiB) and hand
+    // size) already pin a quarter of this worker's pool: copy this one out (~1.3 ms per 16 MiB) and hand
     // the segment straight back, rather than let the worker fall back to fresh segments (~14 ms).
     const copy = p.map.slice(h.off, h.off + h.size);
     Atomics.compareExchange(p.head, W_STATE, HELD, FREE);
