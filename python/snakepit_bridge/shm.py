@@ -22,7 +22,7 @@ import threading
 import time
 from typing import Any, Deque, Optional, Tuple
 
-from . import shm_pool
+from . import shm_peer, shm_pool
 
 __all__ = ["enabled", "export", "write_segment", "open_segment", "cleanup", "DIR"]
 
@@ -93,7 +93,7 @@ def open_segment(handle: Any) -> Any:
     A pooled handle (it has "fd") gives a memoryview over the host's reusable segment instead.
     """
     if isinstance(handle, dict) and "fd" in handle:
-        return shm_pool.take(handle)
+        return shm_peer.take(handle)
     name = handle.get("name") if isinstance(handle, dict) else None
     size = handle.get("size") if isinstance(handle, dict) else None
     if not isinstance(name, str) or not _NAME.match(name) or not isinstance(size, int) or size < 0:

@@ -1,4 +1,4 @@
-"""Reusable shared-memory segments: the worker's half of src/bridge/shm-pool.ts and shm-peer.ts.
+"""Reusable shared-memory segments this worker owns: the twin of src/bridge/shm-pool.ts.
 
 A fresh 16 MiB tmpfs segment costs ~14 ms (pages allocated, zeroed, then freed again), copying
 into pages that are already there and mapped ~1 ms. So payloads up to half the pool's budget go
@@ -18,17 +18,14 @@ through segments that stay mapped on both sides:
 
 from __future__ import annotations
 
-import ctypes
 import mmap
 import os
-import stat
 import struct
 import threading
 import time
-import weakref
 from typing import Any, Dict, Optional, Tuple
 
-__all__ = ["lend", "take", "configure", "stats"]
+__all__ = ["lend", "configure", "stats"]
 
 HEADER = 64
 _STATE, _LEASE, _MAGIC, _ID = 0, 4, 8, 12
@@ -39,12 +36,13 @@ _DIR = "/dev/shm"
 
 _lock = threading.Lock()
 _own: Dict[int, "_Seg"] = {}
-_peers: Dict[Tuple[int, int], "_Peer"] = {}
+_peers: Dict[Tuple[int, int], Any] = {}  # the host's segments this worker maps (shm_peer.py)
 _budget = 0
 _bytes = 0
 _works = hasattr(os, "O_TMPFILE")
 _host_pid = 0
 _making: Dict[int, threading.Event] = {}  # capacity -> a spare being made in the background
+_janitor: Optional[threading.Thread] = None
 
 
 def _get(mm: mmap.mmap, at: int) -> int:
@@ -84,22 +82,6 @@ class _Seg:
         _put(self.mm, _STATE, RETIRED)
         self.mm.close()  # the host's mapping, if any, keeps the pages until it drops it
         os.close(self.fd)
-
-
-class _Peer:
-    __slots__ = ("id", "mm")
-
-    def __init__(self, mm: mmap.mmap) -> None:
-        self.mm = mm
-        self.id = _id_of(mm)
-
-    def close(self) -> bool:
-        """Unmap unless a view still uses it; True when unmapped."""
-        try:
-            self.mm.close()
-            return True
-        except BufferError:
-            return False
 
 
 def configure(budget: int, host_pid: int) -> None:
@@ -180,7 +162,28 @@ def _create(cap: int) -> Optional[_Seg]:
         return None
     _own[seg.fd] = seg
     _bytes += seg.cap
+    _ensure_janitor()
     return seg
+
+
+def _ensure_janitor() -> None:
+    """A daemon thread (under the lock) that retires idle segments even when no call comes."""
+    global _janitor
+    if _janitor is not None and _janitor.is_alive():
+        return
+
+    def sweep() -> None:
+        global _janitor
+        while True:
+            time.sleep(_IDLE_S / 3)
+            with _lock:
+                _trim(time.monotonic())
+                if not _own and not _peers:
+                    _janitor = None
+                    return
+
+    _janitor = threading.Thread(target=sweep, name="snakepit-shm-janitor", daemon=True)
+    _janitor.start()
 
 
 def _prepare_spare(cap: int) -> None:
@@ -219,66 +222,6 @@ def _prepare_spare(cap: int) -> None:
         done.set()
 
     threading.Thread(target=make, name="snakepit-shm-spare", daemon=True).start()
-
-
-def _free(mm: mmap.mmap, lease: int) -> None:
-    """The last view of a lease is gone: hand the segment back to the host."""
-    try:
-        if _get(mm, _LEASE) == lease and _get(mm, _STATE) == HELD:
-            _put(mm, _STATE, FREE)
-    except ValueError:  # closed
-        pass
-
-
-def _open(pid: int, fd: int) -> _Peer:
-    handle = os.open(f"/proc/{pid}/fd/{fd}", os.O_RDWR)  # a magic link: O_NOFOLLOW would refuse it
-    try:
-        st = os.fstat(handle)
-        if (
-            not stat.S_ISREG(st.st_mode) or st.st_dev != os.stat(_DIR).st_dev or st.st_nlink != 0
-            or st.st_uid != os.getuid() or stat.S_IMODE(st.st_mode) & 0o077 or st.st_size < HEADER
-        ):
-            raise ValueError(f"refusing pooled segment {pid}/{fd}: not a private nameless {_DIR} file of ours")
-        mm = mmap.mmap(handle, st.st_size)
-    finally:
-        os.close(handle)
-    if _get(mm, _MAGIC) != MAGIC:
-        mm.close()
-        raise ValueError(f"refusing pooled segment {pid}/{fd}: no segment header")
-    return _Peer(mm)
-
-
-def take(handle: Dict[str, Any]) -> memoryview:
-    """A memoryview over a segment the host lent (no copy); freed back to it when the views go."""
-    try:
-        pid, fd, seg_id, lease, off, size = (handle[k] for k in ("pid", "fd", "id", "lease", "off", "size"))
-    except (KeyError, TypeError):
-        raise ValueError(f"malformed shared-memory handle {handle!r}") from None
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (pid, fd, lease, off, size)) or not isinstance(seg_id, str) or off < HEADER or size < 0:
-        raise ValueError(f"malformed shared-memory handle {handle!r}")
-    if pid != _host_pid:
-        raise ValueError(f"refusing pooled segment of process {pid}: only the host's ({_host_pid}) are accepted")
-    with _lock:
-        peer = _peers.get((pid, fd))
-        if peer is not None and (peer.id != seg_id or _get(peer.mm, _STATE) == RETIRED):
-            del _peers[(pid, fd)]
-            peer.close()  # or, still viewed, left to the views
-            peer = None
-        if peer is None:
-            peer = _open(pid, fd)
-            if peer.id != seg_id:
-                peer.close()
-                raise ValueError(f"pooled segment {pid}/{fd} is gone (the host retired it)")
-            _peers[(pid, fd)] = peer
-        if off + size > len(peer.mm):
-            raise ValueError(f"pooled handle {handle!r} reaches past its segment ({len(peer.mm)} bytes)")
-        if _get(peer.mm, _LEASE) != lease or _get(peer.mm, _STATE) != LENT:
-            raise ValueError(f"pooled segment {pid}/{fd}: lease {lease} is over")
-        _put(peer.mm, _STATE, HELD)
-        _trim(time.monotonic())
-    data = (ctypes.c_ubyte * size).from_buffer(peer.mm, off)
-    weakref.finalize(data, _free, peer.mm, lease).atexit = False
-    return memoryview(data).cast("B")
 
 
 def stats() -> dict:

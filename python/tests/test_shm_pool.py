@@ -6,7 +6,7 @@ import os
 import time
 import unittest
 
-from snakepit_bridge import shm_pool
+from snakepit_bridge import shm_peer, shm_pool
 
 try:
     import numpy as np
@@ -34,7 +34,7 @@ class SegmentPoolTest(unittest.TestCase):
         handle = shm_pool.lend(memoryview(b"a" * MiB))
         self.assertIsNotNone(handle)
         self.assertEqual(_state(handle), shm_pool.LENT)
-        view = shm_pool.take(handle)
+        view = shm_peer.take(handle)
         self.assertEqual(view.format, "B")
         self.assertEqual(len(view), MiB)
         self.assertEqual(bytes(view[:3]), b"aaa")
@@ -48,13 +48,13 @@ class SegmentPoolTest(unittest.TestCase):
         self.assertEqual((again["fd"], again["id"]), (handle["fd"], handle["id"]))  # the same segment
         self.assertEqual(again["lease"], handle["lease"] + 1)
         with self.assertRaisesRegex(ValueError, r"lease \d+ is over"):
-            shm_pool.take(handle)  # a stale handle for the same segment
-        self.assertEqual(bytes(shm_pool.take(again)[:2]), b"bb")
+            shm_peer.take(handle)  # a stale handle for the same segment
+        self.assertEqual(bytes(shm_peer.take(again)[:2]), b"bb")
 
     @unittest.skipIf(np is None, "numpy not installed")
     def test_numpy_views_keep_the_lease_until_the_last_one_goes(self) -> None:
         handle = shm_pool.lend(memoryview(np.arange(MiB // 4, dtype=np.float32)))
-        arr = np.frombuffer(shm_pool.take(handle), dtype=np.float32)
+        arr = np.frombuffer(shm_peer.take(handle), dtype=np.float32)
         tail = arr[100:].reshape(-1, 4)
         tensor = np.from_dlpack(tail)
         del arr, tail
@@ -71,7 +71,7 @@ class SegmentPoolTest(unittest.TestCase):
             if h is None:
                 break
             handles.append(h)
-            views.append(shm_pool.take(h))
+            views.append(shm_peer.take(h))
         self.assertGreaterEqual(len(handles), 2)
         self.assertEqual(len({h["fd"] for h in handles}), len(handles))  # none lent twice
         self.assertLessEqual(shm_pool.stats()["bytes"], 16 * MiB)
@@ -80,17 +80,17 @@ class SegmentPoolTest(unittest.TestCase):
     def test_refuses_handles_not_from_the_host(self) -> None:
         handle = shm_pool.lend(memoryview(b"c" * MiB))
         with self.assertRaisesRegex(ValueError, "only the host's"):
-            shm_pool.take({**handle, "pid": handle["pid"] + 1})
+            shm_peer.take({**handle, "pid": handle["pid"] + 1})
         with self.assertRaisesRegex(ValueError, "malformed"):
-            shm_pool.take({**handle, "off": 0})
+            shm_peer.take({**handle, "off": 0})
         with self.assertRaisesRegex(ValueError, "malformed"):
-            shm_pool.take({"pid": handle["pid"]})
+            shm_peer.take({"pid": handle["pid"]})
         with self.assertRaisesRegex(ValueError, "past its segment"):
-            shm_pool.take({**handle, "size": 64 * MiB})
+            shm_peer.take({**handle, "size": 64 * MiB})
         r, w = os.pipe()
         try:
             with self.assertRaisesRegex(ValueError, "not a private nameless"):
-                shm_pool.take({**handle, "fd": r})
+                shm_peer.take({**handle, "fd": r})
         finally:
             os.close(r)
             os.close(w)
@@ -101,7 +101,7 @@ class SegmentPoolTest(unittest.TestCase):
         while shm_pool._making and time.monotonic() < deadline:
             time.sleep(0.01)
         self.assertEqual(shm_pool.stats()["segments"], 2)
-        view = shm_pool.take(first)  # the first is held: the next lend takes the spare
+        view = shm_peer.take(first)  # the first is held: the next lend takes the spare
         second = shm_pool.lend(memoryview(bytes(2 * MiB)))
         self.assertNotEqual(second["fd"], first["fd"])
         del view
