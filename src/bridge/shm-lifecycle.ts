@@ -70,7 +70,8 @@ export function releaseMapping(buffer: ArrayBufferLike): number {
   if (m.free) {
     // A view into a pooled segment: detach it (nothing is copied), then its owner may reuse it.
     try {
-      if (typeof buf.transfer === "function") buf.transfer(0);
+      const transfer = (ArrayBuffer.prototype as { transfer?: (length?: number) => ArrayBuffer }).transfer;
+      if (typeof transfer === "function") transfer.call(buf, 0); // the prototype's: the instance's copies (shm-peer.ts)
       else structuredClone(buf, { transfer: [buf] });
     } catch {
       return 0; // pinned by a native call: the views stay valid, the collector hands it back

@@ -13,7 +13,7 @@ import { closeSync, constants, fstatSync, openSync, statSync } from "node:fs";
 import { SnakepitError } from "../errors.ts";
 import { loadFfi } from "./shm-ffi.ts";
 import { FREE, HEADER_BYTES, HELD, LENT, MAGIC, type PooledHandle, poolBudget, RETIRED, W_ID, W_LEASE, W_MAGIC, W_STATE } from "./shm-pool.ts";
-import { trackMapping } from "./shm-lifecycle.ts";
+import { releaseMapping, trackMapping } from "./shm-lifecycle.ts";
 
 interface Peer {
   pid: number;
@@ -137,7 +137,9 @@ export function takePooled(handle: unknown): Uint8Array {
   }
   p.views++;
   pinned.set(h.pid, held + h.size);
-  const view = new Uint8Array(loadFfi()!.toArrayBuffer(p.address, h.off, h.size));
+  const buffer = loadFfi()!.toArrayBuffer(p.address, h.off, h.size);
+  guardTransfer(buffer);
+  const view = new Uint8Array(buffer);
   return trackMapping(view, `${h.pid}/${h.fd}`, () => {
     if (Atomics.load(p.head, W_LEASE) === h.lease) Atomics.compareExchange(p.head, W_STATE, HELD, FREE);
     p.views--;
@@ -146,6 +148,23 @@ export function takePooled(handle: unknown): Uint8Array {
     else pinned.delete(h.pid);
     maybeDrop(key, p);
   });
+}
+
+/**
+ * The buffer does not own its memory: moved elsewhere by `transfer()`, the segment would go back
+ * to the worker (when this, now empty, buffer is collected) while the moved one still reads it.
+ * So on these buffers `transfer()` and `transferToFixedLength()` return a copy and release the
+ * segment. (A transfer list of `postMessage` / `structuredClone` cannot be intercepted: copy a
+ * pooled result before sending it to another thread; docs/shared-memory.md says so.)
+ */
+function guardTransfer(buffer: ArrayBuffer): void {
+  const copyOut = (length?: number): ArrayBuffer => {
+    const copy = new Uint8Array(length ?? buffer.byteLength);
+    copy.set(new Uint8Array(buffer, 0, Math.min(copy.length, buffer.byteLength)));
+    releaseMapping(buffer);
+    return copy.buffer;
+  };
+  for (const name of ["transfer", "transferToFixedLength"]) Object.defineProperty(buffer, name, { value: copyOut });
 }
 
 /** Workers' segments the host keeps mapped, and their bytes. */

@@ -56,6 +56,15 @@ describe.skipIf(!canPool)("the shared-memory segment pool", () => {
     }
     expect(poolMaps()).toBe(maps + 1); // the same segment, over and over
     expect(pit.stats().shm.mapped).toBe(0);
+    // transfer() gives a copy the caller owns and hands the segment back (a moved pooled buffer would be overwritten).
+    const kept = (await pit.execute("make", { n: 3 * MiB, fill: 7 })) as Uint8Array;
+    const moved = new Uint8Array((kept.buffer as ArrayBuffer & { transfer(): ArrayBuffer }).transfer());
+    expect(kept.length).toBe(0);
+    expect(moved.length === 3 * MiB && moved[0] === 7 && moved[3 * MiB - 1] === 7).toBe(true);
+    expect(pit.stats().shm.mapped).toBe(0);
+    const next = (await pit.execute("make", { n: 3 * MiB, fill: 8 })) as Uint8Array;
+    expect(moved[0]).toBe(7); // not the memory the worker just filled again
+    expect(releaseShared(next)).toBe(3 * MiB);
   });
 
   test("without release, the garbage collector hands the segment back", async () => {
