@@ -18,6 +18,7 @@ through segments that stay mapped on both sides:
 
 from __future__ import annotations
 
+import ctypes
 import mmap
 import os
 import struct
@@ -43,6 +44,7 @@ _works = hasattr(os, "O_TMPFILE")
 _host_pid = 0
 _making: Dict[int, threading.Event] = {}  # capacity -> a spare being made in the background
 _janitor: Optional[threading.Thread] = None
+_prctl: Any = None
 
 
 def _get(mm: mmap.mmap, at: int) -> int:
@@ -112,7 +114,7 @@ def _trim(now: float, everything: bool = False) -> None:
 def lend(view: memoryview) -> Optional[dict]:
     """Copy a contiguous buffer into a free pooled segment and lend it to the host; None: pool cannot."""
     size = view.nbytes
-    if not _works or size * 2 > _budget:
+    if not _works or size * 2 > _budget or not _dumpable():
         return None
     cap = _capacity(size)
     while True:
@@ -135,6 +137,17 @@ def lend(view: memoryview) -> Optional[dict]:
         making.wait(1.0)  # a spare of this size is being made: cheaper than making another
     best.mm[HEADER:HEADER + size] = view.cast("B") if view.format != "B" or view.ndim != 1 else view
     return {"pid": os.getpid(), "fd": best.fd, "id": best.id, "lease": lease, "off": HEADER, "size": size}
+
+
+def _dumpable() -> bool:
+    """False when this process was made undumpable (prctl): the host could not open our /proc/<pid>/fd."""
+    global _prctl
+    if _prctl is None:
+        try:
+            _prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):
+            _prctl = False
+    return _prctl is False or _prctl(3, 0, 0, 0, 0) != 0  # PR_GET_DUMPABLE
 
 
 def _free_segment(cap: int) -> Optional[_Seg]:

@@ -106,6 +106,17 @@ class SegmentPoolTest(unittest.TestCase):
         self.assertNotEqual(second["fd"], first["fd"])
         del view
 
+    def test_an_undumpable_worker_does_not_lend(self) -> None:
+        import ctypes
+
+        prctl = ctypes.CDLL(None).prctl
+        prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: the host could not open our /proc/<pid>/fd
+        try:
+            self.assertIsNone(shm_pool.lend(memoryview(bytes(MiB))))
+        finally:
+            prctl(4, 1, 0, 0, 0)
+        self.assertIsNotNone(shm_pool.lend(memoryview(bytes(MiB))))
+
     def test_turning_the_pool_off_retires_free_segments(self) -> None:
         shm_pool.lend(memoryview(bytes(MiB)))
         shm_pool.configure(16 * MiB, os.getpid())
