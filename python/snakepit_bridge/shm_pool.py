@@ -117,6 +117,7 @@ def lend(view: memoryview) -> Optional[dict]:
     if not _works or size * 2 > _budget or not _dumpable():
         return None
     cap = _capacity(size)
+    short = False  # no free segment of this size was there: make a spare for next time
     while True:
         with _lock:
             now = time.monotonic()
@@ -127,13 +128,16 @@ def lend(view: memoryview) -> Optional[dict]:
                 best = _create(cap)
                 if best is None:
                     return None
+                short = True
             if best is not None:
                 best.used_at = now
                 lease = (_get(best.mm, _LEASE) + 1) & 0x7FFFFFFF
                 _put(best.mm, _LEASE, lease)
                 _put(best.mm, _STATE, LENT)  # ours to fill until the host reads the handle
-                _prepare_spare(cap)
+                if short:
+                    _prepare_spare(cap)
                 break
+        short = True
         making.wait(1.0)  # a spare of this size is being made: cheaper than making another
     best.mm[HEADER:HEADER + size] = view.cast("B") if view.format != "B" or view.ndim != 1 else view
     return {"pid": os.getpid(), "fd": best.fd, "id": best.id, "lease": lease, "off": HEADER, "size": size}
@@ -200,11 +204,12 @@ def _ensure_janitor() -> None:
 
 
 def _prepare_spare(cap: int) -> None:
-    """With no free segment of this size left, make one in the background (under the lock).
+    """A lend found no free segment of this size: make one in the background (under the lock).
 
     A fresh 16 MiB segment costs ~15 ms of page allocation and zeroing: made here while the
     worker waits for its next call, the next result (the last one may still be held by the
-    host) finds its pages ready. Within the budget only.
+    host) finds its pages ready. Only after a shortage (a segment the host gives back at once
+    needs no spare), and within the budget.
     """
     global _bytes
     if cap in _making or _free_segment(cap) is not None or _bytes + cap > _budget:
