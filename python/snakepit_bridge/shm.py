@@ -1,5 +1,8 @@
 """Big payloads through shared memory instead of the pipe (the Python half of src/bridge/shm.ts).
 
+Payloads up to half the pool's budget use reusable segments (shm_pool.py: ours, for results;
+shm_peer.py: the host's, for arguments). The rest use one-shot segments, described here.
+
 The sender creates a private tmpfs file (/dev/shm/snakepit-<host pid>-..., O_EXCL, mode 0600,
 never followed through a symlink), writes the payload once and sends only {"name", "size"}; the
 receiver opens it, maps it and unlinks the name at once. Arguments arrive as a memoryview or a

@@ -7,6 +7,8 @@
  * crash), and on Linux under Bun the pages are replaced by an inaccessible reservation
  * (mmap MAP_FIXED, PROT_NONE), which frees the segment; the garbage collector later removes the
  * reservation. Without `release()` the garbage collector frees the mapping as before.
+ * A result in a pooled segment (shm-peer.ts) is a view that does not own its memory: release
+ * and collection detach it and hand the segment back to the worker's pool instead.
  *
  * Segments the host sent and the worker has not mapped yet are "in transit": they are unlinked
  * when that worker's channel closes (the worker died or was stopped before reading them).

@@ -1,6 +1,10 @@
 /**
  * Big payloads through shared memory instead of the pipe (Linux, Bun).
  *
+ * Payloads up to half the pool's budget go through reusable segments that stay mapped on both
+ * sides (shm-pool.ts, shm-peer.ts): no fresh pages per call. The rest, and everything when the
+ * pool is full or off, go through one-shot segments, described here.
+ *
  * The sender creates a private tmpfs file (`/dev/shm/snakepit-<host pid>-…`, O_EXCL, mode 0600,
  * never followed through a symlink), writes the payload once and sends only its handle
  * `{ name, size }`; the receiver opens it, maps it and unlinks the name at once. From then on the
