@@ -10,7 +10,6 @@ host may fill the segment again. See shm_pool.py for the protocol.
 
 from __future__ import annotations
 
-import ctypes
 import mmap
 import os
 import stat
@@ -69,6 +68,8 @@ def _open(pid: int, fd: int) -> _Peer:
 
 def take(handle: Dict[str, Any]) -> memoryview:
     """A memoryview over a segment the host lent (no copy); freed back to it when the views go."""
+    import ctypes  # here, not at start-up: only bulk transfers need it
+
     try:
         pid, fd, seg_id, lease, off, size = (handle[k] for k in ("pid", "fd", "id", "lease", "off", "size"))
     except (KeyError, TypeError):

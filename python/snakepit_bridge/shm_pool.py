@@ -18,7 +18,6 @@ through segments that stay mapped on both sides:
 
 from __future__ import annotations
 
-import ctypes
 import mmap
 import os
 import struct
@@ -145,6 +144,8 @@ def lend(view: memoryview) -> Optional[dict]:
 
 def _dumpable() -> bool:
     """False when this process was made undumpable (prctl): the host could not open our /proc/<pid>/fd."""
+    import ctypes  # here, not at start-up: only bulk transfers need it
+
     global _prctl
     if _prctl is None:
         try:
