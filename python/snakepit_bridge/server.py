@@ -16,7 +16,7 @@ import time
 from collections import deque
 from typing import Any, Dict, Optional
 
-from . import codec, compat, shm, telemetry
+from . import codec, compat, fork_guard, shm, telemetry
 from .adapter import Tool
 from .call_state import CallState
 from .chunks import chunk_packet
@@ -91,31 +91,9 @@ class Server:
         else:
             self._writer.queue_packet(payload, seq == 0)
 
-    def forked_copy(self) -> None:
-        """Run in the child of a fork() a tool made without exec (os.fork, multiprocessing's fork).
-
-        The child is a copy of this worker, threads aside: when its tool code returns instead of
-        exiting, it would go on reading the host's pipe, taking requests meant for this worker and
-        answering them (or running them twice), or sit forever on a lock a missing thread held. Its
-        protocol descriptors now lead to /dev/null, and it leaves (os._exit(0), touching nothing of
-        the worker's) as soon as its call returns and would be answered."""
-
-        def leave(*_args: Any, **_kw: Any) -> None:
-            os._exit(0)
-
-        runner = self.runner
-        runner._send = runner._write = runner._hold = runner._queue = runner._send_chunk = runner._flush = leave
-        devnull = os.open(os.devnull, os.O_RDWR)
-        try:
-            os.dup2(devnull, self._reader._raw.fd)
-            os.dup2(devnull, self._writer._fd)
-        finally:
-            os.close(devnull)
-
     # ---- main loop -----------------------------------------------------------------------
     def serve(self) -> None:
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self.forked_copy)
+        fork_guard.install(self)
         telemetry.attach(self.host.notify)
         self.host.request("Ready", {
             "workerId": self.worker_id,
