@@ -25,7 +25,7 @@ const suites: Suite[] = [
   { name: "deno check", cmd: ["deno", "check", "src/mod.ts"], count: check },
   {
     name: "bun test",
-    cmd: ["bun", "test", "--timeout", "60000", "test/unit", "test/integration", "test/e2e", "test/docs"],
+    cmd: ["bun", "test", "--timeout", "60000", "test/unit", "test/integration", "test/attack", "test/e2e", "test/docs"],
     count: (out, code) => {
       const passed = num(/^\s*(\d+) pass$/m, out);
       const failed = num(/^\s*(\d+) fail$/m, out);

@@ -28,8 +28,10 @@ def exit_group(code: int = 0) -> None:
     then takes the group.
     """
     try:
-        from . import shm
+        from . import reaper, shm
 
+        if not reaper.owns_worker():  # a copy a tool forked: the worker's segments and tree are not its own
+            return
         shm.cleanup()  # segments we created that the host never mapped
         sys.stderr.flush()
         from .reaper import kill_tree

@@ -26,6 +26,7 @@ PR_SET_CHILD_SUBREAPER = 36
 
 _mode = "none"
 _cgroup: Optional[str] = None
+_owner = 0  # the worker's pid (install() runs in the worker itself)
 
 
 def mode() -> str:
@@ -62,9 +63,15 @@ def _become_subreaper() -> bool:
         return False
 
 
+def owns_worker() -> bool:
+    """False in a process a tool forked from this worker: it must not clean up the worker's things."""
+    return _owner == 0 or os.getpid() == _owner  # 0: install() never ran (in-process tests)
+
+
 def install() -> str:
     """Contain this worker's future descendants; returns the mechanism in use."""
-    global _mode, _cgroup
+    global _mode, _cgroup, _owner
+    _owner = os.getpid()
     base = os.environ.get("SNAKEPIT_CGROUP", "")
     if base:
         _cgroup = _join_cgroup(base, os.environ.get("SNAKEPIT_WORKER_ID", str(os.getpid())))
@@ -110,7 +117,7 @@ def _members() -> List[int]:
 
 def kill_tree(rounds: int = 20) -> int:
     """SIGKILL every process this worker started (repeated while new ones appear); returns how many."""
-    if _mode == "none":
+    if _mode == "none" or not owns_worker():  # a forked copy would kill the worker in its cgroup
         return 0
     killed = 0
     for _ in range(rounds):

@@ -16,7 +16,7 @@ import time
 from collections import deque
 from typing import Any, Dict, Optional
 
-from . import codec, compat, shm, telemetry
+from . import codec, compat, fork_guard, shm, telemetry
 from .adapter import Tool
 from .call_state import CallState
 from .chunks import chunk_packet
@@ -93,6 +93,7 @@ class Server:
 
     # ---- main loop -----------------------------------------------------------------------
     def serve(self) -> None:
+        fork_guard.install(self)
         telemetry.attach(self.host.notify)
         self.host.request("Ready", {
             "workerId": self.worker_id,

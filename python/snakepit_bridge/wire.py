@@ -57,8 +57,25 @@ def error_payload(exc: BaseException, *, include_traceback: bool = True) -> Dict
 
         info["traceback"] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     message = str(exc) if isinstance(exc, BridgeError) else f"{type(exc).__name__}: {exc}"
-    return {
+    return _well_formed({
         "code": CONNECT_CODES.get(code, "unknown"),
         "message": message,
         "details": [{"type": "snakepit.bridge.v1.ErrorInfo", "debug": info}],
-    }
+    })
+
+
+def _well_formed(value: Any) -> Any:
+    """`value` with every string made encodable: a lone surrogate (a file name decoded with
+    surrogateescape, a hostile tool's text) becomes a backslash escape. An error that could not
+    be encoded would never reach the host: its call would hang until its deadline."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_well_formed(k): _well_formed(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_well_formed(v) for v in value]
+    return value

@@ -60,21 +60,65 @@ export function fromHttpJson(value: unknown): unknown {
   }
 }
 
+const DTYPES = new Set(["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64"]);
+
+function badTyped(path: string, message: string): SnakepitError {
+  return new SnakepitError("invalid_argument", `${path}: ${message}`, { details: { field: path } });
+}
+
+/**
+ * A client's typed value, checked before it is revived: a known kind, a payload in base64 for the
+ * kinds that carry bytes, a decimal string for ints. Without this, a typo'd kind or bad base64
+ * reached Python as a plain dict or as empty bytes, and "ref"/"shm" (wire internals) could be forged.
+ */
+function checkTyped(rec: Record<string, unknown>, path: string): void {
+  const kind = rec[TAG];
+  if ("ref" in rec || "shm" in rec) throw badTyped(path, `a typed value from a client carries its payload in "base64", not "ref" or "shm"`);
+  switch (kind) {
+    case "bytes":
+    case "arrow":
+    case "ndarray":
+      if (typeof rec.base64 !== "string") throw badTyped(path, `a typed ${kind} value needs "base64": its bytes as base64 text`);
+      if (kind === "ndarray" && !DTYPES.has(rec.dtype as string)) throw badTyped(path, `ndarray dtype ${JSON.stringify(rec.dtype)} is not one of ${[...DTYPES].join(", ")}`);
+      return;
+    case "int":
+      if (typeof rec.value !== "string" || !/^-?\d+$/.test(rec.value)) throw badTyped(path, `a typed int needs "value": a string of decimal digits, got ${JSON.stringify(rec.value)?.slice(0, 40)}`);
+      return;
+    case "float":
+      if (typeof rec.value !== "string" || !/^(nan|-?inf|-?\d+(\.\d+)?([eE][-+]?\d+)?)$/.test(rec.value)) throw badTyped(path, `a typed float needs "value": "nan", "inf", "-inf" or a decimal number, got ${JSON.stringify(rec.value)?.slice(0, 40)}`);
+      return;
+    default:
+      throw badTyped(path, `unknown typed value ${JSON.stringify(kind)?.slice(0, 40)} ("${TAG}" must be one of bytes, int, float, ndarray, arrow)`);
+  }
+}
+
+/** Base64 text as bytes; Buffer.from skips characters it cannot read, so a short result names them. */
+function decodeBase64(text: string, path: string): Uint8Array {
+  const bytes = new Uint8Array(Buffer.from(text, "base64"));
+  const body = text.replace(/=+$/, "");
+  if (text.length - body.length > 2 || bytes.byteLength !== Math.floor((body.length * 3) / 4) || body.length % 4 === 1) {
+    throw badTyped(path, `"base64" is not valid base64 text (A-Z a-z 0-9 + / or - _, padded with at most two =)`);
+  }
+  return bytes;
+}
+
 function revive(value: unknown): unknown {
   if (!hasBase64Tags(value)) return value;
   const attachments: Uint8Array[] = [];
-  const swap = (v: unknown): unknown => {
+  const swap = (v: unknown, path: string): unknown => {
     if (typeof v !== "object" || v === null) return v;
-    if (Array.isArray(v)) return v.map(swap);
+    if (Array.isArray(v)) return v.map((x, i) => swap(x, `${path}[${i}]`));
     const rec = v as Record<string, unknown>;
-    if (TAG in rec && typeof rec.base64 === "string") {
-      attachments.push(new Uint8Array(Buffer.from(rec.base64, "base64")));
+    if (TAG in rec) {
+      checkTyped(rec, path);
+      if (typeof rec.base64 !== "string") return { ...rec };
+      attachments.push(decodeBase64(rec.base64, path));
       const { base64: _, ...rest } = rec;
       return { ...rest, ref: attachments.length - 1 };
     }
-    return Object.fromEntries(Object.entries(rec).map(([k, x]) => [k, swap(x)]));
+    return Object.fromEntries(Object.entries(rec).map(([k, x]) => [k, swap(x, `${path}.${k}`)]));
   };
-  return reviveValue(swap(value), attachments, { shared: false });
+  return reviveValue(swap(value, "args"), attachments, { shared: false });
 }
 
 export type { DType, NDArray };

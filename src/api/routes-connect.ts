@@ -10,7 +10,8 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { ControlService } from "../bridge/gen/snakepit/api/v1/control_pb.ts";
 import { SnakepitError } from "../errors.ts";
 import { connectHandlers } from "./connect.ts";
-import { CONNECT_PREFIX, type ApiEnv } from "./errors.ts";
+import { CONNECT_PREFIX, type ApiEnv, errorResponse } from "./errors.ts";
+import { decodeUtf8 } from "./body.ts";
 import { checkJsonDepth } from "./json-guard.ts";
 import { COMMON_ERRORS, define, type RouteTable } from "./route.ts";
 import type { RouteDeps } from "./routes-calls.ts";
@@ -63,17 +64,23 @@ function checkMessage(type: string, bytes: Uint8Array, input: DescMessage, maxDe
   const message = enveloped ? envelopePayload(bytes) : bytes;
   if (message === undefined) return;
   if (type.includes("json")) {
-    checkJsonDepth(new TextDecoder().decode(message), maxDepth, "args");
+    checkJsonDepth(decodeUtf8(message, "The message"), maxDepth, "args");
     return;
   }
   try {
     fromBinary(input, message);
   } catch (err) {
-    throw new SnakepitError("invalid_argument", `Cannot decode the ${input.typeName} message: ${(err as Error).message} (server.limits.maxDepth is ${maxDepth})`, {
-      details: { field: "body", limit: "maxDepth", maxDepth },
+    const text = (err as Error).message;
+    // Only a message nested past protobuf's recursion limit is about server.limits.maxDepth.
+    const depth = /recursion depth/i.test(text);
+    throw new SnakepitError("invalid_argument", `Cannot decode the ${input.typeName} message: ${text}${depth ? ` (server.limits.maxDepth is ${maxDepth})` : ""}`, {
+      details: depth ? { field: "body", limit: "maxDepth", maxDepth } : { field: "body" },
     });
   }
 }
+
+/** Media types the Connect handler speaks; others are left to it (it answers 415 with the accepted types). */
+const CONNECT_TYPES = /^application\/(?:json|proto|connect\+(?:json|proto)|grpc-web(?:\+(?:json|proto))?)(?:;|$)/;
 
 /** Connect's unary media types (charset utf-8 or none). */
 const UNARY = /^application\/(?:json|proto)(?:;\s*charset=utf-?8)?$/i;
@@ -123,9 +130,13 @@ export function connectRoutes(app: OpenAPIHono<ApiEnv>, table: RouteTable, deps:
       headers.set("x-request-id", c.get("requestId"));
       const type = (headers.get("content-type") ?? "").toLowerCase();
       const encoded = headers.has("content-encoding") || headers.has("connect-content-encoding");
+      if (!CONNECT_TYPES.test(type) && !type.startsWith("application/grpc-web-text")) {
+        const err = new SnakepitError("invalid_argument", `Content-Type ${type ? `"${type}"` : "(none)"} is not a Connect or gRPC-web type: use application/json or application/proto (unary), application/connect+json or application/connect+proto (streams), or application/grpc-web+proto`, { details: { field: "content-type" } });
+        return errorResponse(c, err, { status: 415 });
+      }
       // raw.body only where Connect must read it (compressed, base64): touching it costs a stream.
       let body: BodyInit | null;
-      if (!encoded && !type.startsWith("application/grpc-web-text")) {
+      if (!encoded && CONNECT_TYPES.test(type)) {
         const bytes = new Uint8Array(await raw.arrayBuffer());
         checkMessage(type, bytes, input, deps.limits.maxDepth);
         if (!m.streaming && UNARY.test(type)) return await unary(handler, raw, headers, bytes);

@@ -101,7 +101,7 @@ export class Pool implements CallHost {
       dispatcher: this.#dispatcher,
       stopSignal: this.#stopSignal.signal,
       device: () => chooseDevice(deviceList(config), this.workers.map((w) => w.device ?? ""), this.#supervisor.taints, Date.now()),
-      crashed: (worker, replace) => this.#supervisor.crashed(worker, replace),
+      crashed: (worker, replace, duringCall) => this.#supervisor.crashed(worker, replace, duringCall),
       recycleFor: (worker, reason) => void this.#supervisor.recycleFor(worker, reason),
     });
     this.#picker = new Picker(this.#set.workers, () => ({ depth: config.prefetch, maxServiceMs: config.prefetchMaxServiceMs }));

@@ -61,8 +61,14 @@ export class Supervisor {
     this.#timers.push(timer);
   }
 
-  /** A worker died unasked: count it, taint its device, and start a replacement (unless one is). */
-  crashed(worker: Worker, replace: boolean): void {
+  /**
+   * A worker died unasked: count it, taint its device, and start a replacement (unless one is).
+   * A worker that died running a call is replaced at once, outside the restart budget: it had
+   * started and served, so the crash says something about that call's tool, whose caller got the
+   * error. Charging the budget let one client calling a crashing tool ten times pause the pool
+   * (no worker at all for ~10 s) for every other client.
+   */
+  crashed(worker: Worker, replace: boolean, duringCall = false): void {
     const pool = this.#pool;
     pool.stats.crashes++;
     pool.health.record();
@@ -73,7 +79,7 @@ export class Supervisor {
       this.taints.set(worker.device, until);
       pool.bus.emit("device.tainted", { pool: pool.name, device: worker.device, untilMs: until });
     }
-    if (replace) void this.replace();
+    if (replace) void this.replace(duringCall);
   }
 
   /** Emit `pool.health` when the pool turns healthy or unhealthy. */
@@ -85,20 +91,20 @@ export class Supervisor {
     bus.emit("pool.health", { pool: name, healthy, recentCrashes: health.recentCrashes });
   }
 
-  /** Start a replacement, retrying with backoff while the pool is open. */
-  async replace(): Promise<void> {
+  /** Start a replacement, retrying with backoff while the pool is open; `free`: its first try skips the budget. */
+  async replace(free = false): Promise<void> {
     this.#replacing++;
     try {
-      await this.#replaceLoop();
+      await this.#replaceLoop(free);
     } finally {
       this.#replacing--;
     }
   }
 
-  async #replaceLoop(): Promise<void> {
+  async #replaceLoop(free: boolean): Promise<void> {
     const pool = this.#pool;
     for (let attempt = 0; !pool.isClosed; attempt++) {
-      const pauseMs = this.#budget.take(Date.now());
+      const pauseMs = free && attempt === 0 ? 0 : this.#budget.take(Date.now());
       if (pauseMs > 0) {
         const restarts = this.#budget.used(Date.now());
         pool.bus.emit("pool.restart_storm", { pool: pool.name, restarts, windowMs: pool.config.restartWindowMs, pauseMs });

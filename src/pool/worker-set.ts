@@ -28,7 +28,7 @@ export interface WorkerSetDeps {
   dispatcher: Dispatcher;
   stopSignal: AbortSignal;
   device: () => string | undefined;
-  crashed: (worker: WorkerLink, replace: boolean) => void;
+  crashed: (worker: WorkerLink, replace: boolean, duringCall: boolean) => void;
   recycleFor: (worker: WorkerLink, reason: string) => void;
 }
 
@@ -120,7 +120,7 @@ export class WorkerSet {
     const retiring = this.#retiring.delete(worker.id);
     if (expected || pool.isClosed) return;
     // A worker being recycled already has its replacement.
-    this.#deps.crashed(worker, !retiring);
+    this.#deps.crashed(worker, !retiring, crash?.duringCall === true);
   }
 
   #onIdle(worker: WorkerLink): void {

@@ -20,6 +20,8 @@ export interface CrashInfo {
   kind: CrashKind;
   exitCode: number | null;
   signal: string | null;
+  /** It was running calls when it died: that call's tool is suspect, not the adapter's start (see Supervisor). */
+  duringCall?: boolean;
 }
 
 /**

@@ -174,6 +174,7 @@ export class LocalProcessWorker implements WorkerLink {
     this.state = expected ? "stopped" : "crashed";
     const oomNow = oomKills();
     const crash = expected ? undefined : classifyCrash(status, this.#killedFor, oomNow !== undefined && this.#oomAtStart !== undefined && oomNow > this.#oomAtStart);
+    if (crash && this.inFlight > 0) crash.duringCall = true;
     const why = crash && crash.kind !== "exit" && crash.kind !== "signal" ? ` (${crash.kind.replace("_", " ")})` : "";
     const out = this.lastOutput(12);
     const err = expected

@@ -21,8 +21,8 @@ describe("reviveValue() with lying typed values", () => {
     expect(() => reviveValue({ __snakepit__: "ndarray", dtype: "float64", shape: "x", ref: 0 }, [new Uint8Array(8)])).toThrow(/invalid|cannot hold/);
   });
 
-  test("over HTTP JSON too", () => {
-    const out = fromHttpJson({ x: { __snakepit__: "bytes", ref: "__proto__" } }) as { x: unknown };
-    expect(out.x).toBeInstanceOf(Uint8Array);
+  test("over HTTP JSON, a client's ref is refused outright (typed values from clients carry base64)", () => {
+    expect(() => fromHttpJson({ x: { __snakepit__: "bytes", ref: "__proto__" } })).toThrow(/args.x: .*not "ref" or "shm"/);
+    expect(Object.getPrototypeOf([])).toBe(Array.prototype);
   });
 });

@@ -1,0 +1,183 @@
+// Many clients at once against a real `snakepit serve`: 300 keep-alive connections of small calls,
+// a connection flood that sends nothing or half a request (slowloris), and one client whose tool
+// crashes its worker on every call. Others must keep being served; one client's faulty tool must
+// not take the pool (or its breaker) away from everyone. Floods are kept to a few seconds.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Snakepit, SnakepitError } from "../../src/mod.ts";
+import { fixture, PYTHON, ROOT, type Server, startServer } from "../helpers.ts";
+
+let dir: string;
+let server: Server;
+let port: number;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "snakepit-many-"));
+  const config = join(dir, "snakepit.toml");
+  writeFileSync(config, `adapter = "${fixture("hostile.py")}"\npoolSize = 2\n[server]\nport = 0\n`);
+  server = await startServer([process.execPath, `${ROOT}src/cli/main.ts`, "serve", "--config", config, "--instance", `many-${process.pid}`]);
+  port = Number(new URL(server.url).port);
+});
+afterAll(async () => {
+  server.proc.kill("SIGTERM");
+  await server.proc.exited;
+  rmSync(dir, { recursive: true, force: true });
+}, 30_000);
+
+const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.proc.pid}/status`, "utf8"))![1]) / 1024;
+
+/** One keep-alive HTTP/1.1 connection on a raw socket, one request at a time. */
+interface Conn {
+  call(body: string): Promise<number>;
+  close(): void;
+}
+
+function open(): Promise<Conn> {
+  return new Promise((resolve, reject) => {
+    let buf = "";
+    let waiting: ((status: number) => void) | undefined;
+    const sock = connect(port, "127.0.0.1", () => resolve({ call, close: () => sock.destroy() }));
+    sock.on("error", (err) => (waiting ? waiting(-1) : reject(err)));
+    sock.on("close", () => waiting?.(-1));
+    sock.on("data", (d) => {
+      buf += d.toString("latin1");
+      const at = buf.indexOf("\r\n\r\n");
+      if (at < 0) return;
+      const length = Number(/content-length: (\d+)/i.exec(buf.slice(0, at))?.[1] ?? 0);
+      if (buf.length < at + 4 + length) return;
+      const status = Number(buf.slice(9, 12));
+      buf = buf.slice(at + 4 + length);
+      const w = waiting;
+      waiting = undefined;
+      w?.(status);
+    });
+    function call(body: string): Promise<number> {
+      return new Promise((done) => {
+        waiting = done;
+        sock.write(`POST /v1/execute HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+      });
+    }
+  });
+}
+
+const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(p * values.length))]!;
+
+/** A probe client: sequential small calls for `ms`; their latencies and statuses. */
+async function probe(ms: number, minCalls = 5): Promise<{ latencies: number[]; statuses: number[] }> {
+  const conn = await open();
+  const latencies: number[] = [];
+  const statuses: number[] = [];
+  const end = performance.now() + ms;
+  while (performance.now() < end || latencies.length < minCalls) {
+    const t0 = performance.now();
+    statuses.push(await conn.call('{"tool":"echo","args":{"value":1}}'));
+    latencies.push(performance.now() - t0);
+  }
+  conn.close();
+  return { latencies, statuses };
+}
+
+describe("300 connections of small calls", () => {
+  test("every call is answered 200, a probe client is served throughout, host memory stays bounded", async () => {
+    const idle = await probe(1_000);
+    const conns = await Promise.all(Array.from({ length: 300 }, () => open()));
+    let stop = false;
+    const statuses = new Map<number, number>();
+    const loops = conns.map(async (c, i) => {
+      while (!stop) {
+        const status = await c.call(`{"tool":"echo","args":{"value":${i}}}`);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      }
+    });
+    const before = rssMb();
+    const loaded = await probe(2_500);
+    const peak = rssMb();
+    stop = true;
+    await Promise.all(loops);
+    for (const c of conns) c.close();
+    const fmt = (l: number[]) => `p50 ${percentile(l, 0.5).toFixed(2)} ms, p99 ${percentile(l, 0.99).toFixed(2)} ms (${l.length} calls)`;
+    console.log(`probe idle: ${fmt(idle.latencies)}; with 300 busy connections: ${fmt(loaded.latencies)}; load calls ${JSON.stringify(Object.fromEntries(statuses))}; host RSS ${before.toFixed(0)} -> ${peak.toFixed(0)} MB`);
+    expect([...statuses.keys()]).toEqual([200]);
+    expect(new Set([...idle.statuses, ...loaded.statuses])).toEqual(new Set([200]));
+    expect(loaded.latencies.length).toBeGreaterThanOrEqual(5);
+    expect(peak).toBeLessThan(400);
+  }, 60_000);
+});
+
+describe("connection floods", () => {
+  test("500 silent sockets and 300 half-sent requests (slowloris): the server stays up and serves others", async () => {
+    const socks: Socket[] = [];
+    const opened = (write?: string) => new Promise<void>((resolve, reject) => {
+      const sock = connect(port, "127.0.0.1", () => {
+        if (write) sock.write(write);
+        resolve();
+      });
+      sock.on("error", reject);
+      socks.push(sock);
+    });
+    await Promise.all(Array.from({ length: 500 }, () => opened()));
+    await Promise.all(Array.from({ length: 300 }, (_, i) => opened(`POST /v1/execute HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\nX-Slow-${i}: `)));
+    try {
+      const { latencies, statuses } = await probe(1_000);
+      console.log(`probe with 800 idle or half-sent connections: p50 ${percentile(latencies, 0.5).toFixed(2)} ms, p99 ${percentile(latencies, 0.99).toFixed(2)} ms (${latencies.length} calls)`);
+      expect(new Set(statuses)).toEqual(new Set([200]));
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    } finally {
+      for (const s of socks) s.destroy();
+    }
+    expect(server.proc.exitCode).toBeNull();
+    expect((await probe(100)).statuses.every((s) => s === 200)).toBe(true);
+  }, 60_000);
+});
+
+describe("one client's crashing tool", () => {
+  test("crashes its worker on every call: others are served throughout, no restart storm, the breaker stays closed", async () => {
+    // Each crash used to draw on the restart budget (10 per 10 s): the eleventh paused
+    // replacements, the pool sat with no worker, and every other client's calls waited ~10 s
+    // and failed with deadline_exceeded.
+    await using pit = await Snakepit.start({ adapter: fixture("hostile.py"), poolSize: 2, python: PYTHON });
+    const storms: unknown[] = [];
+    pit.on("pool.restart_storm", (e) => storms.push(e));
+    let done = false;
+    const others: Record<string, number> = {};
+    const other = (async () => {
+      while (!done) {
+        const outcome = await pit.execute("pid", {}, { timeoutMs: 8_000 }).then(() => "ok", (e: unknown) => (e instanceof SnakepitError ? e.code : String(e)));
+        others[outcome] = (others[outcome] ?? 0) + 1;
+      }
+    })();
+    const bad: Record<string, number> = {};
+    for (let i = 0; i < 30; i++) {
+      const outcome = await pit.execute("crash", {}, { timeoutMs: 8_000 }).then(() => "ok", (e: unknown) => (e instanceof SnakepitError ? e.code : String(e)));
+      bad[outcome] = (bad[outcome] ?? 0) + 1;
+    }
+    done = true;
+    await other;
+    console.log(`crashing client: ${JSON.stringify(bad)}; everyone else: ${JSON.stringify(others)}; restart storms: ${storms.length}`);
+    expect(bad).toEqual({ worker_crashed: 30 });
+    expect(Object.keys(others)).toEqual(["ok"]);
+    expect(storms).toEqual([]);
+    expect(pit.health().pools[0]!.circuit).toBe("closed");
+  }, 90_000);
+
+  test.todo(
+    "fair share: one client's slow calls do not starve another client's quick ones. Measured " +
+      "(2 workers, 300 connections of which 30 call slow(200 ms), the rest echo): a probe's echo " +
+      "waits p50 3.6 s (idle 0.2 ms), because the pool's queue is one FIFO across all clients and " +
+      "tools. Needs per-client (or per-tool) fair queuing or a per-tool concurrency cap in " +
+      "src/pool/queue.ts; callers on one address (all loopback clients) share one identity, so " +
+      "the HTTP layer would have to pass a client key down with the call.",
+  );
+
+  test.todo(
+    "a caller's short deadlines on a tool that ignores cancellation do not pin every worker. " +
+      "Measured (2 workers): one caller loops slow(20 s) with timeoutMs 100; each call frees the " +
+      "caller after 100 ms but holds a worker until cancelGraceMs (2 s) kills it, so its next call " +
+      "takes the other worker: 63 such calls in 6 s, and another caller's pid() took p50 1.9 s " +
+      "(5 calls in 6 s). A cancelled call still running should count against its caller (or its " +
+      "tool) when calls are dispatched.",
+  );
+});
