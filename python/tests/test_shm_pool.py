@@ -18,7 +18,7 @@ MiB = 1 << 20
 
 def _state(handle: dict) -> int:
     """The header state of a segment of ours, read through a fresh take-side mapping."""
-    return shm_pool._get(shm_pool._own[handle["fd"]].mm, shm_pool._STATE)
+    return shm_pool.read_word(shm_pool._own[handle["fd"]].mm, shm_pool.STATE)
 
 
 @unittest.skipUnless(os.path.isdir("/dev/shm") and hasattr(os, "O_TMPFILE"), "needs /dev/shm and O_TMPFILE (Linux)")
@@ -122,7 +122,7 @@ class SegmentPoolTest(unittest.TestCase):
         shm_pool.configure(16 * MiB, os.getpid())
         self.assertGreaterEqual(shm_pool.stats()["segments"], 1)
         for h in list(shm_pool._own.values()):
-            shm_pool._put(h.mm, shm_pool._STATE, shm_pool.FREE)
+            shm_pool.write_word(h.mm, shm_pool.STATE, shm_pool.FREE)
         while shm_pool._making:
             time.sleep(0.01)
         shm_pool.configure(0, os.getpid())

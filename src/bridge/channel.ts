@@ -7,7 +7,8 @@
 import { SnakepitError } from "../errors.ts";
 import { encodeValue, reviveValue } from "./codec.ts";
 import { encodePacket, FLAG_TYPED, type RawPacket } from "./frames.ts";
-import { dropInTransit, pruneSent } from "./shm-lifecycle.ts";
+import { dropInTransit, pruneSent, type SentRef } from "./shm-lifecycle.ts";
+import { dropPeersOf } from "./shm-peer.ts";
 import { shmEnabled, sweepStale } from "./shm.ts";
 import type { BridgeMethods } from "./messages.ts";
 import { errorFromWire, errorToWire, type WireError } from "./wire-errors.ts";
@@ -70,8 +71,10 @@ export class Channel {
   #nextId = 1;
   #closed: SnakepitError | undefined;
   /** Shared-memory segments sent to the peer that it may not have mapped yet: with requests (until their end), in replies. */
-  readonly #shmByCall = new Map<number, string[]>();
-  #shm: string[] = [];
+  readonly #shmByCall = new Map<number, SentRef[]>();
+  #shm: SentRef[] = [];
+  /** The worker process at the other end: only its pooled segments are mapped, and dropped when this closes. */
+  peerPid: number | undefined;
 
   constructor(write: (bytes: Uint8Array) => void, handlers: InboundHandlers) {
     this.#write = write;
@@ -163,8 +166,15 @@ export class Channel {
   /** Feed one packet read from the worker. */
   receive(raw: RawPacket): void {
     const packet = JSON.parse(raw.json) as Packet;
+    let unrevived: SnakepitError | undefined; // a value that cannot be revived fails its call only, never the channel
     if (raw.flags & FLAG_TYPED && packet.msg !== undefined) {
-      packet.msg = reviveValue(packet.msg, raw.attachments);
+      try {
+        packet.msg = reviveValue(packet.msg, raw.attachments, { peerPid: this.peerPid });
+      } catch (err) {
+        unrevived = SnakepitError.from(err);
+        packet.msg = undefined;
+        if (packet.k !== K.END) return this.#refuse(packet, unrevived);
+      }
     }
     switch (packet.k) {
       case K.END: {
@@ -177,7 +187,7 @@ export class Channel {
         const sink = this.#out.get(packet.id);
         if (!sink) return;
         this.#out.delete(packet.id);
-        sink.end(packet.msg, packet.error ? errorFromWire(packet.error) : undefined);
+        sink.end(packet.msg, unrevived ?? (packet.error ? errorFromWire(packet.error) : undefined));
         return;
       }
       case K.MESSAGE:
@@ -200,6 +210,18 @@ export class Channel {
       }
       default:
         throw new SnakepitError("internal", `unknown packet kind ${String(packet.k)}`);
+    }
+  }
+
+  /** A packet whose value could not be revived: its call fails with `err` (cancelled at the worker). */
+  #refuse(packet: Packet, err: SnakepitError): void {
+    if (packet.k === K.MESSAGE) {
+      const sink = this.#out.get(packet.id);
+      this.#out.delete(packet.id);
+      this.#send({ k: K.CANCEL, id: packet.id });
+      sink?.end(undefined, err);
+    } else if (packet.k === K.REQUEST || packet.k === K.STREAM_REQUEST) {
+      this.#send({ k: K.END, id: packet.id, error: errorToWire(err) });
     }
   }
 
@@ -249,6 +271,7 @@ export class Channel {
     // What the worker never mapped, and what it left in transit if it died.
     if (shmEnabled()) {
       dropInTransit([...this.#shm, ...[...this.#shmByCall.values()].flat()], true);
+      if (this.peerPid !== undefined) dropPeersOf(this.peerPid);
       sweepStale();
     }
     const sinks = [...this.#out.values()];

@@ -21,7 +21,7 @@
  */
 
 import { closeSync, constants, fstatSync, ftruncateSync, openSync } from "node:fs";
-import { loadFfi } from "./shm-ffi.ts";
+import { loadFfi, mmapFile, SHM_DIR } from "./shm-ffi.ts";
 
 /** Header: Int32 words. */
 export const HEADER_BYTES = 64;
@@ -37,7 +37,15 @@ export const RETIRED = 3;
 
 const O_TMPFILE = 0o20000000 | constants.O_DIRECTORY;
 const IDLE_MS = 30_000;
-const G = globalThis as unknown as { Bun?: { mmap(path: string): Uint8Array } };
+/** open(O_TMPFILE) errors that mean "this filesystem has no O_TMPFILE"; any other is this segment's problem. */
+const NO_TMPFILE = new Set(["EOPNOTSUPP", "ENOTSUP", "EISDIR", "EINVAL"]);
+
+/** What in-transit bookkeeping keeps for a lease (shm-lifecycle.ts). */
+export interface LeaseRef {
+  fd: number;
+  id: string;
+  lease: number;
+}
 
 /** A pooled handle as it travels on the wire. */
 export interface PooledHandle {
@@ -70,9 +78,18 @@ export function setPoolBudget(bytes: number): void {
   trim(Date.now(), true);
 }
 
+/**
+ * The budget in force: 0 where pooling cannot work here: no O_TMPFILE, no native helpers (a
+ * peer's results could not be mapped), or an undumpable process (a peer cannot open our
+ * /proc/<pid>/fd; checked each time: prctl can change it at any moment).
+ */
 export function poolBudget(): number {
-  return works === false ? 0 : budget;
+  const ffi = loadFfi();
+  return works === false || !ffi || !ffi.dumpable() ? 0 : budget;
 }
+
+/** The last reason a segment could not be made (for errors and logs). */
+export let lastCreateError: string | undefined;
 
 /** Capacity for a payload of `size` bytes: rounded up to 1/32 of its power of two (≤ 6.25% spare). */
 function capacityFor(size: number): number {
@@ -84,14 +101,19 @@ function capacityFor(size: number): number {
 function create(cap: number): Segment | undefined {
   let fd: number;
   try {
-    fd = openSync("/dev/shm", O_TMPFILE | constants.O_RDWR, 0o600);
-  } catch {
-    works = false; // no O_TMPFILE here: one-shot segments only
+    fd = openSync(SHM_DIR, O_TMPFILE | constants.O_RDWR, 0o600);
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? "";
+    if (NO_TMPFILE.has(code)) works = false; // no O_TMPFILE here: one-shot segments only
+    lastCreateError = (err as Error).message; // EMFILE, ENOMEM...: this time only
     return undefined;
   }
   try {
     ftruncateSync(fd, cap);
-    const map = G.Bun!.mmap(`/proc/self/fd/${fd}`);
+    // Reserve every page now: a sparse segment on a full tmpfs raises SIGBUS when written through the mapping.
+    const errno = loadFfi()!.fallocate(fd, cap);
+    if (errno !== 0) throw new Error(`posix_fallocate of a ${cap}-byte segment in ${SHM_DIR} failed (errno ${errno}${errno === 28 ? ": no space left" : ""})`);
+    const map = mmapFile(`/proc/self/fd/${fd}`);
     const head = new Int32Array(map.buffer, map.byteOffset, HEADER_BYTES / 4);
     const rand = crypto.getRandomValues(new Uint32Array(2));
     head[W_MAGIC] = MAGIC;
@@ -99,7 +121,8 @@ function create(cap: number): Segment | undefined {
     head[W_ID + 1] = rand[1]!;
     const id = `${rand[0]!.toString(16).padStart(8, "0")}${rand[1]!.toString(16).padStart(8, "0")}`;
     return { fd, id, cap: fstatSync(fd).size, map, head, lastUsedMs: Date.now() };
-  } catch {
+  } catch (err) {
+    lastCreateError = (err as Error).message;
     closeSync(fd);
     return undefined;
   }
@@ -129,7 +152,7 @@ function trim(nowMs: number, all = false): void {
 
 /** Copy `bytes` into a free pooled segment and lend it; undefined when the pool cannot take it. */
 export function lend(bytes: Uint8Array): PooledHandle | undefined {
-  if (works === false || bytes.byteLength > budget / 2 || !loadFfi()) return undefined;
+  if (bytes.byteLength > poolBudget() / 2) return undefined;
   const now = Date.now();
   const cap = capacityFor(bytes.byteLength);
   let best: Segment | undefined;
@@ -159,25 +182,29 @@ export function lend(bytes: Uint8Array): PooledHandle | undefined {
   return { pid: process.pid, fd: best.fd, id: best.id, lease, off: HEADER_BYTES, size: bytes.byteLength };
 }
 
-/** The token in-transit bookkeeping keeps for a lease. */
-export function leaseToken(h: PooledHandle): string {
-  return `#${h.fd}:${h.id}:${h.lease}`;
+/** The record in-transit bookkeeping keeps for a lease. */
+export function leaseRef(h: PooledHandle): LeaseRef {
+  return { fd: h.fd, id: h.id, lease: h.lease };
+}
+
+function segmentOf(ref: LeaseRef): Segment | undefined {
+  const seg = own.get(ref.fd);
+  return seg && seg.id === ref.id && Atomics.load(seg.head, W_LEASE) === ref.lease ? seg : undefined;
 }
 
 /**
- * A lease's call ended (`gone` false: what the peer did not take, it never will) or its peer's
- * channel closed (`gone` true: a lease it held dies with it). Returns true when it was taken back.
+ * A lease's call ended (what the peer did not take, it never will) or, with `peerGone`, its
+ * peer's channel closed (a lease it held dies with it). Returns true when it was taken back.
  */
-export function settleLease(token: string, gone: boolean): boolean {
-  const [fd, id, lease] = token.slice(1).split(":");
-  const seg = own.get(Number(fd));
-  if (!seg || seg.id !== id || Atomics.load(seg.head, W_LEASE) !== Number(lease)) return false;
+export function settleLease(ref: LeaseRef, options: { peerGone?: boolean } = {}): boolean {
+  const seg = segmentOf(ref);
+  if (!seg) return false;
   const state = Atomics.load(seg.head, W_STATE);
   if (state === LENT) {
     Atomics.store(seg.head, W_STATE, FREE);
     return true;
   }
-  if (state === HELD && gone) {
+  if (state === HELD && options.peerGone) {
     retire(seg);
     return true;
   }
@@ -191,9 +218,8 @@ export function poolStats(): { segments: number; bytes: number; lent: number } {
   return { segments: own.size, bytes: poolBytes, lent };
 }
 
-/** True while the lease behind `token` is out (lent and not yet given back). */
-export function leaseOut(token: string): boolean {
-  const [fd, id, lease] = token.slice(1).split(":");
-  const seg = own.get(Number(fd));
-  return !!seg && seg.id === id && Atomics.load(seg.head, W_LEASE) === Number(lease) && Atomics.load(seg.head, W_STATE) !== FREE;
+/** True while the lease behind `ref` is out (lent and not yet given back). */
+export function leaseOut(ref: LeaseRef): boolean {
+  const seg = segmentOf(ref);
+  return !!seg && Atomics.load(seg.head, W_STATE) !== FREE;
 }

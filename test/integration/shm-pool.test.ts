@@ -56,15 +56,33 @@ describe.skipIf(!canPool)("the shared-memory segment pool", () => {
     }
     expect(poolMaps()).toBe(maps + 1); // the same segment, over and over
     expect(pit.stats().shm.mapped).toBe(0);
-    // transfer() gives a copy the caller owns and hands the segment back (a moved pooled buffer would be overwritten).
-    const kept = (await pit.execute("make", { n: 3 * MiB, fill: 7 })) as Uint8Array;
-    const moved = new Uint8Array((kept.buffer as ArrayBuffer & { transfer(): ArrayBuffer }).transfer());
-    expect(kept.length).toBe(0);
-    expect(moved.length === 3 * MiB && moved[0] === 7 && moved[3 * MiB - 1] === 7).toBe(true);
-    expect(pit.stats().shm.mapped).toBe(0);
-    const next = (await pit.execute("make", { n: 3 * MiB, fill: 8 })) as Uint8Array;
-    expect(moved[0]).toBe(7); // not the memory the worker just filled again
-    expect(releaseShared(next)).toBe(3 * MiB);
+  });
+
+  test("a result moved away (transfer(), ArrayBuffer.prototype.transfer, a structuredClone transfer list) keeps its bytes: the segment goes back only when the moved memory is freed", async () => {
+    await using pit = await Snakepit.start({ adapter: fixture("shm_tools.py"), poolSize: 1, python: PYTHON });
+    const collected = pit.stats().shm.collected;
+    const moved: Uint8Array[] = [];
+    await (async () => { // the original buffers die with this scope: only the moved memory stays
+      const a = (await pit.execute("make", { n: 3 * MiB, fill: 1 })) as Uint8Array;
+      moved.push(new Uint8Array((a.buffer as ArrayBuffer & { transfer(): ArrayBuffer }).transfer()));
+      expect(a.length).toBe(0);
+      const b = (await pit.execute("make", { n: 3 * MiB, fill: 2 })) as Uint8Array;
+      moved.push(new Uint8Array((ArrayBuffer.prototype as unknown as { transfer(): ArrayBuffer }).transfer.call(b.buffer)));
+      const c = (await pit.execute("make", { n: 3 * MiB, fill: 3 })) as Uint8Array;
+      moved.push(new Uint8Array(structuredClone(c.buffer as ArrayBuffer, { transfer: [c.buffer as ArrayBuffer] })));
+    })();
+    for (let i = 0; i < 5; i++) {
+      Bun.gc(true);
+      await Bun.sleep(10);
+    }
+    for (let i = 0; i < 4; i++) releaseShared(await pit.execute("make", { n: 3 * MiB, fill: 50 + i })); // the worker writes results again
+    moved.forEach((m, i) => expect([m.length, m[0], m[3 * MiB - 1]]).toEqual([3 * MiB, i + 1, i + 1]));
+    expect(pit.stats().shm.mapped).toBe(3); // still lent out: the moved buffers use them
+    moved.length = 0;
+    expect(await waitUntil(() => {
+      Bun.gc(true);
+      return pit.stats().shm.mapped === 0 && pit.stats().shm.collected >= collected + 3;
+    }, 10_000, 50)).toBe(true);
   });
 
   test("without release, the garbage collector hands the segment back", async () => {
@@ -108,16 +126,19 @@ describe.skipIf(!canPool)("the shared-memory segment pool", () => {
     const shared = toShared(new Uint8Array(2 * MiB).fill(6))!;
     const h = shared.handle as { pid: number; fd: number; id: string; lease: number; off: number; size: number };
     expect(h.fd).toBeGreaterThanOrEqual(0);
-    expect(() => fromShared({ ...h, id: "nothex" })).toThrow(/malformed/);
-    expect(() => fromShared({ ...h, off: 0 })).toThrow(/malformed/);
-    expect(() => fromShared({ ...h, fd: 0 })).toThrow(/not a private nameless|cannot be opened/); // stdin is no segment
-    expect(() => fromShared({ ...h, pid: 2 ** 22 + 7 })).toThrow(/cannot be opened/);
-    expect(() => fromShared({ ...h, id: "0123456789abcdef" })).toThrow(/gone/);
-    expect(() => fromShared({ ...h, size: h.size * 4 })).toThrow(/past the segment's end/);
-    expect(() => fromShared({ ...h, lease: h.lease + 1 })).toThrow(/lease is over/);
-    const view = fromShared(h); // taken once, as a worker would
+    const me = process.pid; // this process plays the worker whose channel it is
+    expect(() => fromShared({ ...h, id: "nothex" }, me)).toThrow(/malformed/);
+    expect(() => fromShared({ ...h, off: 0 }, me)).toThrow(/malformed/);
+    expect(() => fromShared({ ...h, fd: 0 }, me)).toThrow(/not a private nameless|cannot be opened/); // stdin is no segment
+    expect(() => fromShared(h, process.ppid)).toThrow(/not this channel's worker/); // another process's segments are never opened
+    expect(() => fromShared(h)).toThrow(/not this channel's worker/);
+    expect(() => fromShared({ ...h, pid: 2 ** 22 + 7 }, 2 ** 22 + 7)).toThrow(/cannot be opened/);
+    expect(() => fromShared({ ...h, id: "0123456789abcdef" }, me)).toThrow(/gone/);
+    expect(() => fromShared({ ...h, size: h.size * 4 }, me)).toThrow(/past the segment's end/);
+    expect(() => fromShared({ ...h, lease: h.lease + 1 }, me)).toThrow(/lease is over/);
+    const view = fromShared(h, me); // taken once, as a worker would
     expect(view[2 * MiB - 1]).toBe(6);
-    expect(() => fromShared(h)).toThrow(/lease is over/); // not twice
+    expect(() => fromShared(h, me)).toThrow(/lease is over/); // not twice
     expect(releaseShared(view)).toBe(2 * MiB);
   });
 });
