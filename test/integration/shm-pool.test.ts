@@ -85,6 +85,16 @@ describe.skipIf(!canPool)("the shared-memory segment pool", () => {
     }, 10_000, 50)).toBe(true);
   });
 
+  test("a worker's segments are unmapped as soon as its channel closes (not by a timer: its pid may be reused)", async () => {
+    const maps = poolMaps();
+    const pit = await Snakepit.start({ adapter: fixture("shm_tools.py"), poolSize: 1, python: PYTHON });
+    releaseShared(await pit.execute("make", { n: 3 * MiB, fill: 1 }));
+    expect(poolMaps()).toBe(maps + 1); // the worker's segment stays mapped here for its next result
+    expect(pit.stats().shm.peers.segments).toBe(1);
+    await pit.close();
+    expect(poolMaps()).toBe(maps);
+  });
+
   test("without release, the garbage collector hands the segment back", async () => {
     await using pit = await Snakepit.start({ adapter: fixture("shm_tools.py"), poolSize: 1, python: PYTHON });
     const collected = pit.stats().shm.collected;
