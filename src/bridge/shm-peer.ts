@@ -13,7 +13,7 @@
 import { closeSync, constants, fstatSync, openSync, type Stats, statSync } from "node:fs";
 import { SnakepitError } from "../errors.ts";
 import { loadFfi, mmapFile, SHM_DIR } from "./shm-ffi.ts";
-import { FREE, HEADER_BYTES, HELD, LENT, MAGIC, type PooledHandle, poolBudget, RETIRED, W_ID, W_LEASE, W_MAGIC, W_STATE } from "./shm-pool.ts";
+import { FREE, HEADER_BYTES, HELD, LENT, MAGIC, peerBudget, type PooledHandle, RETIRED, W_ID, W_LEASE, W_MAGIC, W_STATE } from "./shm-pool.ts";
 import { mappingCollected, trackMapping } from "./shm-lifecycle.ts";
 
 interface Peer {
@@ -146,7 +146,7 @@ export function takePooled(handle: unknown, peerPid: number | undefined): Uint8A
     throw bad(handle, "its lease is over (the worker took the segment back)");
   }
   const held = pinned.get(h.pid) ?? 0;
-  if (held + h.size > poolBudget() / 4) {
+  if (held + h.size > peerBudget() / 4) {
     // The caller's earlier results (released late, or left to a collector that cannot see their
     // size) already pin a quarter of this worker's pool: copy this one out (~1.3 ms per 16 MiB) and hand
     // the segment straight back, rather than let the worker fall back to fresh segments (~14 ms).

@@ -88,6 +88,11 @@ export function poolBudget(): number {
   return works === false || !ffi || !ffi.dumpable() ? 0 : budget;
 }
 
+/** A worker's budget for the results it lends us: 0 when this host could not map them (no native helpers). */
+export function peerBudget(): number {
+  return loadFfi() ? budget : 0;
+}
+
 /** The last reason a segment could not be made (for errors and logs). */
 export let lastCreateError: string | undefined;
 

@@ -26,7 +26,7 @@ import { hostEnv, runtimeName } from "../runtime/process.ts";
 import { canMmap, mmapFile, SHM_DIR as DIR } from "./shm-ffi.ts";
 import { noteSent, type SentRef, trackMapping } from "./shm-lifecycle.ts";
 import { takePooled } from "./shm-peer.ts";
-import { lend, leaseRef, type PooledHandle, poolBudget, setPoolBudget } from "./shm-pool.ts";
+import { lend, leaseRef, peerBudget, type PooledHandle, setPoolBudget } from "./shm-pool.ts";
 
 /** A segment on the wire. */
 export interface ShmHandle {
@@ -85,7 +85,7 @@ export function shmEnabled(): boolean {
 export function shmWorkerEnv(): Record<string, string> {
   const s = init();
   if (!s.enabled) return { SNAKEPIT_SHM: "0" };
-  return { SNAKEPIT_SHM: "1", SNAKEPIT_SHM_MIN_BYTES: String(s.minBytes), SNAKEPIT_SHM_HOST_PID: String(process.pid), SNAKEPIT_SHM_POOL_BYTES: String(poolBudget()) };
+  return { SNAKEPIT_SHM: "1", SNAKEPIT_SHM_MIN_BYTES: String(s.minBytes), SNAKEPIT_SHM_HOST_PID: String(process.pid), SNAKEPIT_SHM_POOL_BYTES: String(peerBudget()) };
 }
 
 /** What `toShared` made: the handle for the packet and the record in-transit bookkeeping keeps. */
