@@ -80,12 +80,13 @@ export function releaseMapping(buffer: ArrayBufferLike): number {
   const buf = buffer as ArrayBuffer & { transfer?: (length?: number) => ArrayBuffer };
   if (m.free) {
     // A view into a pooled segment: detach it (nothing is copied), then its owner may reuse it.
+    m.released = true; // first: the buffer's deallocator may run during the detach, and must then do nothing
     try {
-      const transfer = (ArrayBuffer.prototype as { transfer?: (length?: number) => ArrayBuffer }).transfer;
-      if (typeof transfer === "function") transfer.call(buf, 0); // the prototype's: the instance's copies (shm-peer.ts)
+      if (typeof buf.transfer === "function") buf.transfer(0);
       else structuredClone(buf, { transfer: [buf] });
     } catch {
-      return 0; // pinned by a native call: the views stay valid, the collector hands it back
+      m.released = false;
+      return 0; // pinned by a native call: the views stay valid, the deallocator hands it back
     }
   }
   m.released = true;
