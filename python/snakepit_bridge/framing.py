@@ -11,12 +11,13 @@ import os
 import struct
 import threading
 import time
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 __all__ = [
     "FLAG_JSON",
     "FLAG_TYPED",
     "FLAG_ATTACHMENT",
+    "HEADER",
     "FrameReader",
     "FrameWriter",
     "ProtocolError",
@@ -28,6 +29,7 @@ FLAG_ATTACHMENT = 0x80
 MAX_FRAME = 1 << 31
 
 _HEADER = struct.Struct(">BI")
+HEADER = _HEADER  # flags, payload length
 
 
 class ProtocolError(Exception):
@@ -119,6 +121,8 @@ class FrameWriter:
         self._wake = threading.Event()
         self._flusher: Optional[threading.Thread] = None
         self._watch: Optional[Callable[[], bool]] = None
+        self._batches: List[Any] = []  # open stream batches (stream_out.Batch), written on stalls
+        self.polling = self._wake.is_set  # the flusher thread is polling
 
     def write_packet(
         self, payload: bytes, attachments: Sequence[bytes] = (), typed: bool = False
@@ -181,6 +185,52 @@ class FrameWriter:
             if self._held_size >= self.HOLD_MAX:
                 self._write_all(self._take_held())
 
+    def open_batch(self, batch: Any) -> None:
+        """A stream's batch (stream_out.Batch) whose held chunks the flusher writes if it stalls."""
+        with self._lock:
+            self._batches.append(batch)
+
+    def write_batch(self, batch: Any) -> None:
+        """The producer writes its batch's unsent chunks (after anything held)."""
+        with self._lock:
+            data = batch.take()
+            if data is not None:
+                if self._held:
+                    self._held.append(data)
+                    data = self._take_held()
+                self._write_all(data)
+            batch.cleared()
+
+    def close_batch(self, batch: Any) -> None:
+        """The stream ends: its last chunks go out (before its end), the flusher forgets it."""
+        try:
+            self.write_batch(batch)
+        finally:
+            with self._lock:
+                self._batches.remove(batch)
+
+    def start_polling(self) -> None:
+        """Chunks of an open batch are held: have the flusher thread poll."""
+        with self._lock:
+            self._start_flusher()
+
+    def _flush_batches(self) -> bool:
+        """Flusher: write batches whose oldest held chunk may be `HOLD_S` old; True if any holds chunks."""
+        if not self._batches:
+            return False
+        now = time.monotonic()
+        holding = False
+        with self._lock:
+            for batch in self._batches:
+                if batch.pending():
+                    if now - batch.sent_at >= self.HOLD_S:
+                        data = batch.take()
+                        if data is not None:
+                            self._write_all(data)
+                    else:
+                        holding = True
+        return holding
+
     def flush(self) -> None:
         """Write held chunks now."""
         if self._held:
@@ -219,6 +269,11 @@ class FrameWriter:
                 watch = self._watch
                 if watch is not None and watch():
                     idle = 0
+                try:
+                    if self._flush_batches():
+                        idle = 0
+                except OSError:
+                    return  # the host is gone: the reader sees it too
                 if not self._held:
                     idle += 1
                     continue
@@ -230,7 +285,8 @@ class FrameWriter:
                         return  # the host is gone: the reader sees it too
             self._wake.clear()
             watch = self._watch
-            if self._held or (watch is not None and watch()):  # held (or a call to watch) just before the clear: poll on
+            held = self._held or any(batch.pending() for batch in list(self._batches))
+            if held or (watch is not None and watch()):  # held (or a call to watch) just before the clear: poll on
                 self._wake.set()
 
     def _write_all(self, data: bytes) -> None:

@@ -8,7 +8,7 @@
 import type * as pb from "./gen/snakepit/bridge/v1/bridge_pb.ts";
 
 /** The protocol version this host speaks; a worker announcing another one is refused at its handshake. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** A generated JSON message with the fields in `K` holding any decoded value. */
 type Carrying<T, K extends keyof T> = Omit<T, K> & { [P in K]?: unknown };

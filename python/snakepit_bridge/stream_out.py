@@ -1,0 +1,137 @@
+"""A stream's chunks on their way to the host, batched.
+
+Plain scalars (int, float, str, bool, None: values a generator cannot change after yielding
+them) are appended to the stream's open `Batch` and go out together as one MESSAGES packet
+(`{"k":7,"id":…,"msg":{"seq":first,"data":[…]}}`, proto `ToolChunks`): no envelope, dict or
+encoder call per chunk. A batch is written when the stream's last write is `HOLD_S` old (so a
+slow generator's chunks go out one by one, at once, and the first chunk is never held), at
+`BATCH_MAX` chunks or `BATCH_BYTES` of strings, before the producer waits for credit, before a
+chunk that is not a plain scalar (sent on its own, in order), at the end, and by the writer's
+flusher thread when the generator stalls with chunks unsent (within ~1 ms).
+
+Only the producer appends to `items`; whoever writes a batch (the producer, or the flusher)
+does so under the writer's lock and takes `items[start:]`; only the producer clears the list.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, List, Optional
+
+from .chunks import SCALARS, unwrap_chunk
+from .codec import _BIG_DIGITS, _encode, dumps
+from .framing import FLAG_JSON, FLAG_TYPED, HEADER
+from .wire import MESSAGES
+
+__all__ = ["BATCH_BYTES", "BATCH_MAX", "Batch", "batch_packet", "send_stream"]
+
+#: Chunks in one packet at most: half the credit window, which the host grants per half window.
+BATCH_MAX = 128
+#: String bytes that close a batch early (the packet stays small next to the pipe buffer).
+BATCH_BYTES = 32 * 1024
+_monotonic = time.monotonic
+
+
+def batch_packet(call_id: int, seq: int, data: List[Any]) -> bytes:
+    """The framed MESSAGES packet carrying `data` as messages `seq`, `seq + 1`, …: the general
+    codec's bytes (typed when a value needs it: big ints, non-finite floats)."""
+    try:
+        text = _encode(data).encode("utf-8")
+        if not _BIG_DIGITS.search(text):
+            payload = b'{"k":7,"id":%d,"msg":{"seq":%d,"data":%s}}' % (call_id, seq, text)
+            return HEADER.pack(FLAG_JSON, len(payload)) + payload
+    except ValueError:  # NaN or infinity: spelled out by the codec
+        pass
+    payload, _attachments, typed = dumps({"k": MESSAGES, "id": call_id, "msg": {"seq": seq, "data": data}})
+    return HEADER.pack(FLAG_TYPED if typed else FLAG_JSON, len(payload)) + payload
+
+
+class Batch:
+    """The chunks of one stream not yet written (see the module's docstring)."""
+
+    __slots__ = ("call_id", "items", "start", "seq", "sent_at")
+
+    def __init__(self, call_id: int) -> None:
+        self.call_id = call_id
+        self.items: List[Any] = []
+        self.start = 0  # items[:start] were written (by the flusher): only the producer clears
+        self.seq = 0  # the seq of items[start]
+        self.sent_at = 0.0  # when the stream last went out (monotonic)
+
+    def pending(self) -> bool:
+        return len(self.items) > self.start
+
+    def take(self) -> Optional[bytes]:
+        """The unsent chunks as one framed packet (None if there are none); the caller holds the
+        writer's lock and writes it."""
+        items = self.items
+        n = len(items)
+        start = self.start
+        if n == start:
+            return None
+        seq = self.seq
+        self.start = n
+        self.seq = seq + n - start
+        self.sent_at = _monotonic()
+        return batch_packet(self.call_id, seq, items[start:n])
+
+    def cleared(self) -> None:
+        """The producer, after writing: start the list afresh (it alone appends)."""
+        self.items.clear()
+        self.start = 0
+
+
+def send_stream(call: Any, source: Any, writer: Any, send_one: Callable[[int, int, Any], None],
+                check: Callable[[Any], None], *, raw: bool) -> None:
+    """Send every chunk `source` yields, with credits, batching plain scalars. `raw`: `source`
+    is the tool's own iterator (chunk wrappers unwrapped here, closed at the end); else it yields
+    chunk data (`CallRunner._iterate`)."""
+    batch = Batch(call.id)
+    items = batch.items
+    append = items.append
+    cond = call.credit_cond
+    deadline = call.deadline
+    polling = writer.polling
+    write = writer.write_batch
+    hold = writer.HOLD_S
+    seq = 0
+    size = 0
+    writer.open_batch(batch)
+    try:
+        for item in source:
+            if cond is not None and seq >= call.credits:
+                write(batch)  # the host grants credit only for chunks it has seen
+                size = 0
+                with cond:
+                    while seq >= call.credits and not (call.cancelled or call.expired):
+                        cond.wait()
+            now = _monotonic()
+            if call.cancelled or call.expired or (deadline is not None and now > deadline):
+                check(call)
+            kind = type(item)
+            if kind in SCALARS:
+                append(item)
+                seq += 1
+                if kind is str:
+                    size += len(item)
+                if now - batch.sent_at >= hold or len(items) >= BATCH_MAX or size >= BATCH_BYTES:
+                    write(batch)
+                    size = 0
+                elif not polling():  # chunks held: the flusher writes them if the generator stalls
+                    writer.start_polling()
+                continue
+            final = False
+            if raw:
+                item, final = unwrap_chunk(item)
+            write(batch)  # in order: what is held goes first
+            size = 0
+            send_one(call.id, seq, item)
+            seq += 1
+            if final:
+                return
+    finally:
+        writer.close_batch(batch)  # what is left goes before the end
+        if raw:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
