@@ -122,7 +122,7 @@ class FrameWriter:
         self._flusher: Optional[threading.Thread] = None
         self._watch: Optional[Callable[[], bool]] = None
         self._batches: List[Any] = []  # open stream batches (stream_out.Batch), written on stalls
-        self.polling = self._wake.is_set  # the flusher thread is polling
+        self.polling = False  # the flusher thread is polling (mirrors _wake, read without a call)
 
     def write_packet(
         self, payload: bytes, attachments: Sequence[bytes] = (), typed: bool = False
@@ -254,6 +254,7 @@ class FrameWriter:
             self._start_flusher()
 
     def _start_flusher(self) -> None:
+        self.polling = True
         self._wake.set()
         if self._flusher is None:
             self._flusher = threading.Thread(target=self._flush_loop, name="snakepit-flush", daemon=True)
@@ -283,10 +284,12 @@ class FrameWriter:
                         self.flush()
                     except OSError:
                         return  # the host is gone: the reader sees it too
+            self.polling = False
             self._wake.clear()
             watch = self._watch
             held = self._held or any(batch.pending() for batch in list(self._batches))
             if held or (watch is not None and watch()):  # held (or a call to watch) just before the clear: poll on
+                self.polling = True
                 self._wake.set()
 
     def _write_all(self, data: bytes) -> None:

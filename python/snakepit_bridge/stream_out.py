@@ -19,7 +19,7 @@ import time
 from typing import Any, Callable, List, Optional
 
 from .chunks import SCALARS, unwrap_chunk
-from .codec import _BIG_DIGITS, _encode, dumps
+from .codec import _BIG_DIGITS, MAX_SAFE_INT, _encode, dumps
 from .framing import FLAG_JSON, FLAG_TYPED, HEADER
 from .wire import MESSAGES
 
@@ -30,17 +30,22 @@ BATCH_MAX = 128
 #: String bytes that close a batch early (the packet stays small next to the pipe buffer).
 BATCH_BYTES = 32 * 1024
 _monotonic = time.monotonic
+_NEVER = float("inf")
 
 
 def batch_packet(call_id: int, seq: int, data: List[Any]) -> bytes:
-    """The framed MESSAGES packet carrying `data` as messages `seq`, `seq + 1`, …: the general
-    codec's bytes (typed when a value needs it: big ints, non-finite floats)."""
+    """The framed MESSAGES packet carrying `data` as messages `seq`, `seq + 1`, …, typed when a
+    value needs it (ints past 2**53, non-finite floats: spelled out by the codec)."""
     try:
         text = _encode(data).encode("utf-8")
-        if not _BIG_DIGITS.search(text):
+        try:  # numbers only (the common case): their range says it all, no scan of the text
+            plain = -MAX_SAFE_INT <= min(data) and max(data) <= MAX_SAFE_INT
+        except TypeError:  # strings or None among them: the codec's test
+            plain = not _BIG_DIGITS.search(text)
+        if plain:
             payload = b'{"k":7,"id":%d,"msg":{"seq":%d,"data":%s}}' % (call_id, seq, text)
             return HEADER.pack(FLAG_JSON, len(payload)) + payload
-    except ValueError:  # NaN or infinity: spelled out by the codec
+    except ValueError:  # NaN or infinity
         pass
     payload, _attachments, typed = dumps({"k": MESSAGES, "id": call_id, "msg": {"seq": seq, "data": data}})
     return HEADER.pack(FLAG_TYPED if typed else FLAG_JSON, len(payload)) + payload
@@ -85,46 +90,52 @@ def send_stream(call: Any, source: Any, writer: Any, send_one: Callable[[int, in
                 check: Callable[[Any], None], *, raw: bool) -> None:
     """Send every chunk `source` yields, with credits, batching plain scalars. `raw`: `source`
     is the tool's own iterator (chunk wrappers unwrapped here, closed at the end); else it yields
-    chunk data (`CallRunner._iterate`)."""
+    chunk data (`CallRunner._iterate`). Per scalar chunk: one clock read, an append, a few
+    compares (the credit limit is re-read only when reached)."""
     batch = Batch(call.id)
-    items = batch.items
-    append = items.append
+    append = batch.items.append
     cond = call.credit_cond
-    deadline = call.deadline
-    polling = writer.polling
+    deadline = call.deadline if call.deadline is not None else _NEVER
     write = writer.write_batch
     hold = writer.HOLD_S
-    seq = 0
-    size = 0
+    limit = call.credits if cond is not None else _NEVER
+    send_at = 0.0  # a chunk produced from then on is written at once (the last write is `hold` old)
+    seq = held = size = 0
     writer.open_batch(batch)
     try:
         for item in source:
-            if cond is not None and seq >= call.credits:
-                write(batch)  # the host grants credit only for chunks it has seen
-                size = 0
-                with cond:
-                    while seq >= call.credits and not (call.cancelled or call.expired):
-                        cond.wait()
+            if seq >= limit:
+                limit = call.credits
+                if seq >= limit:
+                    write(batch)  # the host grants credit only for chunks it has seen
+                    held = size = 0
+                    with cond:
+                        while seq >= call.credits and not (call.cancelled or call.expired):
+                            cond.wait()
+                    limit = call.credits
+                    send_at = _monotonic() + hold  # the host was the slow one: batch on
             now = _monotonic()
-            if call.cancelled or call.expired or (deadline is not None and now > deadline):
+            if now > deadline or call.cancelled or call.expired:
                 check(call)
             kind = type(item)
             if kind in SCALARS:
                 append(item)
                 seq += 1
+                held += 1
                 if kind is str:
                     size += len(item)
-                if now - batch.sent_at >= hold or len(items) >= BATCH_MAX or size >= BATCH_BYTES:
+                if now >= send_at or held >= BATCH_MAX or size >= BATCH_BYTES:
                     write(batch)
-                    size = 0
-                elif not polling():  # chunks held: the flusher writes them if the generator stalls
+                    held = size = 0
+                    send_at = now + hold
+                elif not writer.polling:  # chunks held: the flusher writes them if the generator stalls
                     writer.start_polling()
                 continue
             final = False
             if raw:
                 item, final = unwrap_chunk(item)
             write(batch)  # in order: what is held goes first
-            size = 0
+            held = size = 0
             send_one(call.id, seq, item)
             seq += 1
             if final:
