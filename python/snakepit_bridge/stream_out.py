@@ -138,6 +138,7 @@ def send_stream(call: Any, source: Any, writer: Any, send_one: Callable[[int, in
             held = size = 0
             send_one(call.id, seq, item)
             seq += 1
+            batch.seq = seq  # nothing is pending: the next batch starts after this message
             if final:
                 return
     finally:

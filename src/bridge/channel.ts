@@ -9,7 +9,7 @@ import { encodeValue, reviveValue } from "./codec.ts";
 import { encodePacket, FLAG_TYPED, type RawPacket } from "./frames.ts";
 import { dropInTransit, pruneSent } from "./shm-lifecycle.ts";
 import { shmEnabled, sweepStale } from "./shm.ts";
-import type { BridgeMethods } from "./messages.ts";
+import type { BridgeMethods, ToolChunks } from "./messages.ts";
 import { errorFromWire, errorToWire, type WireError } from "./wire-errors.ts";
 
 /** Packet kinds. */
@@ -66,7 +66,7 @@ export interface RequestOptions {
 
 /** A MESSAGES packet's `{ seq, data: [...] }` (proto `ToolChunks`) to its sink, all at once where it can. */
 function deliverBatch(sink: CallSink, msg: unknown): void {
-  const { seq, data } = (msg ?? {}) as { seq?: number; data?: unknown };
+  const { seq, data } = (msg ?? {}) as ToolChunks;
   if (!Array.isArray(data)) throw new SnakepitError("internal", "a MESSAGES packet without a data array");
   if (sink.messages) return sink.messages(data);
   const first = seq ?? 0;

@@ -18,6 +18,8 @@ type Uint64<T, K extends keyof T> = Omit<T, K> & { [P in K]?: string | number };
 export type ExecuteToolRequest = Omit<pb.ExecuteToolRequestJson, "args"> & { toolName: string; args: Record<string, unknown> };
 export type ExecuteToolResponse = Uint64<Carrying<pb.ExecuteToolResponseJson, "result">, "durationUs">;
 export type ToolChunk = Carrying<pb.ToolChunkJson, "data">;
+/** A MESSAGES packet's message: consecutive stream messages, `data[i]` being message `seq + i`. */
+export type ToolChunks = Carrying<pb.ToolChunksJson, "data">;
 export type HeartbeatResponse = Uint64<Uint64<pb.HeartbeatResponseJson, "seq">, "rssBytes">;
 export type ReadyRequest = Omit<pb.ReadyRequestJson, "tools"> & { tools?: WireToolSpec[] };
 export type HostToolRequest = Carrying<pb.HostToolRequestJson, "args">;
