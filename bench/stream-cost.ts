@@ -1,6 +1,6 @@
 /**
  * CPU per stream chunk, host and Python apart, and the wall rate, snakepit against the raw pipe
- * (flush-each and buffered) in one process, alternating rounds: the stream row of `compare.ts`
+ * (flush-each, buffered, and batched 128 a write: snakepit's floor) in one process, alternating rounds: the stream row of `compare.ts`
  * placed the same way (host on CPU 0, Python on CPU 1) with figures that load moves far less.
  * `bun bench/stream-cost.ts [rounds] [chunks]`.
  */
@@ -47,11 +47,12 @@ const raw = new RawPipe(python, OTHER_CORE);
 pin(raw.proc.pid, OTHER_CORE);
 await pitStream(pit, 1000);
 await raw.stream(1000, true);
-const rows: Record<string, Row[]> = { snakepit: [], raw: [], rawBuffered: [] };
+const rows: Record<string, Row[]> = { snakepit: [], raw: [], rawBuffered: [], rawBatched: [] };
 const order: Array<[string, () => Promise<Row>]> = [
   ["snakepit", () => measure(pitPid, () => pitStream(pit, N))],
   ["raw", () => measure(raw.proc.pid, () => raw.stream(N, true))],
   ["rawBuffered", () => measure(raw.proc.pid, () => raw.stream(N, false))],
+  ["rawBatched", () => measure(raw.proc.pid, () => raw.streamBatched(N, 128))],
 ];
 for (let r = 0; r < rounds; r++) {
   for (const [who, run] of r % 2 ? [...order].reverse() : order) rows[who]!.push(await run());
