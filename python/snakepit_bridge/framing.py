@@ -13,6 +13,8 @@ import threading
 import time
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
+from .batch_writing import BatchWriting
+
 __all__ = [
     "FLAG_JSON",
     "FLAG_TYPED",
@@ -96,7 +98,7 @@ class FrameReader:
             return flags, payload, attachments
 
 
-class FrameWriter:
+class FrameWriter(BatchWriting):
     """Writes packets atomically (attachments then JSON) from any thread.
 
     Stream chunks (`queue_packet`) may be held briefly so that a fast stream goes out in few
@@ -184,52 +186,6 @@ class FrameWriter:
             self._held_size += len(data)
             if self._held_size >= self.HOLD_MAX:
                 self._write_all(self._take_held())
-
-    def open_batch(self, batch: Any) -> None:
-        """A stream's batch (stream_out.Batch) whose held chunks the flusher writes if it stalls."""
-        with self._lock:
-            self._batches.append(batch)
-
-    def write_batch(self, batch: Any) -> None:
-        """The producer writes its batch's unsent chunks (after anything held)."""
-        with self._lock:
-            data = batch.take()
-            if data is not None:
-                if self._held:
-                    self._held.append(data)
-                    data = self._take_held()
-                self._write_all(data)
-            batch.cleared()
-
-    def close_batch(self, batch: Any) -> None:
-        """The stream ends: its last chunks go out (before its end), the flusher forgets it."""
-        try:
-            self.write_batch(batch)
-        finally:
-            with self._lock:
-                self._batches.remove(batch)
-
-    def start_polling(self) -> None:
-        """Chunks of an open batch are held: have the flusher thread poll."""
-        with self._lock:
-            self._start_flusher()
-
-    def _flush_batches(self) -> bool:
-        """Flusher: write batches whose oldest held chunk may be `HOLD_S` old; True if any holds chunks."""
-        if not self._batches:
-            return False
-        now = time.monotonic()
-        holding = False
-        with self._lock:
-            for batch in self._batches:
-                if batch.pending():
-                    if now - batch.sent_at >= self.HOLD_S:
-                        data = batch.take()
-                        if data is not None:
-                            self._write_all(data)
-                    else:
-                        holding = True
-        return holding
 
     def flush(self) -> None:
         """Write held chunks now."""
