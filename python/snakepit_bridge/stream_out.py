@@ -88,9 +88,9 @@ class Batch:
 
 def send_stream(call: Any, source: Any, writer: Any, send_one: Callable[[int, int, Any], None],
                 check: Callable[[Any], None], *, raw: bool) -> None:
-    """Send every chunk `source` yields, with credits, batching plain scalars. `raw`: `source`
-    is the tool's own iterator (chunk wrappers unwrapped here, closed at the end); else it yields
-    chunk data (`CallRunner._iterate`). Per scalar chunk: one clock read, an append, a few
+    """Send every chunk `source` yields, with credits, batching plain scalars; `source` is closed
+    at the end. `raw`: `source` is the tool's own iterator (chunk wrappers unwrapped here); else it
+    yields chunk data (`CallRunner._iterate`). Per scalar chunk: one clock read, an append, a few
     compares (the credit limit is re-read only when reached)."""
     batch = Batch(call.id)
     append = batch.items.append
@@ -143,7 +143,6 @@ def send_stream(call: Any, source: Any, writer: Any, send_one: Callable[[int, in
                 return
     finally:
         writer.close_batch(batch)  # what is left goes before the end
-        if raw:
-            close = getattr(source, "close", None)
-            if close is not None:
-                close()
+        close = getattr(source, "close", None)  # the tool's generator (or `_iterate`, which closes it) ends now
+        if close is not None:
+            close()
