@@ -10,7 +10,7 @@ import unittest
 from snakepit_bridge import codec
 from snakepit_bridge.framing import FLAG_TYPED, HEADER
 from snakepit_bridge.server import PROTOCOL_VERSION
-from snakepit_bridge.stream_out import BATCH_MAX, batch_packet
+from snakepit_bridge.stream_out import BATCH_MAX, Fragment, batch_packet, plain_json
 from snakepit_bridge.wire import CREDIT, END, MESSAGE, MESSAGES, STREAM_REQUEST
 
 from .proc import WorkerProcess
@@ -43,6 +43,29 @@ class BatchPacketTest(unittest.TestCase):
                 self.assertEqual(flags, FLAG_TYPED)
                 msg = codec.revive(codec.loads(payload), [])
                 self.assertEqual(repr(msg["msg"]["data"]), repr(data))
+
+
+class FragmentTest(unittest.TestCase):
+    def test_containers_of_plain_values_are_the_codecs_bytes(self):
+        for value in ({"a": 1, "b": [1.5, None, True, "é"]}, [1, {"x": "y"}], (1, 2), {1: "int key"}, {}):
+            with self.subTest(value=value):
+                self.assertEqual(plain_json(value), codec.dumps(value)[0])
+
+    def test_what_only_the_codec_carries_is_refused(self):
+        class Obj:
+            pass
+
+        for value in ({"b": b"raw"}, [float("nan")], {"big": 2**60}, {"s": {1, 2}}, [Obj()], {"n": "12345678901234567"}):
+            with self.subTest(value=value):
+                self.assertIsNone(plain_json(value))
+
+    def test_a_batch_of_fragments_and_scalars_is_typed_when_a_scalar_needs_it(self):
+        data = [Fragment(b'{"a":1}'), 2, "x", Fragment(b"[3]")]
+        flags, payload = unframe(batch_packet(1, 4, data, True))
+        self.assertEqual((flags, codec.loads(payload)["msg"]), (0, {"seq": 4, "data": [{"a": 1}, 2, "x", [3]]}))
+        flags, payload = unframe(batch_packet(1, 4, [Fragment(b'{"a":1}'), 2**60], True))
+        self.assertEqual(flags, FLAG_TYPED)
+        self.assertEqual(codec.revive(codec.loads(payload), [])["msg"]["data"], [{"a": 1}, 2**60])
 
 
 class StreamWorker:
@@ -105,6 +128,14 @@ class BatchedStreamTest(unittest.TestCase):
         got = chunks_of(packets)
         self.assertEqual(got, [1, "two", 3.5, None, True, 2**60, float("inf"), {"six": 6}, b"\x00\x07", 8, 9, "ten"])
         self.assertEqual({p["k"] for p in packets}, {MESSAGE, MESSAGES})
+
+    def test_a_dict_changed_after_it_was_yielded_arrives_as_it_was(self):
+        w = StreamWorker(self)
+        w.start(7, "same_dict", {"n": 50})
+        packets, end = w.until_end()
+        self.assertNotIn("error", end)
+        self.assertEqual(chunks_of(packets), [{"i": i, "tags": list(range(i + 1))} for i in range(50)])
+        self.assertIn(MESSAGES, {p["k"] for p in packets})
 
     def test_the_window_holds_the_generator_until_credit_comes(self):
         with tempfile.TemporaryDirectory() as tmp:
