@@ -112,8 +112,7 @@ class Server:
         if error is not None:
             self.control.fail(f"the host refused this worker: {error.get('message', error)}")
         host_version = (reply or {}).get("protocolVersion") or 0
-        if host_version == PROTOCOL_VERSION:  # a host that says so reads MESSAGES batches
-            self.runner.batch_writer = self._writer
+        self.runner.batch_writer = self._writer if host_version == PROTOCOL_VERSION else None  # reads MESSAGES
         if host_version and host_version != PROTOCOL_VERSION:
             from . import __version__
 
