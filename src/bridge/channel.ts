@@ -9,11 +9,11 @@ import { encodeValue, reviveValue } from "./codec.ts";
 import { encodePacket, FLAG_TYPED, type RawPacket } from "./frames.ts";
 import { dropInTransit, pruneSent } from "./shm-lifecycle.ts";
 import { shmEnabled, sweepStale } from "./shm.ts";
-import type { BridgeMethods } from "./messages.ts";
+import type { BridgeMethods, ToolChunks } from "./messages.ts";
 import { errorFromWire, errorToWire, type WireError } from "./wire-errors.ts";
 
 /** Packet kinds. */
-export const K = { REQUEST: 1, STREAM_REQUEST: 2, MESSAGE: 3, END: 4, CANCEL: 5, CREDIT: 6 } as const;
+export const K = { REQUEST: 1, STREAM_REQUEST: 2, MESSAGE: 3, END: 4, CANCEL: 5, CREDIT: 6, MESSAGES: 7 } as const;
 
 /** Messages a streaming caller lets the peer send before it grants more. */
 export const STREAM_WINDOW = 256;
@@ -35,6 +35,8 @@ export interface Packet {
 /** Receiver of one outgoing call's replies. */
 export interface CallSink {
   message?: ((msg: unknown) => void) | undefined;
+  /** Consecutive stream messages' data at once (a MESSAGES packet); else `message` per message. */
+  messages?: ((data: unknown[]) => void) | undefined;
   end(msg: unknown, error: SnakepitError | undefined): void;
 }
 
@@ -60,6 +62,15 @@ interface Inbound {
 export interface RequestOptions {
   streaming?: boolean;
   timeoutMs?: number | undefined;
+}
+
+/** A MESSAGES packet's `{ seq, data: [...] }` (proto `ToolChunks`) to its sink, all at once where it can. */
+function deliverBatch(sink: CallSink, msg: unknown): void {
+  const { seq, data } = (msg ?? {}) as ToolChunks;
+  if (!Array.isArray(data)) throw new SnakepitError("internal", "a MESSAGES packet without a data array");
+  if (sink.messages) return sink.messages(data);
+  const first = seq ?? 0;
+  for (let i = 0; i < data.length; i++) sink.message?.({ data: data[i], seq: first + i });
 }
 
 export class Channel {
@@ -183,6 +194,11 @@ export class Channel {
       case K.MESSAGE:
         this.#out.get(packet.id)?.message?.(packet.msg);
         return;
+      case K.MESSAGES: {
+        const sink = this.#out.get(packet.id);
+        if (sink) deliverBatch(sink, packet.msg);
+        return;
+      }
       case K.REQUEST:
       case K.STREAM_REQUEST:
         this.#serve(packet);

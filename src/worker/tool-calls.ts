@@ -32,7 +32,7 @@ export function streamTool(
   calls: CallTracker, conduit: Conduit | undefined, tool: string, args: Record<string, unknown>, options: CallOptions, measured: boolean,
 ): WorkerStream {
   const inbox = new Inbox<unknown>();
-  const call = calls.start(conduit, "ExecuteStreamingTool", tool, args, options, (msg) => inbox.push((msg as ToolChunk).data ?? null));
+  const call = calls.start(conduit, "ExecuteStreamingTool", tool, args, options, (msg) => inbox.push((msg as ToolChunk).data ?? null), (data) => inbox.pushAll(data));
   let durationUs = 0;
   call.done.then((end) => {
     durationUs = Number((end as { durationUs?: number } | undefined)?.durationUs ?? (measured ? call.elapsedMs * 1000 : 0));

@@ -17,6 +17,7 @@ export class TrackedCall implements CallSink, Deadline, StartedCall {
   readonly sentAt: number;
   readonly tool: string;
   readonly message: ((msg: unknown) => void) | undefined;
+  readonly messages: ((data: unknown[]) => void) | undefined;
   settled = false;
   cancelled = false;
   /** Behind the first `capacity` calls when the worker went away: it never ran. */
@@ -33,12 +34,16 @@ export class TrackedCall implements CallSink, Deadline, StartedCall {
   #resolve!: (value: unknown) => void;
   #reject!: (reason: unknown) => void;
 
-  constructor(tracker: CallTracker, conduit: Conduit, tool: string, signal: AbortSignal | undefined, onMessage: ((msg: unknown) => void) | undefined, sentAt: number) {
+  constructor(
+    tracker: CallTracker, conduit: Conduit, tool: string, signal: AbortSignal | undefined, onMessage: ((msg: unknown) => void) | undefined, sentAt: number,
+    onMessages?: (data: unknown[]) => void,
+  ) {
     this.#tracker = tracker;
     this.#conduit = conduit;
     this.tool = tool;
     this.#signal = signal;
     this.message = onMessage;
+    this.messages = onMessages;
     this.sentAt = sentAt;
     this.done = new Promise((resolve, reject) => {
       this.#resolve = resolve;
