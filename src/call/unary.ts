@@ -24,7 +24,6 @@ export function workerOptions(ctx: CallContext, options: ExecuteOptions, worker:
     sessionId: ctx.lease?.id,
     metadata,
     correlationId: ctx.correlationId,
-    now,
   };
   ctx.worker = worker.id;
   // Without a tracing SDK the call span is a no-op: skip the child span and its context.

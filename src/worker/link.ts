@@ -29,8 +29,6 @@ export interface CallOptions {
   metadata?: Record<string, string> | undefined;
   traceparent?: string | undefined;
   correlationId?: string | undefined;
-  /** Internal: the worker's clock read just now by the caller (one read less on the hot path). */
-  now?: number | undefined;
 }
 
 /** Result of a tool call with its timing. */
