@@ -7,6 +7,7 @@
 import { SnakepitError } from "../errors.ts";
 import { encodeValue, reviveValue } from "./codec.ts";
 import { encodePacket, FLAG_TYPED, type RawPacket } from "./frames.ts";
+import { isPlainJson, PLAIN_DEPTH } from "./plain-json.ts";
 import { dropInTransit, pruneSent } from "./shm-lifecycle.ts";
 import { shmEnabled, sweepStale } from "./shm.ts";
 import type { BridgeMethods, ToolChunks } from "./messages.ts";
@@ -96,7 +97,8 @@ export class Channel {
 
   /** Encode a packet (throws on values that cannot be encoded, e.g. cyclic objects). */
   #encode(packet: Packet): Uint8Array {
-    if (packet.msg === undefined) return encodePacket(JSON.stringify(packet));
+    // Plain JSON (a small call's usual arguments) needs no codec pass: nothing to tag or attach.
+    if (packet.msg === undefined || isPlainJson(packet.msg, PLAIN_DEPTH)) return encodePacket(JSON.stringify(packet));
     const enc = encodeValue(packet.msg);
     packet.msg = enc.value;
     if (enc.shm) {

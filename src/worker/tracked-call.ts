@@ -19,6 +19,8 @@ export class TrackedCall implements CallSink, Deadline, StartedCall {
   readonly message: ((msg: unknown) => void) | undefined;
   readonly messages: ((data: unknown[]) => void) | undefined;
   settled = false;
+  /** Resolve `done` with a CallResult (`result`, `durationUs`) rather than the raw reply. */
+  unary = false;
   cancelled = false;
   /** Behind the first `capacity` calls when the worker went away: it never ran. */
   notStarted = false;
@@ -63,7 +65,11 @@ export class TrackedCall implements CallSink, Deadline, StartedCall {
     this.#tracker.unschedule(this);
     this.#signal?.removeEventListener("abort", this);
     if (err) this.#reject(err);
-    else this.#resolve(reply);
+    else if (this.unary) {
+      // A unary call's caller gets its result and Python's time at once (no mapping `.then`).
+      const r = reply as { result?: unknown; durationUs?: unknown } | undefined;
+      this.#resolve({ result: r?.result ?? null, durationUs: Number(r?.durationUs ?? 0) });
+    } else this.#resolve(reply);
   }
 
   /** Settle now with `reason` and ask the worker to stop; its slot is freed by the end. */
