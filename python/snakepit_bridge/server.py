@@ -203,8 +203,7 @@ class Server:
                     lead.release()
 
     def _watch(self) -> bool:
-        """Run by the flusher thread every poll: hand the lead on from a call that runs too long.
-        True while a call runs with the lead (keep watching)."""
+        """Flusher, each poll: hand the lead on from a call that runs too long; True while one runs with it."""
         since = self._inline_since
         if not since:
             return False
@@ -289,11 +288,9 @@ class Server:
         if call is None:
             return
         with self._slots:
-            try:
+            queued = call in self._waiting
+            if queued:
                 self._waiting.remove(call)
-                queued = True
-            except ValueError:
-                queued = False
         call.cancelled = True
         if queued:  # never started: answer now instead of after the running call
             self.runner.finish(call)
