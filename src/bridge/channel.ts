@@ -7,14 +7,15 @@
 import { SnakepitError } from "../errors.ts";
 import { encodeValue, reviveValue } from "./codec.ts";
 import { encodePacket, FLAG_TYPED, type RawPacket } from "./frames.ts";
+import { isPlainJson, PLAIN_DEPTH } from "./plain-json.ts";
 import { dropInTransit, pruneSent, type SentRef } from "./shm-lifecycle.ts";
 import { dropPeersOf } from "./shm-peer.ts";
 import { shmEnabled, sweepStale } from "./shm.ts";
-import type { BridgeMethods } from "./messages.ts";
+import type { BridgeMethods, ToolChunks } from "./messages.ts";
 import { errorFromWire, errorToWire, type WireError } from "./wire-errors.ts";
 
 /** Packet kinds. */
-export const K = { REQUEST: 1, STREAM_REQUEST: 2, MESSAGE: 3, END: 4, CANCEL: 5, CREDIT: 6 } as const;
+export const K = { REQUEST: 1, STREAM_REQUEST: 2, MESSAGE: 3, END: 4, CANCEL: 5, CREDIT: 6, MESSAGES: 7 } as const;
 
 /** Messages a streaming caller lets the peer send before it grants more. */
 export const STREAM_WINDOW = 256;
@@ -36,6 +37,8 @@ export interface Packet {
 /** Receiver of one outgoing call's replies. */
 export interface CallSink {
   message?: ((msg: unknown) => void) | undefined;
+  /** Consecutive stream messages' data at once (a MESSAGES packet); else `message` per message. */
+  messages?: ((data: unknown[]) => void) | undefined;
   end(msg: unknown, error: SnakepitError | undefined): void;
 }
 
@@ -63,6 +66,15 @@ export interface RequestOptions {
   timeoutMs?: number | undefined;
 }
 
+/** A MESSAGES packet's `{ seq, data: [...] }` (proto `ToolChunks`) to its sink, all at once where it can. */
+function deliverBatch(sink: CallSink, msg: unknown): void {
+  const { seq, data } = (msg ?? {}) as ToolChunks;
+  if (!Array.isArray(data)) throw new SnakepitError("internal", "a MESSAGES packet without a data array");
+  if (sink.messages) return sink.messages(data);
+  const first = seq ?? 0;
+  for (let i = 0; i < data.length; i++) sink.message?.({ data: data[i], seq: first + i });
+}
+
 export class Channel {
   readonly #write: (bytes: Uint8Array) => void;
   readonly #handlers: InboundHandlers;
@@ -88,7 +100,8 @@ export class Channel {
 
   /** Encode a packet (throws on values that cannot be encoded, e.g. cyclic objects). */
   #encode(packet: Packet): Uint8Array {
-    if (packet.msg === undefined) return encodePacket(JSON.stringify(packet));
+    // Plain JSON (a small call's usual arguments) needs no codec pass: nothing to tag or attach.
+    if (packet.msg === undefined || isPlainJson(packet.msg, PLAIN_DEPTH)) return encodePacket(JSON.stringify(packet));
     const enc = encodeValue(packet.msg);
     packet.msg = enc.value;
     if (enc.shm) {
@@ -193,6 +206,11 @@ export class Channel {
       case K.MESSAGE:
         this.#out.get(packet.id)?.message?.(packet.msg);
         return;
+      case K.MESSAGES: {
+        const sink = this.#out.get(packet.id);
+        if (sink) deliverBatch(sink, packet.msg);
+        return;
+      }
       case K.REQUEST:
       case K.STREAM_REQUEST:
         this.#serve(packet);
@@ -213,16 +231,14 @@ export class Channel {
     }
   }
 
-  /** A packet whose value could not be revived: its call fails with `err` (cancelled at the worker). */
+  /** A packet whose value could not be revived: its call fails with `err` (a stream is cancelled at the worker). */
   #refuse(packet: Packet, err: SnakepitError): void {
-    if (packet.k === K.MESSAGE) {
-      const sink = this.#out.get(packet.id);
-      this.#out.delete(packet.id);
-      this.#send({ k: K.CANCEL, id: packet.id });
-      sink?.end(undefined, err);
-    } else if (packet.k === K.REQUEST || packet.k === K.STREAM_REQUEST) {
-      this.#send({ k: K.END, id: packet.id, error: errorToWire(err) });
-    }
+    if (packet.k === K.REQUEST || packet.k === K.STREAM_REQUEST) return this.#send({ k: K.END, id: packet.id, error: errorToWire(err) });
+    const sink = this.#out.get(packet.id);
+    if (!sink) return;
+    this.#out.delete(packet.id);
+    this.#send({ k: K.CANCEL, id: packet.id });
+    sink.end(undefined, err);
   }
 
   #serve(packet: Packet): void {

@@ -73,11 +73,17 @@ export class QueuedCall<T> implements Waiter<Worker>, Deadline {
   /** A worker took it (Waiter). */
   run(worker: Worker): void {
     this.#cleanup();
+    let out: T | Promise<T>;
     try {
-      this.#resolve(this.#start(worker, this.#dispatcher.since(this.enqueuedAt)));
+      out = this.#start(worker, this.#dispatcher.since(this.enqueuedAt));
     } catch (err) {
       this.#reject(err);
+      return;
     }
+    // Follow a started call's promise with one reaction: resolving with the promise itself would
+    // cost a thenable job and a reaction more per queued call.
+    if (out instanceof Promise) out.then(this.#resolve, this.#reject);
+    else this.#resolve(out);
   }
 
   fail(reason: unknown): void {
