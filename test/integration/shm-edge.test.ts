@@ -65,7 +65,7 @@ describe.skipIf(!shmEnabled())("shared memory where it fails", () => {
     expect(r.steps.get("argument 1")?.value).toEqual([2 * MiB, 8, 8]);
   }, 60_000);
 
-  test("a pooled result the host cannot take fails that call (internal), not the worker", async () => {
+  test("a pooled result or stream chunk the host cannot take fails that call (internal), not the worker", async () => {
     const r = await run("forged");
     expect(r.exitCode, r.out).toBe(0);
     const forged = r.steps.get("forged result")!;
@@ -74,5 +74,10 @@ describe.skipIf(!shmEnabled())("shared memory where it fails", () => {
     const next = r.steps.get("next call")!;
     expect(next.value).toEqual([2 * MiB, 9, 9]);
     expect(next.workerPid).toBe(forged.workerPid!); // the same worker: not killed
+    const stream = r.steps.get("forged stream")!.value as { seen: number[]; code?: string; error?: string };
+    expect(stream.code).toBe("internal"); // the stream fails at its bad chunk
+    expect([[], [1]]).toContainEqual(stream.seen); // (the worker may encode chunks in batches)
+    expect(stream.error).toMatch(/lease is over/);
+    expect(r.steps.get("after the stream")).toMatchObject({ value: [2 * MiB, 10, 10], workerPid: forged.workerPid });
   }, 60_000);
 });
