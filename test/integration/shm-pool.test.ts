@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { fromShared, shmEnabled, toShared } from "../../src/bridge/shm.ts";
-import { poolBudget } from "../../src/bridge/shm-pool.ts";
+import { leaseRef, lend, poolBudget, settleLease } from "../../src/bridge/shm-pool.ts";
 import { releaseShared, Snakepit } from "../../src/mod.ts";
 import { fixture, isAlive, PYTHON, waitUntil } from "../helpers.ts";
 
@@ -131,6 +131,27 @@ describe.skipIf(!canPool)("the shared-memory segment pool", () => {
     expect(await waitUntil(() => !isAlive(pid), 10_000)).toBe(true);
     expect(await waitUntil(() => pit.stats().shm.pool.lent === before.lent, 10_000)).toBe(true);
   }, 30_000);
+
+  test("a segment that cannot be made (EMFILE) fails that payload only: pooling stays on", () => {
+    const { dlopen, ptr } = require("bun:ffi") as typeof import("bun:ffi");
+    const { symbols } = dlopen("libc.so.6", { getrlimit: { args: ["i32", "ptr"], returns: "i32" }, setrlimit: { args: ["i32", "ptr"], returns: "i32" } });
+    const RLIMIT_NOFILE = 7;
+    const saved = new BigUint64Array(2);
+    expect(symbols.getrlimit(RLIMIT_NOFILE, ptr(saved))).toBe(0);
+    const budget = poolBudget();
+    let lent: ReturnType<typeof lend>;
+    try {
+      expect(symbols.setrlimit(RLIMIT_NOFILE, ptr(new BigUint64Array([0n, saved[1]!])))).toBe(0); // no new fd (synchronous: nothing else runs meanwhile)
+      lent = lend(new Uint8Array(5 * MiB)); // a size no segment has yet: it must make one
+    } finally {
+      symbols.setrlimit(RLIMIT_NOFILE, ptr(saved));
+    }
+    expect(lent).toBeUndefined();
+    expect(poolBudget()).toBe(budget); // was 0 from then on: every payload one-shot for the life of the process
+    const h = lend(new Uint8Array(5 * MiB).fill(3))!;
+    expect(h.size).toBe(5 * MiB);
+    expect(settleLease(leaseRef(h))).toBe(true);
+  });
 
   test("forged or stale pooled handles are refused with a clear error", () => {
     const shared = toShared(new Uint8Array(2 * MiB).fill(6))!;
