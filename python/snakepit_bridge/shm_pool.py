@@ -12,6 +12,9 @@ through segments that stay mapped on both sides:
   only FREE segments. Arguments the host lends arrive as a memoryview over a ctypes array over
   the mapping (no copy); when the tool's last view of it (numpy arrays, slices, DLPack tensors
   included) is dropped, a finalizer says FREE.
+- a segment's pages are reserved when it is made (posix_fallocate): a sparse one written through
+  its mapping on a full /dev/shm raises SIGBUS; reserved, a full /dev/shm is an OSError at
+  creation and the payload goes one-shot (or through the pipe).
 - at most SNAKEPIT_SHM_POOL_BYTES per process (the host passes its budget; 0: no pool); idle
   segments are retired after 30 s, and a lease the host never took is retired after 30 s.
 """

@@ -16,8 +16,12 @@
  *   makes the view and FREE when its last view is gone (released or collected); only a FREE
  *   segment is written again. A lease the peer never took is freed when its call ends; one
  *   held by a worker that died is retired (the dead process's pages go with it).
- * - the pool holds at most SNAKEPIT_SHM_POOL_BYTES (default 64 MiB) per process; segments idle
- *   for 30 s are retired. When the pool is full, payloads go the one-shot way (shm.ts).
+ * - a segment's pages are reserved when it is made (posix_fallocate): writing through a mapping
+ *   of a sparse tmpfs file on a full /dev/shm raises SIGBUS; reserved, a full /dev/shm is ENOSPC
+ *   at creation, and the payload goes one-shot or through the pipe;
+ * - the pool holds at most SNAKEPIT_SHM_POOL_BYTES (default 64 MiB, less on a small /dev/shm:
+ *   shm.ts) per process; segments idle for 30 s are retired. When the pool is full, payloads go
+ *   the one-shot way (shm.ts).
  */
 
 import { closeSync, constants, fstatSync, ftruncateSync, openSync } from "node:fs";
