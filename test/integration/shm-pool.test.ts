@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { fromShared, shmEnabled, toShared } from "../../src/bridge/shm.ts";
-import { leaseRef, lend, poolBudget, settleLease } from "../../src/bridge/shm-pool.ts";
+import { leaseRef, lend, poolBudget, setPoolBudget, settleLease } from "../../src/bridge/shm-pool.ts";
 import { releaseShared, Snakepit } from "../../src/mod.ts";
 import { fixture, isAlive, PYTHON, waitUntil } from "../helpers.ts";
 
@@ -139,6 +139,8 @@ describe.skipIf(!canPool)("the shared-memory segment pool", () => {
     const saved = new BigUint64Array(2);
     expect(symbols.getrlimit(RLIMIT_NOFILE, ptr(saved))).toBe(0);
     const budget = poolBudget();
+    setPoolBudget(0); // retires every free segment (other tests in this process leave some): the next lend must make one
+    setPoolBudget(budget);
     let lent: ReturnType<typeof lend>;
     try {
       expect(symbols.setrlimit(RLIMIT_NOFILE, ptr(new BigUint64Array([0n, saved[1]!])))).toBe(0); // no new fd (synchronous: nothing else runs meanwhile)
