@@ -194,7 +194,7 @@ export class Channel {
         const names = this.#shmByCall.get(packet.id);
         if (names) { // the worker decoded the request before answering: what it did not map, it never will
           this.#shmByCall.delete(packet.id);
-          dropInTransit(names);
+          dropInTransit(names, { failedInternal: packet.error?.code === "internal" });
           this.#shm = pruneSent(this.#shm.concat(names)); // leases a tool still holds: retired if the worker dies
         }
         const sink = this.#out.get(packet.id);
@@ -286,7 +286,7 @@ export class Channel {
     this.#closed = reason;
     // What the worker never mapped, and what it left in transit if it died.
     if (shmEnabled()) {
-      dropInTransit([...this.#shm, ...[...this.#shmByCall.values()].flat()], true);
+      dropInTransit([...this.#shm, ...[...this.#shmByCall.values()].flat()], { peerGone: true });
       if (this.peerPid !== undefined) dropPeersOf(this.peerPid);
       sweepStale();
     }

@@ -116,15 +116,16 @@ export function noteSent(name: string, size: number): void {
 }
 
 /**
- * Segments sent for a call that ended, or on a channel that closed (`gone`: its worker died or
- * was stopped). Named ones the worker did not map are unlinked; pooled leases it did not take go
+ * Segments sent for a call that ended (`failedInternal`: with an `internal` error, as when the
+ * worker could not open them), or on a channel that closed (`peerGone`: its worker died or was
+ * stopped). Named ones the worker did not map are unlinked; pooled leases it did not take go
  * back to the pool, and those it held when it went are retired. Returns how many were taken back.
  */
-export function dropInTransit(names: Iterable<SentRef>, gone = false): number {
+export function dropInTransit(names: Iterable<SentRef>, options: { peerGone?: boolean; failedInternal?: boolean } = {}): number {
   let removed = 0;
   for (const name of names) {
     if (typeof name !== "string") {
-      if (settleLease(name, { peerGone: gone })) removed++;
+      if (settleLease(name, options)) removed++;
       continue;
     }
     if (!inTransit.delete(name)) continue;

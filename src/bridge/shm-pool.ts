@@ -79,7 +79,6 @@ let timer: ReturnType<typeof setInterval> | undefined;
 /** Set the pool's budget in bytes (0 turns pooling off). */
 export function setPoolBudget(bytes: number): void {
   budget = Math.max(0, bytes);
-  trim(Date.now(), true);
 }
 
 /**
@@ -205,10 +204,11 @@ function segmentOf(ref: LeaseRef): Segment | undefined {
  * A lease's call ended (what the peer did not take, it never will) or, with `peerGone`, its
  * peer's channel closed (a lease it held dies with it). Returns true when it was taken back.
  */
-export function settleLease(ref: LeaseRef, options: { peerGone?: boolean } = {}): boolean {
+export function settleLease(ref: LeaseRef, options: { peerGone?: boolean; failedInternal?: boolean } = {}): boolean {
   const seg = segmentOf(ref);
+  const state = seg ? Atomics.load(seg.head, W_STATE) : FREE;
+  if (state === LENT && options.failedInternal) unopenable();
   if (!seg) return false;
-  const state = Atomics.load(seg.head, W_STATE);
   if (state === LENT) {
     Atomics.store(seg.head, W_STATE, FREE);
     return true;
@@ -218,6 +218,16 @@ export function settleLease(ref: LeaseRef, options: { peerGone?: boolean } = {})
     return true;
   }
   return false;
+}
+
+/**
+ * A worker failed a call with `internal` without taking the segment lent for it: it could not
+ * open this host's /proc/<pid>/fd (an LSM policy, another PID namespace; undumpable is checked
+ * up front). That call failed; from now on this process sends arguments one-shot.
+ */
+function unopenable(): void {
+  works = false;
+  lastCreateError = `a worker could not open this host's pooled segments (/proc/${process.pid}/fd): one-shot segments from now on`;
 }
 
 /** The host's own pool: segments, bytes, and how many are lent out right now. */

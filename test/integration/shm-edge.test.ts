@@ -1,7 +1,7 @@
 // Shared memory where it can fail: a full /dev/shm (a small tmpfs in a private mount namespace)
 // never crashes the host or a worker with SIGBUS and every call still answers intact; without
 // bun:ffi the pool is off and big results still arrive; an undumpable host stops lending its
-// segments (the worker could not open them); a pooled handle the host cannot take fails that
+// segments (the worker could not open them), and so does a host whose worker failed to open one; a pooled handle the host cannot take fails that
 // call only (typed error) and the worker keeps running. Each case runs a host process of its own.
 import { describe, expect, test } from "bun:test";
 import { shmEnabled } from "../../src/bridge/shm.ts";
@@ -10,8 +10,8 @@ import { fixture, PYTHON, ROOT } from "../helpers.ts";
 const MiB = 1 << 20;
 type Step = { step: string; ok: boolean; value?: unknown; code?: string; error?: string; workerPid?: number };
 
-async function run(scenario: string, options: { wrap?: string[]; env?: Record<string, string> } = {}): Promise<{ exitCode: number; steps: Map<string, Step>; out: string }> {
-  const host = [process.execPath, `${ROOT}test/fixtures/shm-edge-host.ts`, scenario, fixture("shm_tools.py"), PYTHON];
+async function run(scenario: string, options: { wrap?: string[]; env?: Record<string, string>; adapter?: string } = {}): Promise<{ exitCode: number; steps: Map<string, Step>; out: string }> {
+  const host = [process.execPath, `${ROOT}test/fixtures/shm-edge-host.ts`, scenario, fixture(options.adapter ?? "shm_tools.py"), PYTHON];
   const proc = Bun.spawn([...(options.wrap ?? []), ...host], { stdout: "pipe", stderr: "pipe", env: { ...process.env, ...options.env } });
   const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
   const exitCode = await proc.exited;
@@ -63,6 +63,16 @@ describe.skipIf(!shmEnabled())("shared memory where it fails", () => {
     expect(r.steps.get("budget")?.value).toBe(0);
     expect(r.steps.get("argument 0")?.value).toEqual([2 * MiB, 7, 7]);
     expect(r.steps.get("argument 1")?.value).toEqual([2 * MiB, 8, 8]);
+  }, 60_000);
+
+  test("a worker that cannot open the host's segments (an LSM policy): the first such call fails with internal, then the host sends one-shot", async () => {
+    const r = await run("cannot-open", { adapter: "shm_no_open.py" });
+    expect(r.exitCode, r.out).toBe(0);
+    expect(r.steps.get("argument 0")).toMatchObject({ ok: false, code: "internal" }); // not invalid_argument: the caller did nothing wrong
+    expect(r.steps.get("argument 0")?.error).toMatch(/could not be mapped: PermissionError/);
+    for (let i = 1; i < 5; i++) expect(r.steps.get(`argument ${i}`)?.value).toEqual([2 * MiB, i, i]);
+    expect(r.steps.get("budget")?.value).toBe(0);
+    expect(new Set([...r.steps.values()].map((s) => s.workerPid).filter(Boolean)).size).toBe(1); // one worker throughout
   }, 60_000);
 
   test("a pooled result or stream chunk the host cannot take fails that call (internal), not the worker", async () => {

@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { fromShared, shmEnabled, toShared } from "../../src/bridge/shm.ts";
-import { leaseRef, lend, poolBudget, setPoolBudget, settleLease } from "../../src/bridge/shm-pool.ts";
+import { leaseRef, lend, poolBudget, poolStats, setPoolBudget, settleLease } from "../../src/bridge/shm-pool.ts";
 import { releaseShared, Snakepit } from "../../src/mod.ts";
 import { fixture, isAlive, PYTHON, waitUntil } from "../helpers.ts";
 
@@ -139,19 +139,21 @@ describe.skipIf(!canPool)("the shared-memory segment pool", () => {
     const saved = new BigUint64Array(2);
     expect(symbols.getrlimit(RLIMIT_NOFILE, ptr(saved))).toBe(0);
     const budget = poolBudget();
-    setPoolBudget(0); // retires every free segment (other tests in this process leave some): the next lend must make one
+    setPoolBudget(0); // retires every free segment (other tests in this process leave some)
     setPoolBudget(budget);
+    const big = new Uint8Array(budget / 2).fill(3);
+    expect(poolStats().bytes + budget / 2 + 4 * MiB).toBeLessThanOrEqual(budget); // room for it: only EMFILE can refuse it
     let lent: ReturnType<typeof lend>;
     try {
       expect(symbols.setrlimit(RLIMIT_NOFILE, ptr(new BigUint64Array([0n, saved[1]!])))).toBe(0); // no new fd (synchronous: nothing else runs meanwhile)
-      lent = lend(new Uint8Array(5 * MiB)); // a size no segment has yet: it must make one
+      lent = lend(big); // a size no segment has (half the budget): it must make one
     } finally {
       symbols.setrlimit(RLIMIT_NOFILE, ptr(saved));
     }
-    expect(lent).toBeUndefined();
+    expect(lent, JSON.stringify({ lent, stats: poolStats() })).toBeUndefined();
     expect(poolBudget()).toBe(budget); // was 0 from then on: every payload one-shot for the life of the process
-    const h = lend(new Uint8Array(5 * MiB).fill(3))!;
-    expect(h.size).toBe(5 * MiB);
+    const h = lend(big)!;
+    expect(h.size).toBe(budget / 2);
     expect(settleLease(leaseRef(h))).toBe(true);
   });
 
