@@ -3,13 +3,15 @@
  * (python/snakepit_bridge/forkserver.py) and forks each worker and each replacement from itself.
  * A forked worker is handed to `Worker` as an ordinary `ChildProcess`: its own process group,
  * private pipes to this host (FIFOs in a 0700 directory, unlinked once both ends are open), its
- * own environment, the same command line (the registry finds it by run id), the same lifeline.
- * Bun on Linux only (FIFOs opened read-write so opening never blocks the event loop).
+ * own environment, its own name and a command line that keeps the run id (the registry finds it by
+ * it), the same lifeline, and the same exit status: the template reaps it and reports its code or
+ * signal (forked-child.ts covers a worker that outlives the template). Bun on Linux only.
  */
 
 import { closeSync, constants, openSync, readFileSync } from "node:fs";
 import { SnakepitError } from "../errors.ts";
 import { type ChildProcess, type ExitStatus, spawnChild, type SpawnOptions } from "../runtime/process.ts";
+import { endable, forkedChild, selfReported, signalName } from "./forked-child.ts";
 
 /** What a pool preloads (config `preload`). */
 export interface PreloadOptions {
@@ -25,40 +27,11 @@ interface Pending {
   env: Record<string, string>;
 }
 
-const G = globalThis as unknown as { Bun: { file(fd: number): { stream(): ReadableStream<Uint8Array>; writer(): { write(b: Uint8Array): number; flush(): unknown; end(): unknown } } } };
-const SIGNALS: Record<number, string> = { 1: "SIGHUP", 2: "SIGINT", 6: "SIGABRT", 9: "SIGKILL", 11: "SIGSEGV", 15: "SIGTERM" };
-
-/** A stream over `fd` that can be ended from outside (the FIFO never reports end-of-file to us). */
-function endable(fd: number): { stream: ReadableStream<Uint8Array>; end(): void } {
-  const inner = G.Bun.file(fd).stream().getReader();
-  let ctl!: ReadableStreamDefaultController<Uint8Array>;
-  let open = true;
-  const stream = new ReadableStream<Uint8Array>({
-    start: (c) => void (ctl = c),
-    async pull(c) {
-      const r = await inner.read().catch(() => ({ done: true as const, value: undefined }));
-      if (!open) return;
-      if (r.done) {
-        open = false;
-        c.close();
-      } else c.enqueue(r.value);
-    },
-  });
-  return {
-    stream,
-    end() {
-      if (!open) return;
-      open = false;
-      ctl.close();
-      void inner.cancel().catch(() => {}).finally(() => closeSync(fd));
-    },
-  };
-}
-
 export class ForkServer {
   readonly #child: ChildProcess;
   readonly #pending = new Map<number, Pending>();
-  readonly #exits = new Map<number, (s: ExitStatus) => void>();
+  /** Live forks: how to settle each one's exit, and its exit-status FIFO (read if the template dies first). */
+  readonly #exits = new Map<number, { resolve: (s: ExitStatus) => void; statusFd: number }>();
   #nextId = 1;
   #closed = false;
 
@@ -79,8 +52,8 @@ export class ForkServer {
   }
 
   /** Start the template; resolves once it has preloaded and checked that forking is safe. */
-  static async start(python: string, options: PreloadOptions & { adapterSpec: string; runId: string; instance?: string; spawn: SpawnOptions }): Promise<ForkServer> {
-    const cmd = [python, "-m", "snakepit_bridge.forkserver", "--run-id", options.runId];
+  static async start(python: string, options: PreloadOptions & { adapterSpec: string; runId: string; pool: string; instance?: string; spawn: SpawnOptions }): Promise<ForkServer> {
+    const cmd = [python, "-m", "snakepit_bridge.forkserver", "--run-id", options.runId, "--pool", options.pool];
     if (options.instance) cmd.push("--instance", options.instance);
     for (const m of options.modules) cmd.push("--preload", m);
     if (options.adapter) cmd.push("--adapter", options.adapterSpec);
@@ -107,9 +80,8 @@ export class ForkServer {
           resolveFirst(msg);
         } else if ("forked" in msg) this.#onForked(msg);
         else if ("exited" in msg) {
-          const sig = msg.signal as number | null;
-          this.#exits.get(msg.exited as number)?.({ exitCode: msg.code as number | null, signal: sig ? SIGNALS[sig] ?? `SIG${sig}` : null });
-          this.#exits.delete(msg.exited as number);
+          const signal = signalName(msg.signame, msg.signal);
+          this.#settle(msg.exited as number, { exitCode: signal ? null : (msg.code as number | null), signal });
         }
       };
       void (async () => {
@@ -137,10 +109,18 @@ export class ForkServer {
     });
   }
 
-  /** The template is gone, so nobody reports our workers' exits: watch /proc for them. */
+  #settle(pid: number, status: ExitStatus): void {
+    const entry = this.#exits.get(pid);
+    if (!entry) return;
+    this.#exits.delete(pid);
+    closeSync(entry.statusFd);
+    entry.resolve(status);
+  }
+
+  /** The template is gone, so nobody can wait for our workers: watch /proc for their ends. */
   #watchOrphans(): void {
     const timer = setInterval(() => {
-      for (const [pid, resolve] of this.#exits) {
+      for (const [pid, entry] of this.#exits) {
         let state = "X";
         try {
           const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
@@ -148,10 +128,7 @@ export class ForkServer {
         } catch {
           // Gone.
         }
-        if (state === "Z" || state === "X") {
-          this.#exits.delete(pid);
-          resolve({ exitCode: null, signal: null });
-        }
+        if (state === "Z" || state === "X") this.#settle(pid, selfReported(entry.statusFd, this.#child.pid));
       }
       if (this.#exits.size === 0) clearInterval(timer);
     }, 100);
@@ -166,7 +143,7 @@ export class ForkServer {
     // Read-write opens never block; the child's own opens complete once these exist.
     const fds: number[] = [];
     try {
-      for (const name of ["in", "out", "err"]) fds.push(openSync(`${dir}/${name}`, constants.O_RDWR));
+      for (const name of ["in", "out", "err", "st"]) fds.push(openSync(`${dir}/${name}`, constants.O_RDWR | (name === "st" ? constants.O_NONBLOCK : 0)));
     } catch (error) {
       // Out of descriptors, say: this worker fails to start; the template and other forks go on.
       for (const fd of fds) closeSync(fd);
@@ -181,7 +158,7 @@ export class ForkServer {
     const inFd = fds[0]!;
     const out = endable(fds[1]!);
     const err = endable(fds[2]!);
-    const exited = new Promise<ExitStatus>((resolve) => this.#exits.set(pid, resolve)).then(async (status) => {
+    const exited = new Promise<ExitStatus>((resolve) => this.#exits.set(pid, { resolve, statusFd: fds[3]! })).then(async (status) => {
       await new Promise((r) => setTimeout(r, 20)); // let the last output drain
       out.end();
       err.end();
@@ -216,52 +193,4 @@ export class ForkServer {
     this.#child.closeStdin();
     await this.#child.exited;
   }
-}
-
-function forkedChild(pid: number, inFd: number, stdout: ReadableStream<Uint8Array>, stderr: ReadableStream<Uint8Array>, exited: Promise<ExitStatus>): ChildProcess {
-  const sink = G.Bun.file(inFd).writer();
-  let open = true;
-  let pending: Uint8Array[] = [];
-  const flush = () => {
-    const parts = pending;
-    pending = [];
-    if (!open) return;
-    for (const p of parts) sink.write(p);
-    sink.flush();
-  };
-  const closeStdin = () => {
-    if (!open) return;
-    flush();
-    open = false;
-    try {
-      sink.end(); // the worker reads end-of-input: its lifeline
-      closeSync(inFd);
-    } catch {
-      // The sink closed it already.
-    }
-  };
-  void exited.then(closeStdin);
-  return {
-    pid,
-    write(bytes) {
-      if (!open) return;
-      if (pending.length === 0) setImmediate(flush);
-      pending.push(bytes);
-    },
-    closeStdin,
-    stdout,
-    stderr,
-    exited,
-    kill(signal) {
-      try {
-        process.kill(-pid, signal);
-      } catch {
-        try {
-          process.kill(pid, signal); // before its setsid(), the child leads no group yet
-        } catch {
-          // Gone.
-        }
-      }
-    },
-  };
 }

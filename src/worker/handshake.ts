@@ -97,5 +97,6 @@ export async function awaitHandshake(o: {
 /** "exited with code 1" / "was killed by SIGKILL". */
 export function describeExit(status: ExitStatus): string {
   if (status.signal) return `was killed by ${status.signal}`;
+  if (status.exitCode === null && status.statusNote) return `exited (${status.statusNote})`;
   return `exited with code ${status.exitCode}`;
 }
