@@ -109,6 +109,15 @@ export class Router {
     return this.#execute(pool, tool, args, options);
   }
 
+  /** Where the next attempt of a call goes: its session's node, or the best placement. */
+  async #target(pool: string, options: CallOptions, exclude: Set<string>, busy: Set<string>) {
+    const target = options.sessionId === undefined
+      ? this.place(pool, exclude, busy)
+      : await placeSession(this.#sessionDeps(), { pool, sessionId: options.sessionId, affinity: options.affinity, exclude });
+    if (!target) throw unavailable(pool, exclude);
+    return target;
+  }
+
   async #execute(pool: string, tool: string, args: Record<string, unknown>, options: CallOptions): Promise<unknown> {
     using call = callScope(options);
     const t0 = performance.now();
@@ -120,10 +129,7 @@ export class Router {
     let lostRetries = 0;
     for (;;) {
       if (call.signal.aborted) throw abortError(call.signal);
-      const target = options.sessionId === undefined
-        ? this.place(pool, exclude, busy)
-        : await placeSession(this.#sessionDeps(), { pool, sessionId: options.sessionId, affinity: options.affinity, exclude });
-      if (!target) throw unavailable(pool, exclude);
+      const target = await this.#target(pool, options, exclude, busy);
       attempts++;
       const servedBy = target.local ? this.#d.self! : target.node;
       try {
@@ -164,10 +170,7 @@ export class Router {
     try {
       for (;;) {
         if (call.signal.aborted) throw abortError(call.signal);
-        const target = options.sessionId === undefined
-          ? this.place(pool, exclude, busy)
-          : await placeSession(this.#sessionDeps(), { pool, sessionId: options.sessionId, affinity: options.affinity, exclude });
-        if (!target) throw unavailable(pool, exclude);
+        const target = await this.#target(pool, options, exclude, busy);
         attempts++;
         if (target.local) {
           servedBy = this.#d.self;
