@@ -7,11 +7,11 @@ name of its own (`/proc/<pid>/comm` is the worker id and its command line reads 
 worker's, as far as the template's left room for it), and then runs the usual bridge main loop.
 
 Exit status: the template (the parent) reaps the worker and tells the host its exit code or
-signal. If the template is gone by then, nobody can wait for the worker any more, so the worker
-also writes its own exit code, on every Python-level way out (return, `sys.exit`, an uncaught
-exception, `os._exit`), to a fourth private pipe the host reads: the host then knows the code
-even without the template. Only a death by signal after the template's death stays unknown, and
-the host says so. See docs/preload.md.
+signal; after the template's death its keeper does (forkkeeper.py). If both are gone, nobody can
+wait for the worker any more, so the worker also writes its own exit code, on every Python-level
+way out (return, `sys.exit`, an uncaught exception, `os._exit`), to a fourth private pipe the host
+reads: the host then knows the code even so. Only a death by signal then stays unknown, and the
+host says so. See docs/preload.md.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ import signal
 import sys
 from typing import Callable, Dict, List
 
-__all__ = ["become_worker", "set_identity", "FIFOS"]
+__all__ = ["become_worker", "rename", "set_identity", "subreaper", "FIFOS"]
 
 FIFOS = ("in", "out", "err", "st")  # stdin, stdout, stderr, exit status
 PR_SET_NAME = 15
+PR_SET_CHILD_SUBREAPER = 36
 COMM_LEN = 15  # /proc/<pid>/comm keeps 15 bytes
 
 _libc = ctypes.CDLL(None, use_errno=True)  # loaded once, in the template: forks pay nothing
@@ -68,19 +69,44 @@ def _cmdline(python: str, argv: List[str], room: int) -> bytes:
     return out
 
 
+def rename(comm: str, words: List[str]) -> bool:
+    """Set this process's comm and, cut to the room the command line has, its words (the
+    kernel shows what is in the original argv bytes; nothing can make them longer)."""
+    _libc.prctl(PR_SET_NAME, ctypes.c_char_p(_comm(comm)), 0, 0, 0)
+    try:
+        start, end = _argv_area()
+    except (OSError, ValueError, IndexError):
+        return False
+    line = b""
+    for word in words:
+        item = word.encode("utf-8", "surrogateescape") + b"\0"
+        if len(line) + len(item) > end - start:
+            break
+        line += item
+    if not start or not line:
+        return False
+    ctypes.memmove(start, line.ljust(end - start, b"\0"), end - start)
+    return True
+
+
+def subreaper() -> bool:
+    """Become a child subreaper: orphans among our descendants are re-parented to us."""
+    return _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
 def set_identity(worker_id: str, argv: List[str]) -> None:
-    """Name this process after its worker: comm (prctl) and, where it fits, the command line."""
-    _libc.prctl(PR_SET_NAME, ctypes.c_char_p(_comm(worker_id)), 0, 0, 0)
+    """Name this process after its worker: comm and, where it fits, a spawned worker's command line."""
     try:
         start, end = _argv_area()
         with open("/proc/self/cmdline", "rb") as f:
             python = f.read().split(b"\0", 1)[0].decode("utf-8", "surrogateescape")  # as the host named it
     except (OSError, ValueError, IndexError):
+        _libc.prctl(PR_SET_NAME, ctypes.c_char_p(_comm(worker_id)), 0, 0, 0)
         return
     line = _cmdline(python, argv, end - start)
     # Without --run-id the registry could not tell this worker is ours: keep the template's line.
-    if start and b"--run-id\0" in line:
-        ctypes.memmove(start, line.ljust(end - start, b"\0"), end - start)
+    words = [w.decode("utf-8", "surrogateescape") for w in line.split(b"\0")[:-1]] if b"--run-id\0" in line else []
+    rename(worker_id, words)
 
 
 def _report_exit(fd: int, code: int) -> None:

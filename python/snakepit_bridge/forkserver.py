@@ -10,7 +10,8 @@ spawned worker is: its own session and process group, private pipes to the host 
 devices), a name and command line of its own that keep the run id (the host's registry finds
 it by it), and the usual `snakepit_bridge` main loop with its heartbeat watchdog and
 end-of-input lifeline (python/snakepit_bridge/forkchild.py). The template reaps its workers and
-reports each one's exit code or signal to the host.
+reports each one's exit code or signal to the host; the process the host spawned stays behind as
+the template's keeper, which does so for workers that outlive the template (forkkeeper.py).
 
 Fork is unsafe once threads run (their locks are copied held) or CUDA is initialised; the
 template refuses to serve in those cases and says why. See docs/preload.md.
@@ -29,6 +30,7 @@ import threading
 import time
 from typing import Dict, List, Optional
 
+from . import forkkeeper
 from .forkchild import FIFOS, become_worker
 
 __all__ = ["main", "unsafe_reason"]
@@ -83,7 +85,7 @@ def _remove_dir(path: str) -> None:
         pass
 
 
-def _fork(req: Dict, out: int, children: Dict[int, Dict[str, str]], private_fds: List[int]) -> None:
+def _fork(req: Dict, out: int, children: Dict[int, Dict[str, str]], private_fds: List[int], keeper: int) -> None:
     fifo_dir = _private_dir()
     for name in FIFOS:
         os.mkfifo(f"{fifo_dir}/{name}", 0o600)
@@ -93,6 +95,8 @@ def _fork(req: Dict, out: int, children: Dict[int, Dict[str, str]], private_fds:
     if pid == 0:
         become_worker(req, fifo_dir, private_fds, _remove_dir)
     children[pid] = req.get("env") or {}
+    if keeper >= 0:  # before the host hears of it: the keeper must know its workers should we die
+        os.write(keeper, b"%d\n" % pid)
     _send(out, {"forked": req["id"], "pid": pid, "dir": fifo_dir})
 
 
@@ -210,6 +214,7 @@ class _Args:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = _Args(sys.argv[1:] if argv is None else argv)
+    keeper = forkkeeper.split(args.pool)  # from here on, this is the template (the keeper waits)
     ctl_in, out = os.dup(0), os.dup(1)
     os.dup2(2, 1)  # prints while preloading go to the log, not the control pipe
     try:
@@ -242,7 +247,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     sel = selectors.DefaultSelector()
     sel.register(ctl_in, selectors.EVENT_READ)
     sel.register(rfd, selectors.EVENT_READ)
-    private_fds = [ctl_in, out, rfd, wfd] + ([sel.fileno()] if hasattr(sel, "fileno") else [])
+    private_fds = [ctl_in, out, rfd, wfd] + ([sel.fileno()] if hasattr(sel, "fileno") else []) + ([keeper] if keeper >= 0 else [])
     _send(out, {"ready": os.getpid()})
     buf = b""
     while True:
@@ -258,7 +263,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             buf += chunk
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
-                _fork(json.loads(line), out, children, private_fds)
+                _fork(json.loads(line), out, children, private_fds, keeper)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@
  * private pipes to this host (FIFOs in a 0700 directory, unlinked once both ends are open), its
  * own environment, its own name and a command line that keeps the run id (the registry finds it by
  * it), the same lifeline, and the same exit status: the template reaps it and reports its code or
- * signal (forked-child.ts covers a worker that outlives the template). Bun on Linux only.
+ * signal, and after the template's death its keeper (the process spawned here, which split the
+ * template off itself: forkkeeper.py) does; forked-child.ts covers a worker that outlives both.
+ * Bun on Linux only.
  */
 
 import { closeSync, constants, openSync, readFileSync } from "node:fs";
@@ -34,6 +36,10 @@ export class ForkServer {
   readonly #exits = new Map<number, { resolve: (s: ExitStatus) => void; statusFd: number }>();
   #nextId = 1;
   #closed = false;
+  #watching = false;
+  /** The template's pid (the spawned process is its keeper: python/snakepit_bridge/forkkeeper.py). */
+  #templatePid: number | undefined;
+  #keeperAlive = true;
 
   #stderrTail = "";
 
@@ -59,7 +65,8 @@ export class ForkServer {
     if (options.adapter) cmd.push("--adapter", options.adapterSpec);
     const server = new ForkServer(spawnChild(cmd, options.spawn));
     const first = await server.#readLoop();
-    if (!("ready" in first)) {
+    if (typeof first.ready === "number") server.#templatePid = first.ready;
+    else {
       server.#child.kill("SIGKILL");
       await server.#child.exited;
       const log = server.#stderrTail.trim().split("\n").slice(-5).join("\n");
@@ -82,7 +89,7 @@ export class ForkServer {
         else if ("exited" in msg) {
           const signal = signalName(msg.signame, msg.signal);
           this.#settle(msg.exited as number, { exitCode: signal ? null : (msg.code as number | null), signal });
-        }
+        } else if ("template_exited" in msg) this.#templateGone(); // its keeper reports its workers' exits from now on
       };
       void (async () => {
         const reader = this.#child.stdout.getReader();
@@ -102,11 +109,20 @@ export class ForkServer {
           }
         }
         if (first) resolveFirst({ error: "the template exited before it was ready" });
-        this.#closed = true;
-        for (const p of this.#pending.values()) p.reject(new Error("the preload template exited"));
-        this.#watchOrphans();
+        this.#keeperAlive = false;
+        this.#templateGone();
       })();
     });
+  }
+
+  /** No more forks from this template; its keeper (while it lives) or /proc tell how workers end. */
+  #templateGone(): void {
+    if (!this.#closed) {
+      this.#closed = true;
+      for (const p of this.#pending.values()) p.reject(new Error("the preload template exited"));
+      this.#pending.clear();
+    }
+    this.#watchOrphans();
   }
 
   #settle(pid: number, status: ExitStatus): void {
@@ -117,8 +133,15 @@ export class ForkServer {
     entry.resolve(status);
   }
 
-  /** The template is gone, so nobody can wait for our workers: watch /proc for their ends. */
+  /**
+   * The template is gone: its keeper reaps and reports our workers now. Should the keeper be gone
+   * too (or miss one), nobody can wait for them: watch /proc for their ends, and settle a worker
+   * seen gone twice in a row (the keeper's report, if one comes, arrives well before that).
+   */
   #watchOrphans(): void {
+    if (this.#watching) return;
+    this.#watching = true;
+    const gone = new Set<number>();
     const timer = setInterval(() => {
       for (const [pid, entry] of this.#exits) {
         let state = "X";
@@ -128,9 +151,14 @@ export class ForkServer {
         } catch {
           // Gone.
         }
-        if (state === "Z" || state === "X") this.#settle(pid, selfReported(entry.statusFd, this.#child.pid));
+        if (state !== "Z" && state !== "X") continue;
+        if (gone.has(pid) || !this.#keeperAlive) this.#settle(pid, selfReported(entry.statusFd, this.pid));
+        else gone.add(pid);
       }
-      if (this.#exits.size === 0) clearInterval(timer);
+      if (this.#exits.size === 0) {
+        clearInterval(timer);
+        this.#watching = false;
+      }
     }, 100);
   }
 
@@ -180,7 +208,7 @@ export class ForkServer {
 
   /** The template's pid (a process of the run, like its workers). */
   get pid(): number {
-    return this.#child.pid;
+    return this.#templatePid ?? this.#child.pid;
   }
 
   /** True once the template has exited. */

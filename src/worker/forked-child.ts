@@ -1,9 +1,10 @@
 /**
  * A worker forked by the preload template, seen through the `ChildProcess` seam: its stdio are
  * FIFOs the host opened read-write (so opening never blocks the event loop), and its exit status
- * comes from the template, which alone can wait for it. If the template is gone, the worker's own
- * report (a fourth FIFO: it writes its exit code on every Python-level way out) stands in; a death
- * by signal after the template's death is unknown, and the status says so (`statusNote`).
+ * comes from the template or, once the template is dead, its keeper: they alone can wait for it. If
+ * both are gone, the worker's own report (a fourth FIFO: it writes its exit code on every
+ * Python-level way out) stands in; a death by signal is then unknown, and the status says so
+ * (`statusNote`).
  */
 
 import { closeSync, readSync } from "node:fs";
@@ -37,7 +38,7 @@ export function selfReported(fd: number, templatePid: number): ExitStatus {
   return {
     exitCode: null,
     signal: null,
-    statusNote: `exit status unknown: the worker outlived its preload template (pid ${templatePid}), the only process that could wait for it, and did not exit through Python, so a signal most likely ended it (SIGKILL, SIGSEGV, an out-of-memory kill)`,
+    statusNote: `exit status unknown: the worker outlived its preload template (pid ${templatePid}) and that template's keeper, the only processes that could wait for it, and did not exit through Python, so a signal most likely ended it (SIGKILL, SIGSEGV, an out-of-memory kill)`,
   };
 }
 

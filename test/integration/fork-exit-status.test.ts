@@ -1,7 +1,9 @@
-// A forked worker ends with the same exit status and crash kind as a spawned one (its template
-// reaps it and reports the code or signal); after the template's death, a Python-level exit still
-// reports its code and a death by signal is reported as unknown, with the reason, never silently.
+// A forked worker ends with the same exit status and crash kind as a spawned one: its template
+// reaps it and reports the code or signal, and after the template's death its keeper does. Only
+// if both are dead: a Python-level exit still reports its code, and a death by signal is
+// reported as unknown, with the reason, never silently.
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { Snakepit } from "../../src/mod.ts";
 import type { CrashInfo } from "../../src/resilience/crash.ts";
 import { fixture, PYTHON } from "../helpers.ts";
@@ -47,6 +49,11 @@ async function waitFor<T>(probe: () => T | undefined, timeoutMs = 20_000): Promi
   throw new Error("timed out waiting");
 }
 
+const parentOf = (pid: number) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+};
+
 const killWorker = (sig: NodeJS.Signals) => async (pit: Snakepit) => process.kill(pit.listWorkers()[0]!.pid, sig);
 
 describe.skipIf(process.platform !== "linux" || typeof Bun === "undefined")("exit status of forked workers", () => {
@@ -66,27 +73,43 @@ describe.skipIf(process.platform !== "linux" || typeof Bun === "undefined")("exi
     }, 60_000);
   }
 
-  test("after the template's death: os._exit(3) still reports code 3; SIGKILL is reported as unknown, with the reason", async () => {
+  test("after the template's death its keeper reports exactly: a segfault is SIGSEGV", async () => {
     await withPool("fork", async (pit, nextExit) => {
       const template = pit.stats().pools.default!.templatePid!;
+      const keeper = parentOf(template);
+      expect(readFileSync(`/proc/${keeper}/comm`, "utf8").trim()).toBe("snakepit-keeper");
       process.kill(template, "SIGKILL");
-      await new Promise((r) => setTimeout(r, 200));
+      await waitFor(() => (pit.stats().pools.default!.templatePid === undefined ? true : undefined));
+      const worker = pit.listWorkers()[0]!;
+      expect(parentOf(worker.pid)).toBe(keeper); // adopted
+      expect(await pit.execute("segfault", {}).catch((e: Error) => e.message)).toContain("was killed by SIGSEGV");
+      expect(await nextExit()).toMatchObject({ pid: worker.pid, exitCode: null, signal: "SIGSEGV", crash: { kind: "signal" } });
+    });
+  }, 60_000);
+
+  test("template and keeper both dead: os._exit(3) still reports code 3; SIGKILL is reported as unknown, with the reason", async () => {
+    await withPool("fork", async (pit, nextExit) => {
+      const orphan = async () => {
+        const worker = await waitFor(() => pit.listWorkers().find((w) => w.state === "ready"));
+        const template = await waitFor(() => pit.stats().pools.default!.templatePid);
+        process.kill(parentOf(template), "SIGKILL");
+        process.kill(template, "SIGKILL");
+        await waitFor(() => (pit.stats().pools.default!.templatePid === undefined ? true : undefined));
+        return worker;
+      };
+      const first = await orphan();
       expect(await pit.execute("exit_now", { code: 3 }).catch((e: Error) => e.message)).toContain("exited with code 3");
       const byCode = await nextExit();
-      expect(byCode).toMatchObject({ exitCode: 3, signal: null, expected: false, crash: { kind: "exit", exitCode: 3 } });
+      expect(byCode).toMatchObject({ pid: first.pid, exitCode: 3, signal: null, expected: false, crash: { kind: "exit", exitCode: 3 } });
       expect(byCode.crash!.statusNote).toBeUndefined();
 
-      // The replacement is forked from a new template; kill that one too, then the worker.
-      const replaced = await waitFor(() => pit.listWorkers().find((w) => w.state === "ready" && w.pid !== byCode.pid));
-      const second = pit.stats().pools.default!.templatePid!;
-      expect(second).not.toBe(template);
-      process.kill(second, "SIGKILL");
-      await new Promise((r) => setTimeout(r, 200));
-      expect(await pit.execute("whoami", {})).toMatchObject({ pid: replaced.pid }); // still serving
-      process.kill(replaced.pid, "SIGKILL");
+      // Its replacement is forked from a new template (and keeper); orphan it the same way, then SIGKILL it.
+      const second = await orphan();
+      expect(second.pid).not.toBe(first.pid);
+      expect(await pit.execute("whoami", {})).toMatchObject({ pid: second.pid }); // still serving
+      process.kill(second.pid, "SIGKILL");
       const unknown = await nextExit();
-      expect(unknown.pid).toBe(replaced.pid);
-      expect(unknown).toMatchObject({ exitCode: null, signal: null, expected: false, crash: { kind: "signal" } });
+      expect(unknown).toMatchObject({ pid: second.pid, exitCode: null, signal: null, expected: false, crash: { kind: "signal" } });
       expect(unknown.crash!.statusNote).toContain("exit status unknown: the worker outlived its preload template");
     });
   }, 60_000);

@@ -1,5 +1,5 @@
 // The lifeline holds whatever happened to the template: a worker that outlived its template (an
-// orphan, re-parented to init) and one forked from the template's replacement all exit when the
+// orphan, re-parented to the template's keeper), the keepers, and one forked from the template's replacement all exit when the
 // host is SIGKILLed, and no Python process of the run remains.
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
@@ -39,9 +39,10 @@ describe.skipIf(process.platform !== "linux" || typeof Bun === "undefined")("lif
       line += new TextDecoder().decode(value);
     }
     const info = JSON.parse(line) as { runId: string; orphan: number; replacement: number; oldTemplate: number; newTemplate: number };
-    expect(parentOf(info.orphan)).not.toBe(info.oldTemplate); // re-parented: its template is gone
+    const [oldKeeper, newKeeper] = [parentOf(info.orphan), parentOf(info.newTemplate)]; // re-parented to its template's keeper
+    expect(readFileSync(`/proc/${oldKeeper}/comm`, "utf8").trim()).toBe("snakepit-keeper");
     expect(parentOf(info.replacement)).toBe(info.newTemplate);
-    expect(processesOfRun(info.runId).sort()).toEqual([info.orphan, info.replacement, info.newTemplate].sort());
+    expect(processesOfRun(info.runId).sort()).toEqual([info.orphan, info.replacement, info.newTemplate, oldKeeper, newKeeper].sort());
     host.kill("SIGKILL");
     await host.exited;
     const until = Date.now() + 15_000;
