@@ -20,9 +20,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-from typing import Callable, Dict, Set
+from typing import Callable, Dict, Optional, Set
 
-__all__ = ["split"]
+__all__ = ["control_channel", "split"]
 
 WIND_DOWN_S = 0.3
 
@@ -114,10 +114,8 @@ class _Keeper:
                 kill(pid, {})
 
 
-def _keep(template: int, news: int) -> int:
+def _keep(template: int, news: int, kill: Callable[[int, Dict[str, str]], None]) -> int:
     import time
-
-    from . import forkserver
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
@@ -125,19 +123,44 @@ def _keep(template: int, news: int) -> int:
     keeper = _Keeper(template, news, 1)
     while keeper.reap():
         keeper.learn()
-        keeper.host_check(time.monotonic(), forkserver._kill_worker)
+        keeper.host_check(time.monotonic(), kill)
         signal.sigtimedwait({signal.SIGCHLD}, 0.1 if keeper.host_gone_at else 1.0)
     return 0
 
 
-def split(pool: str) -> int:
+def control_channel(out: int, send: Callable[[int, Dict], None], private_dir: Callable[[], str]) -> int:
+    """Say the template is ready, and return the channel the host sends it fork requests on: a FIFO
+    in a fresh 0700 folder, named in the ready message, unlinked once both ends are open. Not the
+    stdin of the spawned process: that is the keeper's, and the host's runtime closes it when the
+    keeper exits, which would take the template's requests (and, reading end-of-input, its workers)
+    with it. The host holds the only writer: its death is end-of-input here, as before."""
+    folder = private_dir()
+    path = os.path.join(folder, "ctl")
+    os.mkfifo(path, 0o600)
+
+    def late(*_: object) -> None:
+        raise TimeoutError("the host did not open the template's control FIFO within 30 s")
+
+    previous = signal.signal(signal.SIGALRM, late)
+    signal.alarm(30)
+    try:
+        send(out, {"ready": os.getpid(), "ctl": path})
+        return os.open(path, os.O_RDONLY)  # returns once the host has opened its end
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        os.unlink(path)
+        os.rmdir(folder)
+
+
+def split(pool: str, unsafe: Callable[[], Optional[str]], kill: Callable[[int, Dict[str, str]], None]) -> int:
     """Fork the template off this process. Returns in the template, with the descriptor to tell the
     keeper of each new worker (-1 where there is no keeper: then the template is all there is).
-    The keeper itself never returns."""
+    The keeper itself never returns. `unsafe` says why forking is unsafe (the template then refuses
+    with that reason); `kill` kills a worker and what it started."""
     from .forkchild import rename, subreaper
-    from .forkserver import unsafe_reason
 
-    if unsafe_reason() is not None or not subreaper():  # the template then refuses with the reason
+    if unsafe() is not None or not subreaper():
         return -1
     news_r, news_w = os.pipe()
     pid = os.fork()
@@ -149,6 +172,6 @@ def split(pool: str) -> int:
     rename("snakepit-keeper", ["snakepit-keeper", "--pool", pool])
     code = 1
     try:
-        code = _keep(pid, news_r)
+        code = _keep(pid, news_r, kill)
     finally:
         os._exit(code)

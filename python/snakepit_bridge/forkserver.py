@@ -3,7 +3,7 @@
 `python -m snakepit_bridge.forkserver --run-id R --pool P [--preload MOD]... [--adapter SPEC]` imports the
 named modules (and, with --adapter, the adapter's module and its `preload()` hook, for read-only
 state such as model weights), checks that forking is safe, and then serves fork requests: JSON
-lines on its stdin, replies on its stdout. Each worker is forked, not spawned: it starts in
+lines on a FIFO it names when ready (forkkeeper.control_channel), replies on its stdout. Each worker is forked, not spawned: it starts in
 milliseconds and shares the template's pages copy-on-write. It then becomes exactly what a
 spawned worker is: its own session and process group, private pipes to the host (FIFOs in a
 0700 directory, unlinked as soon as both ends are open), its own environment (thread limits,
@@ -96,7 +96,10 @@ def _fork(req: Dict, out: int, children: Dict[int, Dict[str, str]], private_fds:
         become_worker(req, fifo_dir, private_fds, _remove_dir)
     children[pid] = req.get("env") or {}
     if keeper >= 0:  # before the host hears of it: the keeper must know its workers should we die
-        os.write(keeper, b"%d\n" % pid)
+        try:
+            os.write(keeper, b"%d\n" % pid)
+        except OSError:  # the keeper was killed: workers we leave behind are then the host's to watch
+            pass
     _send(out, {"forked": req["id"], "pid": pid, "dir": fifo_dir})
 
 
@@ -214,7 +217,7 @@ class _Args:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = _Args(sys.argv[1:] if argv is None else argv)
-    keeper = forkkeeper.split(args.pool)  # from here on, this is the template (the keeper waits)
+    keeper = forkkeeper.split(args.pool, unsafe_reason, _kill_worker)  # from here on, this is the template
     ctl_in, out = os.dup(0), os.dup(1)
     os.dup2(2, 1)  # prints while preloading go to the log, not the control pipe
     try:
@@ -238,6 +241,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if reason:
         _send(out, {"error": f"refusing to fork workers: {reason}"})
         return 3
+    os.close(ctl_in)
+    ctl_in = forkkeeper.control_channel(out, _send, _private_dir)  # says "ready"
     rfd, wfd = os.pipe()
     os.set_blocking(wfd, False)
     signal.set_wakeup_fd(wfd)
@@ -248,7 +253,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     sel.register(ctl_in, selectors.EVENT_READ)
     sel.register(rfd, selectors.EVENT_READ)
     private_fds = [ctl_in, out, rfd, wfd] + ([sel.fileno()] if hasattr(sel, "fileno") else []) + ([keeper] if keeper >= 0 else [])
-    _send(out, {"ready": os.getpid()})
     buf = b""
     while True:
         for key, _ in sel.select():

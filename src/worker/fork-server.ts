@@ -15,6 +15,8 @@ import { SnakepitError } from "../errors.ts";
 import { type ChildProcess, type ExitStatus, spawnChild, type SpawnOptions } from "../runtime/process.ts";
 import { endable, forkedChild, selfReported, signalName } from "./forked-child.ts";
 
+const G = globalThis as unknown as { Bun: { file(fd: number): { writer(): { write(b: Uint8Array): number; flush(): unknown; end(): unknown } } } };
+
 /** What a pool preloads (config `preload`). */
 export interface PreloadOptions {
   /** Modules the template imports once. */
@@ -40,6 +42,8 @@ export class ForkServer {
   /** The template's pid (the spawned process is its keeper: python/snakepit_bridge/forkkeeper.py). */
   #templatePid: number | undefined;
   #keeperAlive = true;
+  #controlFd: number | undefined;
+  #control: { write(b: Uint8Array): number; flush(): unknown; end(): unknown } | undefined;
 
   #stderrTail = "";
 
@@ -65,8 +69,18 @@ export class ForkServer {
     if (options.adapter) cmd.push("--adapter", options.adapterSpec);
     const server = new ForkServer(spawnChild(cmd, options.spawn));
     const first = await server.#readLoop();
-    if (typeof first.ready === "number") server.#templatePid = first.ready;
-    else {
+    if (typeof first.ready === "number" && typeof first.ctl === "string") {
+      server.#templatePid = first.ready;
+      // Fork requests go to the template through its control FIFO (read-write: never blocks; the
+      // keeper's stdin is no use, as the runtime closes it when the keeper exits).
+      try {
+        server.#controlFd = openSync(first.ctl, constants.O_RDWR);
+        server.#control = G.Bun.file(server.#controlFd).writer();
+      } catch (error) {
+        server.#child.kill("SIGKILL");
+        throw new SnakepitError("worker_spawn_failed", `Preload template for ${options.adapterSpec}: cannot open its control FIFO: ${(error as Error).message}`);
+      }
+    } else {
       server.#child.kill("SIGKILL");
       await server.#child.exited;
       const log = server.#stderrTail.trim().split("\n").slice(-5).join("\n");
@@ -202,7 +216,8 @@ export class ForkServer {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, env: options.env });
-      this.#child.write(new TextEncoder().encode(JSON.stringify({ id, argv: cmd.slice(at + 1), env: options.env, cwd: options.cwd ?? "" }) + "\n"));
+      this.#control!.write(new TextEncoder().encode(JSON.stringify({ id, argv: cmd.slice(at + 1), env: options.env, cwd: options.cwd ?? "" }) + "\n"));
+      this.#control!.flush();
     });
   }
 
@@ -218,6 +233,14 @@ export class ForkServer {
 
   /** Stop the template (its workers are stopped by their own pools). */
   async close(): Promise<void> {
+    try {
+      this.#control?.end(); // end-of-input: the template winds down and exits, then its keeper
+      if (this.#controlFd !== undefined) closeSync(this.#controlFd);
+    } catch {
+      // The sink closed it already.
+    }
+    this.#control = undefined;
+    this.#controlFd = undefined;
     this.#child.closeStdin();
     await this.#child.exited;
   }

@@ -87,6 +87,26 @@ describe.skipIf(process.platform !== "linux" || typeof Bun === "undefined")("exi
     });
   }, 60_000);
 
+  test("the keeper killed alone: the template still reports exactly, and forks replacements", async () => {
+    await withPool("fork", async (pit, nextExit) => {
+      const template = pit.stats().pools.default!.templatePid!;
+      process.kill(parentOf(template), "SIGKILL");
+      await new Promise((r) => setTimeout(r, 100));
+      const worker = pit.listWorkers()[0]!;
+      process.kill(worker.pid, "SIGKILL");
+      expect(await nextExit()).toMatchObject({ pid: worker.pid, exitCode: null, signal: "SIGKILL", crash: { kind: "signal" } });
+      const replacement = await waitFor(() => pit.listWorkers().find((w) => w.state === "ready" && w.pid !== worker.pid));
+      expect(parentOf(replacement.pid)).toBe(template);
+      expect(await pit.execute("exit_now", { code: 4 }).catch((e: Error) => e.message)).toContain("exited with code 4");
+      expect(await nextExit()).toMatchObject({ pid: replacement.pid, exitCode: 4, signal: null });
+      // The template's requests do not come through the dead keeper's stdin (the runtime closed
+      // it): the pool still forks, and its workers still serve well past the template's wind-down.
+      await new Promise((r) => setTimeout(r, 600));
+      expect(pit.listWorkers().filter((w) => w.state === "ready")).toHaveLength(1);
+      expect(await pit.execute("whoami", {})).toMatchObject({ comm: "default-3" });
+    });
+  }, 60_000);
+
   test("template and keeper both dead: os._exit(3) still reports code 3; SIGKILL is reported as unknown, with the reason", async () => {
     await withPool("fork", async (pit, nextExit) => {
       const orphan = async () => {
