@@ -83,6 +83,8 @@ class _Keeper:
             self.buf += chunk
             *lines, self.buf = self.buf.split(b"\n")
             self.workers.update(int(line) for line in lines if line.strip())
+            if len(self.workers) > 1024:  # the template reaps its own: forget those long gone
+                self.workers = {pid for pid in self.workers if os.path.exists(f"/proc/{pid}")}
 
     def reap(self) -> bool:
         """Reap what exited; False once nothing is left to wait for."""
