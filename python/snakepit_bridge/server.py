@@ -186,6 +186,9 @@ class Server:
                                         self._handed = led = False
                         else:
                             run(call)
+                        # Drop this thread's references to the finished call: its arguments (a
+                        # shared-memory segment, say) go back now, not when the next packet comes.
+                        call = nxt = None
                         with slots:
                             if waiting:
                                 mine.append(waiting.popleft())

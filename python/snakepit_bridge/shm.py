@@ -1,5 +1,8 @@
 """Big payloads through shared memory instead of the pipe (the Python half of src/bridge/shm.ts).
 
+Payloads up to half the pool's budget use reusable segments (shm_pool.py: ours, for results;
+shm_peer.py: the host's, for arguments). The rest use one-shot segments, described here.
+
 The sender creates a private tmpfs file (/dev/shm/snakepit-<host pid>-..., O_EXCL, mode 0600,
 never followed through a symlink), writes the payload once and sends only {"name", "size"}; the
 receiver opens it, maps it and unlinks the name at once. Arguments arrive as a memoryview or a
@@ -22,7 +25,9 @@ import threading
 import time
 from typing import Any, Deque, Optional, Tuple
 
-__all__ = ["enabled", "export", "open_segment", "cleanup", "DIR"]
+from . import shm_peer, shm_pool
+
+__all__ = ["enabled", "export", "write_segment", "open_segment", "cleanup", "DIR"]
 
 DIR = "/dev/shm"
 _NAME = re.compile(r"^snakepit-(\d+)-(?:w(\d+)-)?[0-9a-z]+$")
@@ -36,6 +41,10 @@ try:
 except ValueError:
     _min_bytes = 1 << 20
 _host_pid = os.environ.get("SNAKEPIT_SHM_HOST_PID", "") or str(os.getppid())
+try:  # reusable segments (shm_pool.py), with the host's budget
+    shm_pool.configure(int(os.environ.get("SNAKEPIT_SHM_POOL_BYTES", "") or 0) if _enabled else 0, int(_host_pid))
+except ValueError:
+    shm_pool.configure(0, 0)
 _sent: Deque[Tuple[str, float]] = collections.deque()
 _lock = threading.Lock()
 _seq = 0
@@ -47,13 +56,20 @@ def enabled() -> bool:
 
 
 def export(buf: Any) -> Optional[dict]:
-    """A handle for a contiguous buffer big enough for shared memory, else None (use the pipe)."""
-    global _seq
+    """A handle for a contiguous buffer big enough for shared memory (pooled when it can), else None (use the pipe)."""
     if not _enabled:
         return None
     view = memoryview(buf)
     if view.nbytes < _min_bytes or not view.contiguous:
         return None
+    pooled = shm_pool.lend(view)
+    return pooled if pooled is not None else write_segment(view)
+
+
+def write_segment(buf: Any) -> dict:
+    """A one-shot segment: a fresh named file the host unlinks when it maps it."""
+    global _seq
+    view = memoryview(buf)
     with _lock:
         _seq += 1
         name = f"snakepit-{_host_pid}-w{os.getpid()}-{_seq:x}{os.urandom(4).hex()}"
@@ -75,7 +91,12 @@ def export(buf: Any) -> Optional[dict]:
 
 
 def open_segment(handle: Any) -> Any:
-    """Map a segment the host sent and unlink its name; returns a writable mmap (or b"")."""
+    """Map a segment the host sent and unlink its name; returns a writable mmap (or b"").
+
+    A pooled handle (it has "fd") gives a memoryview over the host's reusable segment instead.
+    """
+    if isinstance(handle, dict) and "fd" in handle:
+        return shm_peer.take(handle)
     name = handle.get("name") if isinstance(handle, dict) else None
     size = handle.get("size") if isinstance(handle, dict) else None
     if not isinstance(name, str) or not _NAME.match(name) or not isinstance(size, int) or size < 0:

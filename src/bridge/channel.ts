@@ -172,6 +172,7 @@ export class Channel {
         if (names) { // the worker decoded the request before answering: what it did not map, it never will
           this.#shmByCall.delete(packet.id);
           dropInTransit(names);
+          this.#shm = pruneSent(this.#shm.concat(names)); // leases a tool still holds: retired if the worker dies
         }
         const sink = this.#out.get(packet.id);
         if (!sink) return;
@@ -247,7 +248,7 @@ export class Channel {
     this.#closed = reason;
     // What the worker never mapped, and what it left in transit if it died.
     if (shmEnabled()) {
-      dropInTransit([...this.#shm, ...[...this.#shmByCall.values()].flat()]);
+      dropInTransit([...this.#shm, ...[...this.#shmByCall.values()].flat()], true);
       sweepStale();
     }
     const sinks = [...this.#out.values()];

@@ -97,8 +97,8 @@ class EncodeState {
     const shm = this.shared ? toShared(bytes) : undefined;
     if (shm) {
       this.typed = true;
-      (this.shm ??= []).push(shm.name);
-      return { shm };
+      (this.shm ??= []).push(shm.token);
+      return { shm: shm.handle };
     }
     return { ref: this.attach(bytes) };
   }

@@ -7,12 +7,17 @@
  * crash), and on Linux under Bun the pages are replaced by an inaccessible reservation
  * (mmap MAP_FIXED, PROT_NONE), which frees the segment; the garbage collector later removes the
  * reservation. Without `release()` the garbage collector frees the mapping as before.
+ * A result in a pooled segment (shm-peer.ts) is a view that does not own its memory: release
+ * and collection detach it and hand the segment back to the worker's pool instead.
  *
  * Segments the host sent and the worker has not mapped yet are "in transit": they are unlinked
  * when that worker's channel closes (the worker died or was stopped before reading them).
  */
 
 import { existsSync, unlinkSync } from "node:fs";
+import { loadFfi } from "./shm-ffi.ts";
+import { peerStats } from "./shm-peer.ts";
+import { leaseOut, poolStats, settleLease } from "./shm-pool.ts";
 
 const DIR = "/dev/shm";
 
@@ -20,11 +25,8 @@ interface Mapping {
   name: string;
   size: number;
   released: boolean;
-}
-
-interface Libc {
-  ptr(view: ArrayBufferView): number;
-  remapNone(addr: number, size: number): boolean;
+  /** Pooled segments: hand the memory back to its owner's pool (the view does not own the mapping). */
+  free?: (() => void) | undefined;
 }
 
 const counts = { mapped: 0, mappedBytes: 0, released: 0, collected: 0 };
@@ -36,32 +38,12 @@ const collected = new FinalizationRegistry<Mapping>((m) => {
   counts.mapped--;
   counts.mappedBytes -= m.size;
   counts.collected++;
+  m.free?.();
 });
-let libc: Libc | null | undefined;
-
-/** libc's mmap through bun:ffi (Linux/glibc under Bun), else null: then release leaves freeing to GC. */
-function loadLibc(): Libc | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  try {
-    const req = (import.meta as unknown as { require?: (id: string) => unknown }).require;
-    // deno-lint-ignore no-explicit-any
-    const ffi = req?.("bun:ffi") as any;
-    if (!ffi || process.platform !== "linux") return libc;
-    const { symbols } = ffi.dlopen("libc.so.6", {
-      mmap: { args: ["ptr", "u64", "i32", "i32", "i32", "i64"], returns: "ptr" },
-    });
-    // PROT_NONE; MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_NORESERVE
-    libc = { ptr: (v) => ffi.ptr(v), remapNone: (addr, size) => symbols.mmap(addr, size, 0, 0x2 | 0x10 | 0x20 | 0x4000, -1, 0) === addr };
-  } catch {
-    libc = null;
-  }
-  return libc;
-}
 
 /** Count a fresh mapping of segment `name` and let `release()` find it. */
-export function trackMapping(view: Uint8Array, name: string): Uint8Array {
-  const m: Mapping = { name, size: view.byteLength, released: false };
+export function trackMapping(view: Uint8Array, name: string, free?: () => void): Uint8Array {
+  const m: Mapping = { name, size: view.byteLength, released: false, free };
   mappings.set(view.buffer as ArrayBuffer, m);
   collected.register(view.buffer, m, m);
   counts.mapped++;
@@ -86,13 +68,27 @@ export function wasReleased(buffer: ArrayBufferLike): boolean {
 export function releaseMapping(buffer: ArrayBufferLike): number {
   const m = mappings.get(buffer as ArrayBuffer);
   if (!m || m.released) return 0;
+  const buf = buffer as ArrayBuffer & { transfer?: (length?: number) => ArrayBuffer };
+  if (m.free) {
+    // A view into a pooled segment: detach it (nothing is copied), then its owner may reuse it.
+    try {
+      const transfer = (ArrayBuffer.prototype as { transfer?: (length?: number) => ArrayBuffer }).transfer;
+      if (typeof transfer === "function") transfer.call(buf, 0); // the prototype's: the instance's copies (shm-peer.ts)
+      else structuredClone(buf, { transfer: [buf] });
+    } catch {
+      return 0; // pinned by a native call: the views stay valid, the collector hands it back
+    }
+  }
   m.released = true;
   collected.unregister(m);
   counts.mapped--;
   counts.mappedBytes -= m.size;
   counts.released++;
-  const c = loadLibc();
-  const buf = buffer as ArrayBuffer & { transfer?: () => ArrayBuffer };
+  if (m.free) {
+    m.free();
+    return m.size;
+  }
+  const c = loadFfi();
   try {
     const before = c ? c.ptr(new Uint8Array(buf)) : 0;
     // Detach every view first (they read as empty), keeping the mapping owned by `moved`.
@@ -109,10 +105,18 @@ export function noteSent(name: string, size: number): void {
   inTransit.set(name, size);
 }
 
-/** Unlink segments sent on a channel that closed before its worker mapped them. Returns how many. */
-export function dropInTransit(names: Iterable<string>): number {
+/**
+ * Segments sent for a call that ended, or on a channel that closed (`gone`: its worker died or
+ * was stopped). Named ones the worker did not map are unlinked; pooled leases it did not take go
+ * back to the pool, and those it held when it went are retired. Returns how many were taken back.
+ */
+export function dropInTransit(names: Iterable<string>, gone = false): number {
   let removed = 0;
   for (const name of names) {
+    if (name.startsWith("#")) {
+      if (settleLease(name, gone)) removed++;
+      continue;
+    }
     if (!inTransit.delete(name)) continue;
     try {
       unlinkSync(`${DIR}/${name}`);
@@ -124,11 +128,13 @@ export function dropInTransit(names: Iterable<string>): number {
   return removed;
 }
 
-/** Forget sent names the worker has mapped (their file is gone); returns the names still there. */
+/** Forget sent names the worker has mapped (their file is gone) and leases it gave back; returns the rest. */
 export function pruneSent(names: string[]): string[] {
   const left: string[] = [];
   for (const n of names) {
-    if (inTransit.has(n) && existsSync(`${DIR}/${n}`)) left.push(n);
+    if (n.startsWith("#")) {
+      if (leaseOut(n)) left.push(n);
+    } else if (inTransit.has(n) && existsSync(`${DIR}/${n}`)) left.push(n);
     else inTransit.delete(n);
   }
   return left;
@@ -145,11 +151,18 @@ export interface ShmStats {
   /** Segments sent to workers and not mapped by them yet, and their bytes. */
   inTransit: number;
   inTransitBytes: number;
+  /** The host's pool of reusable segments (arguments): how many, their bytes, how many are lent now. */
+  pool: { segments: number; bytes: number; lent: number };
+  /**
+   * Workers' pooled segments (results) the host keeps mapped, their bytes, and how many results
+   * were copied out because earlier unreleased results pinned a quarter of a worker's pool.
+   */
+  peers: { segments: number; bytes: number; copiedOut: number };
 }
 
 export function shmStats(): ShmStats {
   pruneSent([...inTransit.keys()]);
   let bytes = 0;
   for (const size of inTransit.values()) bytes += size;
-  return { ...counts, inTransit: inTransit.size, inTransitBytes: bytes };
+  return { ...counts, inTransit: inTransit.size, inTransitBytes: bytes, pool: poolStats(), peers: peerStats() };
 }

@@ -18,4 +18,9 @@ export function registerShmGauges(registry: Registry): void {
   gauge("snakepit_shm_collected_total", "Shared-memory results freed by the garbage collector", (s) => s.collected);
   gauge("snakepit_shm_in_transit_segments", "Segments sent to workers and not mapped by them yet", (s) => s.inTransit);
   gauge("snakepit_shm_in_transit_bytes", "Bytes of segments sent to workers and not mapped by them yet", (s) => s.inTransitBytes);
+  gauge("snakepit_shm_pool_segments", "Reusable segments in the host's pool (arguments)", (s) => s.pool.segments);
+  gauge("snakepit_shm_pool_bytes", "Bytes of reusable segments in the host's pool", (s) => s.pool.bytes);
+  gauge("snakepit_shm_pool_lent_segments", "Segments of the host's pool a worker holds right now", (s) => s.pool.lent);
+  gauge("snakepit_shm_peer_bytes", "Bytes of workers' pooled segments (results) the host keeps mapped", (s) => s.peers.bytes);
+  gauge("snakepit_shm_copied_out_total", "Results copied out of a worker's pool because unreleased results pinned a quarter of it", (s) => s.peers.copiedOut);
 }

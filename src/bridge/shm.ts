@@ -1,6 +1,10 @@
 /**
  * Big payloads through shared memory instead of the pipe (Linux, Bun).
  *
+ * Payloads up to half the pool's budget go through reusable segments that stay mapped on both
+ * sides (shm-pool.ts, shm-peer.ts): no fresh pages per call. The rest, and everything when the
+ * pool is full or off, go through one-shot segments, described here.
+ *
  * The sender creates a private tmpfs file (`/dev/shm/snakepit-<host pid>-…`, O_EXCL, mode 0600,
  * never followed through a symlink), writes the payload once and sends only its handle
  * `{ name, size }`; the receiver opens it, maps it and unlinks the name at once. From then on the
@@ -20,6 +24,8 @@ import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, rea
 import { SnakepitError } from "../errors.ts";
 import { hostEnv, runtimeName } from "../runtime/process.ts";
 import { noteSent, trackMapping } from "./shm-lifecycle.ts";
+import { takePooled } from "./shm-peer.ts";
+import { lend, leaseToken, type PooledHandle, poolBudget, setPoolBudget } from "./shm-pool.ts";
 
 /** A segment on the wire. */
 export interface ShmHandle {
@@ -31,6 +37,7 @@ const DIR = "/dev/shm";
 const NAME = /^snakepit-(\d+)-(?:w(\d+)-)?[0-9a-z]+$/;
 const G = globalThis as unknown as { Bun?: { mmap(path: string, options?: { shared?: boolean }): Uint8Array } };
 const DEFAULT_MIN_BYTES = 1 << 20;
+const DEFAULT_POOL_BYTES = 64 << 20;
 
 let state: { enabled: boolean; available: boolean; minBytes: number; seq: number; lastSweep: number } | undefined;
 
@@ -40,6 +47,8 @@ function init() {
   const minBytes = Number(env.SNAKEPIT_SHM_MIN_BYTES ?? DEFAULT_MIN_BYTES);
   const enabled = runtimeName === "bun" && process.platform === "linux" && typeof G.Bun?.mmap === "function" && env.SNAKEPIT_SHM !== "0" && existsSync(DIR);
   state = { enabled, available: enabled, minBytes: Number.isFinite(minBytes) && minBytes > 0 ? minBytes : DEFAULT_MIN_BYTES, seq: 0, lastSweep: 0 };
+  const poolBytes = Number(env.SNAKEPIT_SHM_POOL_BYTES ?? DEFAULT_POOL_BYTES);
+  setPoolBudget(Number.isFinite(poolBytes) && poolBytes >= 0 ? poolBytes : DEFAULT_POOL_BYTES);
   if (enabled) sweepStale();
   return state;
 }
@@ -58,13 +67,29 @@ export function shmEnabled(): boolean {
 /** The environment telling a worker whether (and from which size) to send results this way. */
 export function shmWorkerEnv(): Record<string, string> {
   const s = init();
-  return s.enabled ? { SNAKEPIT_SHM: "1", SNAKEPIT_SHM_MIN_BYTES: String(s.minBytes), SNAKEPIT_SHM_HOST_PID: String(process.pid) } : { SNAKEPIT_SHM: "0" };
+  if (!s.enabled) return { SNAKEPIT_SHM: "0" };
+  return { SNAKEPIT_SHM: "1", SNAKEPIT_SHM_MIN_BYTES: String(s.minBytes), SNAKEPIT_SHM_HOST_PID: String(process.pid), SNAKEPIT_SHM_POOL_BYTES: String(poolBudget()) };
 }
 
-/** A handle for `bytes` when they are big enough to go through shared memory, else undefined. */
-export function toShared(bytes: Uint8Array): ShmHandle | undefined {
+/** What `toShared` made: the handle for the packet and the token in-transit bookkeeping keeps. */
+export interface Shared {
+  handle: ShmHandle | PooledHandle;
+  token: string;
+}
+
+/** A handle for `bytes` when they are big enough to go through shared memory (pooled when it can), else undefined. */
+export function toShared(bytes: Uint8Array): Shared | undefined {
   const s = init();
   if (!s.enabled || bytes.byteLength < s.minBytes) return undefined;
+  const pooled = lend(bytes);
+  if (pooled) return { handle: pooled, token: leaseToken(pooled) };
+  const handle = writeSegment(bytes);
+  return { handle, token: handle.name };
+}
+
+/** A one-shot segment: a fresh named file the receiver unlinks when it maps it. */
+export function writeSegment(bytes: Uint8Array): ShmHandle {
+  const s = init();
   if (Date.now() - s.lastSweep > 5_000) sweepStale();
   const name = `snakepit-${process.pid}-${(s.seq++).toString(36)}${Math.floor(Math.random() * 2 ** 32).toString(36)}`;
   const path = `${DIR}/${name}`;
@@ -84,6 +109,10 @@ export function toShared(bytes: Uint8Array): ShmHandle | undefined {
 
 /** Map a segment the peer sent (no copy) and unlink its name. */
 export function fromShared(handle: unknown): Uint8Array {
+  if (typeof handle === "object" && handle !== null && "fd" in handle) {
+    if (!init().enabled) throw new SnakepitError("internal", "A worker sent a pooled shared-memory segment, but this host cannot map it");
+    return takePooled(handle);
+  }
   const h = handle as Partial<ShmHandle> | null;
   if (!h || typeof h.name !== "string" || !NAME.test(h.name) || !Number.isInteger(h.size) || h.size! < 0) {
     throw new SnakepitError("internal", `Malformed shared-memory handle ${JSON.stringify(handle)}`);

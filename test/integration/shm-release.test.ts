@@ -1,11 +1,12 @@
 // Lifecycle of shared-memory results the caller keeps: release() / `using` free the mapping at
 // once (views read as empty, ArrowIPC throws), the garbage collector is the fallback, stats()
 // counts what is live, and segments sent to a worker that dies before reading them are removed.
-import { describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { tableToIPC } from "apache-arrow";
 import { createApp } from "../../src/api/app.ts";
 import { shmEnabled } from "../../src/bridge/shm.ts";
+import { poolBudget, setPoolBudget } from "../../src/bridge/shm-pool.ts";
 import { ArrowIPC, arrowIPC, isNDArray, releaseShared, Snakepit, SnakepitError } from "../../src/mod.ts";
 import { sampleTable } from "../fixtures/arrow-sample.ts";
 import { fixture, isAlive, PYTHON, waitUntil } from "../helpers.ts";
@@ -17,7 +18,12 @@ if (!shmEnabled()) console.log("shared-memory release tests skipped: needs Linux
 /** Mappings of worker-sent segments in this process (they stay mapped after the unlink). */
 const mappedSegments = () => readFileSync("/proc/self/maps", "utf8").split("\n").filter((l) => /\/dev\/shm\/snakepit-\d+-w\d+-/.test(l)).length;
 
+// One-shot segments (the pool off, as for payloads over half its budget); test/integration/shm-pool.test.ts covers the pool.
 describe.skipIf(!shmEnabled())("releasing shared-memory results", () => {
+  const budget = poolBudget();
+  beforeAll(() => setPoolBudget(0));
+  afterAll(() => setPoolBudget(budget));
+
   test("releaseShared() unmaps at once: views read as empty, stats() shows it", async () => {
     await using pit = await Snakepit.start({ adapter: fixture("shm_tools.py"), poolSize: 1, python: PYTHON });
     const before = { maps: mappedSegments(), stats: pit.stats().shm };

@@ -3,7 +3,7 @@
 // killed host or worker.
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
-import { fromShared, shmEnabled, toShared } from "../../src/bridge/shm.ts";
+import { fromShared, shmEnabled, writeSegment } from "../../src/bridge/shm.ts";
 import { isNDArray, Snakepit } from "../../src/mod.ts";
 import { fixture, isAlive, PYTHON, ROOT, waitUntil } from "../helpers.ts";
 
@@ -21,8 +21,9 @@ describe.skipIf(!canShm)("shared memory for big payloads", () => {
     const x = new Float32Array(MiB).map((_, i) => i + 0.5);
     const r = (await pit.execute("where", { x })) as Record<string, unknown>;
     expect(r).toMatchObject({ type: "ndarray", over_mmap: true, same_address: true, shares_memory: true, from_dlpack_same: true, first: 0.5 });
-    // The mapping is the private tmpfs segment, already unlinked: nothing left in /dev/shm.
-    expect(String(r.mapping)).toMatch(/\/dev\/shm\/snakepit-\d+-\w+ \(deleted\)$/);
+    // The mapping is a pooled segment: a nameless private tmpfs file, nothing in /dev/shm.
+    expect(String(r.mapping)).toMatch(/ rw-s .*\/dev\/shm\/#\d+ \(deleted\)$/);
+    expect(r.pooled).toBe(true);
     if (r.torch_same !== null) expect(r.torch_same).toBe(true);
     else console.log("torch.from_dlpack check skipped: torch is not importable");
   }, 60_000);
@@ -30,7 +31,7 @@ describe.skipIf(!canShm)("shared memory for big payloads", () => {
   test("bytes above the threshold arrive as a memoryview over the mapping; small ones through the pipe", async () => {
     await using pit = await Snakepit.start({ adapter: fixture("shm_tools.py"), poolSize: 1, python: PYTHON });
     const big = new Uint8Array(2 * MiB).fill(3);
-    expect(await pit.execute("where", { x: big })).toMatchObject({ type: "memoryview", over_mmap: true, same_address: true, first: 3 });
+    expect(await pit.execute("where", { x: big })).toMatchObject({ type: "memoryview", over_mmap: true, pooled: true, first: 3 });
     expect(await pit.execute("where", { x: new Uint8Array(1024).fill(3) })).toEqual({ type: "bytes", over_mmap: false });
   });
 
@@ -51,7 +52,7 @@ describe.skipIf(!canShm)("shared memory for big payloads", () => {
   });
 
   test("segments are private (mode 0600) and a handle naming anything else is refused", () => {
-    const h = toShared(new Uint8Array(2 * MiB))!;
+    const h = writeSegment(new Uint8Array(2 * MiB));
     const mode = Bun.spawnSync(["stat", "-c", "%a", `/dev/shm/${h.name}`]).stdout.toString().trim();
     expect(mode).toBe("600");
     expect(() => fromShared({ name: "../etc/passwd", size: 1 })).toThrow(/Malformed shared-memory handle/);
