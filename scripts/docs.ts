@@ -87,6 +87,7 @@ ${rows(ServerConfigSchema, "server.", (k) => `\`${envName(k)}\``)}
 | \`instance\` | \`SNAKEPIT_INSTANCE\` (flag \`--instance\`) | Name of this host instance (default \`"default"\`). Each live run records its workers under \`<state dir>/instances/<name>/\`; at start, workers left by dead runs of the same name are killed (checked by the \`--run-id\` on their command line); live runs are never touched. |
 | \`stateDir\` (\`Snakepit.start()\` only) | \`SNAKEPIT_STATE_DIR\` | Where the registry lives (default \`~/.local/state/snakepit\`). |
 | — | \`SNAKEPIT_CACHE_DIR\` | Where the binary extracts its Python bridge (default \`~/.cache/snakepit\`). |
+| — | \`SNAKEPIT_PYCACHE_DIR\` | Where the binary's workers keep the bridge's bytecode (default \`<cache dir>/pycache\`; empty: none). See docs/python-bridge.md. |
 
 ## Session fields
 

@@ -1,5 +1,12 @@
 """snakepit_bridge: write Python tools that a snakepit host pools, supervises and calls."""
 
+import os as _os
+
+if _os.environ.get("SNAKEPIT_PYCACHE_DIR"):  # a read-only bridge (the single binary): its bytecode lives there
+    from .bytecode import install as _install
+
+    _install(__path__)
+
 from . import telemetry
 from .adapter import Adapter, tool
 from .base_adapter import BaseAdapter

@@ -1,14 +1,17 @@
 """Preloading: a template process that imports modules once and forks workers from itself.
 
-`python -m snakepit_bridge.forkserver --run-id R [--preload MOD]... [--adapter SPEC]` imports the
+`python -m snakepit_bridge.forkserver --run-id R --pool P [--preload MOD]... [--adapter SPEC]` imports the
 named modules (and, with --adapter, the adapter's module and its `preload()` hook, for read-only
 state such as model weights), checks that forking is safe, and then serves fork requests: JSON
-lines on its stdin, replies on its stdout. Each worker is forked, not spawned: it starts in
+lines on a FIFO it names when ready (forkkeeper.control_channel), replies on its stdout. Each worker is forked, not spawned: it starts in
 milliseconds and shares the template's pages copy-on-write. It then becomes exactly what a
 spawned worker is: its own session and process group, private pipes to the host (FIFOs in a
 0700 directory, unlinked as soon as both ends are open), its own environment (thread limits,
-devices), the same command line (so the host's registry finds it by run id), and the usual
-`snakepit_bridge` main loop with its heartbeat watchdog and end-of-input lifeline.
+devices), a name and command line of its own that keep the run id (the host's registry finds
+it by it), and the usual `snakepit_bridge` main loop with its heartbeat watchdog and
+end-of-input lifeline (python/snakepit_bridge/forkchild.py). The template reaps its workers and
+reports each one's exit code or signal to the host; the process the host spawned stays behind as
+the template's keeper, which does so for workers that outlive the template (forkkeeper.py).
 
 Fork is unsafe once threads run (their locks are copied held) or CUDA is initialised; the
 template refuses to serve in those cases and says why. See docs/preload.md.
@@ -16,7 +19,6 @@ template refuses to serve in those cases and says why. See docs/preload.md.
 
 from __future__ import annotations
 
-import atexit
 import importlib
 import importlib.util
 import json
@@ -27,6 +29,9 @@ import sys
 import threading
 import time
 from typing import Dict, List, Optional
+
+from . import forkkeeper
+from .forkchild import FIFOS, become_worker
 
 __all__ = ["main", "unsafe_reason"]
 
@@ -56,51 +61,6 @@ def _send(out: int, msg: Dict) -> None:
         data = data[os.write(out, data):]
 
 
-def _child(req: Dict, fifo_dir: str, private_fds: List[int]) -> None:
-    """In the forked child: become a worker of our own, then run the worker main loop."""
-    code = 1
-    ran = False
-    try:
-        for fd in private_fds:  # the template's control pipe and wake-up pipe are not ours
-            os.close(fd)
-        os.setsid()
-        signal.set_wakeup_fd(-1)
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, signal.SIG_DFL)
-        fd_in = os.open(f"{fifo_dir}/in", os.O_RDONLY)  # waits for the host to open its end
-        fd_out = os.open(f"{fifo_dir}/out", os.O_WRONLY)
-        fd_err = os.open(f"{fifo_dir}/err", os.O_WRONLY)
-        _remove_dir(fifo_dir)
-        for fd, target in ((fd_in, 0), (fd_out, 1), (fd_err, 2)):
-            os.dup2(fd, target)
-            os.close(fd)
-        os.environ.clear()
-        os.environ.update(req["env"])
-        if req.get("cwd"):
-            os.chdir(req["cwd"])
-        from . import __main__ as bridge_main
-
-        sys.argv = [bridge_main.__file__, *req["argv"]]  # what a spawned worker's code sees
-        atexit._clear()  # the template's exit handlers are not this worker's
-        ran = True
-        code = bridge_main.main(req["argv"])
-    except SystemExit as exc:  # as the interpreter treats it: None is 0, a message is printed (code 1)
-        code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
-        if not isinstance(exc.code, (int, type(None))):
-            print(exc.code, file=sys.stderr)
-    except BaseException:  # noqa: BLE001 - the traceback the interpreter prints: the host reads the cause from it
-        sys.excepthook(*sys.exc_info())
-    finally:
-        try:
-            if ran:  # as at a spawned worker's exit: its atexit handlers (reaper.kill_tree, user code's)
-                atexit._run_exitfuncs()
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except BaseException:  # noqa: BLE001 - leaving anyway
-            pass
-        os._exit(code)
-
-
 def _private_dir() -> str:
     """A new mode-0700 folder under $TMPDIR (or /tmp): tempfile.mkdtemp without its imports."""
     base = os.environ.get("TMPDIR") or "/tmp"
@@ -114,7 +74,7 @@ def _private_dir() -> str:
 
 
 def _remove_dir(path: str) -> None:
-    for name in ("in", "out", "err"):
+    for name in FIFOS:
         try:
             os.unlink(os.path.join(path, name))
         except OSError:
@@ -125,16 +85,21 @@ def _remove_dir(path: str) -> None:
         pass
 
 
-def _fork(req: Dict, out: int, children: Dict[int, Dict[str, str]], private_fds: List[int]) -> None:
+def _fork(req: Dict, out: int, children: Dict[int, Dict[str, str]], private_fds: List[int], keeper: int) -> None:
     fifo_dir = _private_dir()
-    for name in ("in", "out", "err"):
+    for name in FIFOS:
         os.mkfifo(f"{fifo_dir}/{name}", 0o600)
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:
-        _child(req, fifo_dir, private_fds)
+        become_worker(req, fifo_dir, private_fds, _remove_dir)
     children[pid] = req.get("env") or {}
+    if keeper >= 0:  # before the host hears of it: the keeper must know its workers should we die
+        try:
+            os.write(keeper, b"%d\n" % pid)
+        except OSError:  # the keeper was killed: workers we leave behind are then the host's to watch
+            pass
     _send(out, {"forked": req["id"], "pid": pid, "dir": fifo_dir})
 
 
@@ -197,7 +162,15 @@ def _reap(out: int, children: Dict[int, Dict[str, str]], report: bool = True) ->
         if not report:
             continue
         sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-        _send(out, {"exited": pid, "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None, "signal": sig})
+        name = _signal_name(sig) if sig else None
+        _send(out, {"exited": pid, "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None, "signal": sig, "signame": name})
+
+
+def _signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:  # a real-time signal, say
+        return f"SIG{sig}"
 
 
 def _wind_down(sel: selectors.BaseSelector, ctl_in: int, rfd: int, out: int, children: Dict[int, Dict[str, str]]) -> None:
@@ -215,19 +188,20 @@ def _wind_down(sel: selectors.BaseSelector, ctl_in: int, rfd: int, out: int, chi
 
 
 class _Args:
-    """--run-id R (on the command line, inherited by workers), --instance I, --preload MOD
+    """--run-id R (on the command line, inherited by workers), --pool P, --instance I, --preload MOD
     (repeatable: a module to import once), --adapter SPEC (whose module and preload() hook to
     load once). Parsed by hand: argparse would cost every pool's start-up."""
 
     def __init__(self, argv: List[str]) -> None:
         self.run_id = ""
+        self.pool = ""
         self.instance = ""
         self.adapter = ""
         self.preload: List[str] = []
         rest = list(argv)
         while rest:
             flag, eq, value = rest.pop(0).partition("=")
-            if flag not in ("--run-id", "--instance", "--preload", "--adapter"):
+            if flag not in ("--run-id", "--pool", "--instance", "--preload", "--adapter"):
                 sys.stderr.write(f"snakepit_bridge.forkserver: error: unrecognized argument: {flag}\n")
                 sys.exit(2)
             if not eq:
@@ -243,6 +217,7 @@ class _Args:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = _Args(sys.argv[1:] if argv is None else argv)
+    keeper = forkkeeper.split(args.pool, unsafe_reason, _kill_worker)  # from here on, this is the template
     ctl_in, out = os.dup(0), os.dup(1)
     os.dup2(2, 1)  # prints while preloading go to the log, not the control pipe
     try:
@@ -266,6 +241,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if reason:
         _send(out, {"error": f"refusing to fork workers: {reason}"})
         return 3
+    os.close(ctl_in)
+    ctl_in = forkkeeper.control_channel(out, _send, _private_dir)  # says "ready"
     rfd, wfd = os.pipe()
     os.set_blocking(wfd, False)
     signal.set_wakeup_fd(wfd)
@@ -275,8 +252,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     sel = selectors.DefaultSelector()
     sel.register(ctl_in, selectors.EVENT_READ)
     sel.register(rfd, selectors.EVENT_READ)
-    private_fds = [ctl_in, out, rfd, wfd] + ([sel.fileno()] if hasattr(sel, "fileno") else [])
-    _send(out, {"ready": os.getpid()})
+    private_fds = [ctl_in, out, rfd, wfd] + ([sel.fileno()] if hasattr(sel, "fileno") else []) + ([keeper] if keeper >= 0 else [])
     buf = b""
     while True:
         for key, _ in sel.select():
@@ -291,7 +267,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             buf += chunk
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
-                _fork(json.loads(line), out, children, private_fds)
+                _fork(json.loads(line), out, children, private_fds, keeper)
 
 
 if __name__ == "__main__":

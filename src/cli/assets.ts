@@ -6,6 +6,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { cacheDir } from "../config/paths.ts";
 import { embeddedFiles } from "../runtime/process.ts";
@@ -44,7 +45,26 @@ async function resolveAssets(): Promise<Assets> {
     ...(manifest ? { manifest } : {}),
     onRepair: (why) => console.error(`snakepit: the extracted assets did not match this binary (${why}); extracted them again`),
   });
+  usePycache(cacheDir());
   return { bridgeDir: join(target, "python"), exampleAdapter: join(target, "examples/adapters/demo.py:DemoAdapter"), compiled: true };
+}
+
+/**
+ * The extracted bridge is read-only, so Python can keep no `__pycache__` beside it: its workers
+ * keep the bridge's bytecode in `<cache>/pycache` instead (0700; checked-hash pycs, so a stale one
+ * is never used: python/snakepit_bridge/bytecode.py), unless SNAKEPIT_PYCACHE_DIR says elsewhere
+ * (empty: no cache).
+ */
+function usePycache(root: string): void {
+  if (process.env.SNAKEPIT_PYCACHE_DIR !== undefined) return; // set by the user; empty turns the cache off
+  const dir = join(root, "pycache");
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+    process.env.SNAKEPIT_PYCACHE_DIR = dir; // workers inherit the host's environment
+  } catch {
+    // No cache then: every interpreter compiles the bridge, as before.
+  }
 }
 
 /** Hash of file names and contents, as the build computes it. */

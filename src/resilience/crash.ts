@@ -22,13 +22,19 @@ export interface CrashInfo {
   signal: string | null;
   /** It was running calls when it died: that call's tool is suspect, not the adapter's start (see Supervisor). */
   duringCall?: boolean;
+  /** Why the exit code and signal are unknown, when they are (then `kind` is the likeliest one). */
+  statusNote?: string | undefined;
 }
 
 /**
  * Classify an exit. `killedFor` is why we killed it ourselves, if we did; an unasked SIGKILL
- * while the cgroup's OOM-kill count rose is an out-of-memory kill.
+ * while the cgroup's OOM-kill count rose is an out-of-memory kill. An unknown status (a forked
+ * worker that outlived its template and did not exit through Python) is classified as a signal,
+ * or as an out-of-memory kill if the count rose, and keeps its note.
  */
 export function classifyCrash(status: ExitStatus, killedFor: CrashKind | undefined, oomKillsRose: boolean): CrashInfo {
-  const kind: CrashKind = killedFor ?? (status.signal === "SIGKILL" && oomKillsRose ? "oom" : status.signal ? "signal" : "exit");
-  return { kind, exitCode: status.exitCode, signal: status.signal };
+  const unknown = status.statusNote !== undefined && status.exitCode === null && status.signal === null;
+  const killed = status.signal === "SIGKILL" || unknown;
+  const kind: CrashKind = killedFor ?? (killed && oomKillsRose ? "oom" : status.signal || unknown ? "signal" : "exit");
+  return { kind, exitCode: status.exitCode, signal: status.signal, ...(unknown ? { statusNote: status.statusNote } : {}) };
 }

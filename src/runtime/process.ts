@@ -7,6 +7,8 @@
 export interface ExitStatus {
   exitCode: number | null;
   signal: string | null;
+  /** Set when neither could be known, saying why (a forked worker that outlived its template). */
+  statusNote?: string | undefined;
 }
 
 /** A child with piped stdio, in its own process group. */

@@ -3,13 +3,19 @@
  * (python/snakepit_bridge/forkserver.py) and forks each worker and each replacement from itself.
  * A forked worker is handed to `Worker` as an ordinary `ChildProcess`: its own process group,
  * private pipes to this host (FIFOs in a 0700 directory, unlinked once both ends are open), its
- * own environment, the same command line (the registry finds it by run id), the same lifeline.
- * Bun on Linux only (FIFOs opened read-write so opening never blocks the event loop).
+ * own environment, its own name and a command line that keeps the run id (the registry finds it by
+ * it), the same lifeline, and the same exit status: the template reaps it and reports its code or
+ * signal, and after the template's death its keeper (the process spawned here, which split the
+ * template off itself: forkkeeper.py) does; forked-child.ts covers a worker that outlives both.
+ * Bun on Linux only.
  */
 
 import { closeSync, constants, openSync, readFileSync } from "node:fs";
 import { SnakepitError } from "../errors.ts";
 import { type ChildProcess, type ExitStatus, spawnChild, type SpawnOptions } from "../runtime/process.ts";
+import { endable, forkedChild, selfReported, signalName } from "./forked-child.ts";
+
+const G = globalThis as unknown as { Bun: { file(fd: number): { writer(): { write(b: Uint8Array): number; flush(): unknown; end(): unknown } } } };
 
 /** What a pool preloads (config `preload`). */
 export interface PreloadOptions {
@@ -25,42 +31,19 @@ interface Pending {
   env: Record<string, string>;
 }
 
-const G = globalThis as unknown as { Bun: { file(fd: number): { stream(): ReadableStream<Uint8Array>; writer(): { write(b: Uint8Array): number; flush(): unknown; end(): unknown } } } };
-const SIGNALS: Record<number, string> = { 1: "SIGHUP", 2: "SIGINT", 6: "SIGABRT", 9: "SIGKILL", 11: "SIGSEGV", 15: "SIGTERM" };
-
-/** A stream over `fd` that can be ended from outside (the FIFO never reports end-of-file to us). */
-function endable(fd: number): { stream: ReadableStream<Uint8Array>; end(): void } {
-  const inner = G.Bun.file(fd).stream().getReader();
-  let ctl!: ReadableStreamDefaultController<Uint8Array>;
-  let open = true;
-  const stream = new ReadableStream<Uint8Array>({
-    start: (c) => void (ctl = c),
-    async pull(c) {
-      const r = await inner.read().catch(() => ({ done: true as const, value: undefined }));
-      if (!open) return;
-      if (r.done) {
-        open = false;
-        c.close();
-      } else c.enqueue(r.value);
-    },
-  });
-  return {
-    stream,
-    end() {
-      if (!open) return;
-      open = false;
-      ctl.close();
-      void inner.cancel().catch(() => {}).finally(() => closeSync(fd));
-    },
-  };
-}
-
 export class ForkServer {
   readonly #child: ChildProcess;
   readonly #pending = new Map<number, Pending>();
-  readonly #exits = new Map<number, (s: ExitStatus) => void>();
+  /** Live forks: how to settle each one's exit, and its exit-status FIFO (read if the template dies first). */
+  readonly #exits = new Map<number, { resolve: (s: ExitStatus) => void; statusFd: number }>();
   #nextId = 1;
   #closed = false;
+  #watching = false;
+  /** The template's pid (the spawned process is its keeper: python/snakepit_bridge/forkkeeper.py). */
+  #templatePid: number | undefined;
+  #keeperAlive = true;
+  #controlFd: number | undefined;
+  #control: { write(b: Uint8Array): number; flush(): unknown; end(): unknown } | undefined;
 
   #stderrTail = "";
 
@@ -79,14 +62,25 @@ export class ForkServer {
   }
 
   /** Start the template; resolves once it has preloaded and checked that forking is safe. */
-  static async start(python: string, options: PreloadOptions & { adapterSpec: string; runId: string; instance?: string; spawn: SpawnOptions }): Promise<ForkServer> {
-    const cmd = [python, "-m", "snakepit_bridge.forkserver", "--run-id", options.runId];
+  static async start(python: string, options: PreloadOptions & { adapterSpec: string; runId: string; pool: string; instance?: string; spawn: SpawnOptions }): Promise<ForkServer> {
+    const cmd = [python, "-m", "snakepit_bridge.forkserver", "--run-id", options.runId, "--pool", options.pool];
     if (options.instance) cmd.push("--instance", options.instance);
     for (const m of options.modules) cmd.push("--preload", m);
     if (options.adapter) cmd.push("--adapter", options.adapterSpec);
     const server = new ForkServer(spawnChild(cmd, options.spawn));
     const first = await server.#readLoop();
-    if (!("ready" in first)) {
+    if (typeof first.ready === "number" && typeof first.ctl === "string") {
+      server.#templatePid = first.ready;
+      // Fork requests go to the template through its control FIFO (read-write: never blocks; the
+      // keeper's stdin is no use, as the runtime closes it when the keeper exits).
+      try {
+        server.#controlFd = openSync(first.ctl, constants.O_RDWR);
+        server.#control = G.Bun.file(server.#controlFd).writer();
+      } catch (error) {
+        server.#child.kill("SIGKILL");
+        throw new SnakepitError("worker_spawn_failed", `Preload template for ${options.adapterSpec}: cannot open its control FIFO: ${(error as Error).message}`);
+      }
+    } else {
       server.#child.kill("SIGKILL");
       await server.#child.exited;
       const log = server.#stderrTail.trim().split("\n").slice(-5).join("\n");
@@ -107,10 +101,9 @@ export class ForkServer {
           resolveFirst(msg);
         } else if ("forked" in msg) this.#onForked(msg);
         else if ("exited" in msg) {
-          const sig = msg.signal as number | null;
-          this.#exits.get(msg.exited as number)?.({ exitCode: msg.code as number | null, signal: sig ? SIGNALS[sig] ?? `SIG${sig}` : null });
-          this.#exits.delete(msg.exited as number);
-        }
+          const signal = signalName(msg.signame, msg.signal);
+          this.#settle(msg.exited as number, { exitCode: signal ? null : (msg.code as number | null), signal });
+        } else if ("template_exited" in msg) this.#templateGone(); // its keeper reports its workers' exits from now on
       };
       void (async () => {
         const reader = this.#child.stdout.getReader();
@@ -130,17 +123,41 @@ export class ForkServer {
           }
         }
         if (first) resolveFirst({ error: "the template exited before it was ready" });
-        this.#closed = true;
-        for (const p of this.#pending.values()) p.reject(new Error("the preload template exited"));
-        this.#watchOrphans();
+        this.#keeperAlive = false;
+        this.#templateGone();
       })();
     });
   }
 
-  /** The template is gone, so nobody reports our workers' exits: watch /proc for them. */
+  /** No more forks from this template; its keeper (while it lives) or /proc tell how workers end. */
+  #templateGone(): void {
+    if (!this.#closed) {
+      this.#closed = true;
+      for (const p of this.#pending.values()) p.reject(new Error("the preload template exited"));
+      this.#pending.clear();
+    }
+    this.#watchOrphans();
+  }
+
+  #settle(pid: number, status: ExitStatus): void {
+    const entry = this.#exits.get(pid);
+    if (!entry) return;
+    this.#exits.delete(pid);
+    closeSync(entry.statusFd);
+    entry.resolve(status);
+  }
+
+  /**
+   * The template is gone: its keeper reaps and reports our workers now. Should the keeper be gone
+   * too (or miss one), nobody can wait for them: watch /proc for their ends, and settle a worker
+   * seen gone twice in a row (the keeper's report, if one comes, arrives well before that).
+   */
   #watchOrphans(): void {
+    if (this.#watching) return;
+    this.#watching = true;
+    const gone = new Set<number>();
     const timer = setInterval(() => {
-      for (const [pid, resolve] of this.#exits) {
+      for (const [pid, entry] of this.#exits) {
         let state = "X";
         try {
           const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
@@ -148,12 +165,14 @@ export class ForkServer {
         } catch {
           // Gone.
         }
-        if (state === "Z" || state === "X") {
-          this.#exits.delete(pid);
-          resolve({ exitCode: null, signal: null });
-        }
+        if (state !== "Z" && state !== "X") continue;
+        if (gone.has(pid) || !this.#keeperAlive) this.#settle(pid, selfReported(entry.statusFd, this.pid));
+        else gone.add(pid);
       }
-      if (this.#exits.size === 0) clearInterval(timer);
+      if (this.#exits.size === 0) {
+        clearInterval(timer);
+        this.#watching = false;
+      }
     }, 100);
   }
 
@@ -166,7 +185,7 @@ export class ForkServer {
     // Read-write opens never block; the child's own opens complete once these exist.
     const fds: number[] = [];
     try {
-      for (const name of ["in", "out", "err"]) fds.push(openSync(`${dir}/${name}`, constants.O_RDWR));
+      for (const name of ["in", "out", "err", "st"]) fds.push(openSync(`${dir}/${name}`, constants.O_RDWR | (name === "st" ? constants.O_NONBLOCK : 0)));
     } catch (error) {
       // Out of descriptors, say: this worker fails to start; the template and other forks go on.
       for (const fd of fds) closeSync(fd);
@@ -181,7 +200,7 @@ export class ForkServer {
     const inFd = fds[0]!;
     const out = endable(fds[1]!);
     const err = endable(fds[2]!);
-    const exited = new Promise<ExitStatus>((resolve) => this.#exits.set(pid, resolve)).then(async (status) => {
+    const exited = new Promise<ExitStatus>((resolve) => this.#exits.set(pid, { resolve, statusFd: fds[3]! })).then(async (status) => {
       await new Promise((r) => setTimeout(r, 20)); // let the last output drain
       out.end();
       err.end();
@@ -197,13 +216,14 @@ export class ForkServer {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, env: options.env });
-      this.#child.write(new TextEncoder().encode(JSON.stringify({ id, argv: cmd.slice(at + 1), env: options.env, cwd: options.cwd ?? "" }) + "\n"));
+      this.#control!.write(new TextEncoder().encode(JSON.stringify({ id, argv: cmd.slice(at + 1), env: options.env, cwd: options.cwd ?? "" }) + "\n"));
+      this.#control!.flush();
     });
   }
 
   /** The template's pid (a process of the run, like its workers). */
   get pid(): number {
-    return this.#child.pid;
+    return this.#templatePid ?? this.#child.pid;
   }
 
   /** True once the template has exited. */
@@ -213,68 +233,15 @@ export class ForkServer {
 
   /** Stop the template (its workers are stopped by their own pools). */
   async close(): Promise<void> {
-    this.#child.closeStdin();
-    await this.#child.exited;
-  }
-}
-
-function forkedChild(pid: number, inFd: number, stdout: ReadableStream<Uint8Array>, stderr: ReadableStream<Uint8Array>, exited: Promise<ExitStatus>): ChildProcess {
-  const sink = G.Bun.file(inFd).writer();
-  let open = true;
-  let pending: Uint8Array[] = [];
-  const flush = () => {
-    const parts = pending;
-    pending = [];
-    if (!open) return;
-    // One buffer, one sink write: each FileSink write costs a syscall (epoll_ctl) of its own.
-    sink.write(parts.length === 1 ? parts[0]! : concat(parts));
-    sink.flush();
-  };
-  const closeStdin = () => {
-    if (!open) return;
-    flush();
-    open = false;
     try {
-      sink.end(); // the worker reads end-of-input: its lifeline
-      closeSync(inFd);
+      this.#control?.end(); // end-of-input: the template winds down and exits, then its keeper
+      if (this.#controlFd !== undefined) closeSync(this.#controlFd);
     } catch {
       // The sink closed it already.
     }
-  };
-  void exited.then(closeStdin);
-  return {
-    pid,
-    write(bytes) {
-      if (!open) return;
-      if (pending.length === 0) setImmediate(flush);
-      pending.push(bytes);
-    },
-    closeStdin,
-    stdout,
-    stderr,
-    exited,
-    kill(signal) {
-      try {
-        process.kill(-pid, signal);
-      } catch {
-        try {
-          process.kill(pid, signal); // before its setsid(), the child leads no group yet
-        } catch {
-          // Gone.
-        }
-      }
-    },
-  };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
+    this.#control = undefined;
+    this.#controlFd = undefined;
+    this.#child.closeStdin();
+    await this.#child.exited;
   }
-  return out;
 }

@@ -97,7 +97,6 @@ export async function awaitHandshake(o: {
 /** "exited with code 1" / "was killed by SIGKILL". */
 export function describeExit(status: ExitStatus): string {
   if (status.signal) return `was killed by ${status.signal}`;
-  // A forked worker whose template died is nobody's child we can wait for: /proc shows it gone.
-  if (status.exitCode === null) return "exited (its exit status is unknown: the template it was forked from had died)";
+  if (status.exitCode === null) return `exited (${status.statusNote ?? "its exit status is unknown"})`;
   return `exited with code ${status.exitCode}`;
 }

@@ -81,7 +81,7 @@ export function createPreload(config: StartConfig, deps: PreloadDeps): Preload |
   let closed = false;
   const template = () => {
     if (!server) {
-      server = ForkServer.start(deps.python, { ...preload, adapterSpec: config.adapter, runId: deps.runId, instance: deps.instance, spawn: { env, cwd: config.cwd } });
+      server = ForkServer.start(deps.python, { ...preload, adapterSpec: config.adapter, runId: deps.runId, pool: config.name, instance: deps.instance, spawn: { env, cwd: config.cwd } });
       server.then((s) => void (live = s), () => (server = undefined)); // after a failure, the next worker tries again
     }
     return server;

@@ -37,7 +37,7 @@ export async function startNode(name: string, config: string, extra: string[] = 
 
 /**
  * Live Python processes of the bridge among the descendants of `pid`: workers, and the fork
- * templates they were forked from (`-m snakepit_bridge.forkserver`, a child of `pid` itself).
+ * templates they were forked from (`-m snakepit_bridge.forkserver`, a child of its keeper).
  */
 export function pythonProcessesOf(pid: number): { workers: number[]; templates: number[] } {
   const out = { workers: [] as number[], templates: [] as number[] };
@@ -49,7 +49,7 @@ export function pythonProcessesOf(pid: number): { workers: number[]; templates: 
       } catch {
         // gone
       }
-      if (parent === pid && cmd.includes("snakepit_bridge.forkserver")) out.templates.push(child);
+      if (cmd.includes("snakepit_bridge.forkserver")) out.templates.push(child); // under its keeper (snakepit-keeper)
       else if (cmd.includes("snakepit_bridge")) out.workers.push(child);
       walk(child);
     }

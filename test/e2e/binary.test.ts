@@ -30,6 +30,9 @@ describe("the single executable", () => {
       });
       expect(await res.json()).toEqual({ result: 42 });
       expect(readdirSync(cache).filter((n) => n.startsWith("assets-"))).toHaveLength(1);
+      // The read-only bridge's bytecode is kept in the cache (checked-hash pycs), not compiled at each start.
+      const [tag] = readdirSync(join(cache, "pycache"));
+      expect(readdirSync(join(cache, "pycache", tag!))).toContain("snakepit_bridge.server.pyc");
     } finally {
       server.proc.kill("SIGTERM");
     }
@@ -57,7 +60,7 @@ describe("the single executable", () => {
       env: { ...process.env, SNAKEPIT_CACHE_DIR: cache, PYTHONDONTWRITEBYTECODE: "1" },
     });
     expect(run().stdout.toString()).toBe('"Hello, safe!"\n');
-    const [assets] = readdirSync(cache);
+    const assets = readdirSync(cache).find((n) => n.startsWith("assets-"));
     const tree = join(cache, assets!);
     const modes = new Set<string>();
     const walk = (p: string) => {
@@ -68,6 +71,7 @@ describe("the single executable", () => {
     walk(tree);
     expect([...modes].sort()).toEqual(["400", "500"]);
     expect((lstatSync(cache).mode & 0o777).toString(8)).toBe("700");
+    for (const dir of [join(cache, "pycache"), join(cache, "pycache", readdirSync(join(cache, "pycache"))[0]!)]) expect((lstatSync(dir).mode & 0o777).toString(8)).toBe("700");
     // Plant a module Python imports by itself, and edit the bridge.
     const plant = `open(${JSON.stringify(marker)}, "w").close()\n`;
     chmodSync(join(tree, "python"), 0o700);

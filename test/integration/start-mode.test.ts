@@ -17,7 +17,7 @@ describe.skipIf(process.platform !== "linux")("start mode", () => {
     await using pit = await Snakepit.start({ adapter: fixture("echo.py"), poolSize: 3, python: PYTHON });
     const template = pit.stats().pools.default!.templatePid;
     expect(template).toBeNumber();
-    expect(readFileSync(`/proc/${template}/cmdline`, "utf8").split("\0")).toEqual([PYTHON, "-m", "snakepit_bridge.forkserver", "--run-id", pit.runId, "--instance", "default", ""]);
+    expect(readFileSync(`/proc/${template}/cmdline`, "utf8").split("\0")).toEqual([PYTHON, "-m", "snakepit_bridge.forkserver", "--run-id", pit.runId, "--pool", "default", "--instance", "default", ""]);
     expect(pit.listWorkers().map((w) => parentOf(w.pid))).toEqual([template!, template!, template!]);
     expect(pidsOfRun(pit.runId).sort(byNumber)).toEqual(processesOf(pit));
     expect(await pit.execute("echo", { value: "forked" })).toBe("forked");

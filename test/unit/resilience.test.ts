@@ -87,6 +87,13 @@ describe("devices, lifecycle, crashes, health", () => {
     expect(classifyCrash({ exitCode: null, signal: "SIGSEGV" }, undefined, false).kind).toBe("signal");
     expect(classifyCrash({ exitCode: null, signal: "SIGKILL" }, undefined, true).kind).toBe("oom");
     expect(classifyCrash({ exitCode: null, signal: "SIGKILL" }, "heartbeat_timeout", true).kind).toBe("heartbeat_timeout");
+    // A forked worker that outlived its template and did not exit through Python: status unknown.
+    const unknown = { exitCode: null, signal: null, statusNote: "exit status unknown: the worker outlived its preload template" };
+    expect(classifyCrash(unknown, undefined, false)).toEqual({ kind: "signal", exitCode: null, signal: null, statusNote: unknown.statusNote });
+    expect(classifyCrash(unknown, undefined, true).kind).toBe("oom");
+    expect(classifyCrash(unknown, "cancel_timeout", true).kind).toBe("cancel_timeout");
+    expect(classifyCrash({ exitCode: null, signal: "SIGSEGV" }, undefined, true).kind).toBe("signal");
+    expect(classifyCrash({ exitCode: 3, signal: null }, undefined, true)).toEqual({ kind: "exit", exitCode: 3, signal: null });
   });
   test("HealthMonitor counts crashes in a rolling window", () => {
     let now = 0;
