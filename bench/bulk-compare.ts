@@ -6,10 +6,9 @@
  * (default 5). Prints medians with min–max; writes nothing. `npx bun bench/bulk-compare.ts`
  */
 
-import { tableFromArrays, tableToIPC } from "apache-arrow";
-import { arrowIPC } from "../src/bridge/arrow.ts";
 import { poolBudget, setPoolBudget } from "../src/bridge/shm-pool.ts";
 import { benchPython } from "./lib.ts";
+import { arrow, bulkRate as rate, bytes, f, floats, sameBytes as same } from "./bulk-data.ts";
 import { canPin, HOST_CPU, hostOn, OTHER_CORE, pinSelf } from "./placement.ts";
 import { RawPipe } from "./contenders/raw.ts";
 import { pitArrow, pitBytes, pitF32, startPit } from "./contenders/snakepit.ts";
@@ -17,28 +16,6 @@ import { apiBulk, fastapiMissing, startUvicorn } from "./contenders/fastapi.ts";
 
 const python = benchPython();
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const BULK = 16 * 1024 * 1024;
-const bytes = new Uint8Array(BULK);
-for (let i = 0; i < BULK; i++) bytes[i] = (i * 2654435761) >>> 24;
-const floats = new Float32Array(BULK / 4).map((_, i) => i * 0.5);
-const f = new Uint8Array(floats.buffer);
-const arrow = arrowIPC(tableToIPC(tableFromArrays({ a: new Float64Array(BULK / 16).map((_, i) => i), b: new Float64Array(BULK / 16).fill(0.5) })));
-
-function same(a: Uint8Array, b: Uint8Array, who: string): void {
-  if (a.length !== b.length || a[12345] !== b[12345] || a[a.length - 1] !== b[b.length - 1]) throw new Error(`${who}: bulk echo came back wrong (${b.length} bytes)`);
-}
-
-async function rate(trip: () => Promise<void>): Promise<number> {
-  await trip();
-  const xs: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    const t = performance.now();
-    await trip();
-    xs.push(16 / ((performance.now() - t) / 1000));
-  }
-  return xs.sort((a, b) => a - b)[1]!;
-}
-
 type Row = Record<string, number>;
 
 async function snakepit(pool: boolean): Promise<Row> {

@@ -5,11 +5,10 @@
  * figures are medians with min–max. A contender beating its own floor stops the run.
  */
 
-import { tableFromArrays, tableToIPC } from "apache-arrow";
-import { arrowIPC } from "../src/bridge/arrow.ts";
 import { shmEnabled, shmWorkerEnv, useShm } from "../src/bridge/shm.ts";
 import { updateReadme } from "./readme-table.ts";
 import { benchPython, saveResults, sequential, throughput } from "./lib.ts";
+import { arrow, BULK, bulkRate, bytes, f, floats, sameBytes } from "./bulk-data.ts";
 import { ALL_CPUS, canPin, HOST_CPU, hostOn, OTHER_CORE, pin, pinSelf, SAME_CORE } from "./placement.ts";
 import { checkFloors, type Samples, summarise, targets } from "./stats.ts";
 import { RawPipe, rawStart } from "./contenders/raw.ts";
@@ -25,33 +24,10 @@ const SMOKE = ROUNDS < 5;
 const SEQ = env("BENCH_SEQ", 2_000);
 const TOTAL = env("BENCH_TOTAL", 20_000);
 const STREAM_N = 100_000;
-const BULK = 16 * 1024 * 1024;
 const HTTP_SECONDS = env("BENCH_HTTP_SECONDS", 3);
 const IN_FLIGHT = 64;
 
 type Figures = Array<[row: string, who: string, value: number]>;
-
-const bytes = new Uint8Array(BULK);
-for (let i = 0; i < BULK; i++) bytes[i] = (i * 2654435761) >>> 24;
-const floats = new Float32Array(BULK / 4).map((_, i) => i * 0.5);
-/** A 16 MiB Arrow table (two float64 columns) as IPC: snakepit sends it as Arrow, uvicorn echoes its bytes. */
-const arrow = arrowIPC(tableToIPC(tableFromArrays({ a: new Float64Array(BULK / 16).map((_, i) => i), b: new Float64Array(BULK / 16).fill(0.5) })));
-
-function sameBytes(a: Uint8Array, b: Uint8Array, who: string): void {
-  if (a.length !== b.length || a[12345] !== b[12345] || a[a.length - 1] !== b[b.length - 1]) throw new Error(`${who}: bulk echo came back wrong (${b.length} bytes)`);
-}
-
-/** MiB/s of a 16 MiB round trip: one warm-up, then the median of 3. */
-async function bulkRate(trip: () => Promise<void>): Promise<number> {
-  await trip();
-  const xs: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    const t = performance.now();
-    await trip();
-    xs.push(16 / ((performance.now() - t) / 1000));
-  }
-  return xs.sort((a, b) => a - b)[1]!;
-}
 
 async function raw(): Promise<Figures> {
   const out: Figures = [];
@@ -74,7 +50,6 @@ async function raw(): Promise<Figures> {
     out.push(["streamRate", "rawBatched", STREAM_N / ((performance.now() - t) / 1000)], ["streamFirstMs", "rawBatched", s.firstMs]);
   }
   out.push(["bytesMiBps", "raw", await bulkRate(async () => sameBytes(bytes, await one.bulk(bytes, false), "raw"))]);
-  const f = new Uint8Array(floats.buffer);
   out.push(["f32MiBps", "raw", await bulkRate(async () => sameBytes(f, await one.bulk(f, true), "raw f32"))]);
   await one.close();
   hostOn(ALL_CPUS);
@@ -99,7 +74,6 @@ async function snakepit(): Promise<Figures> {
     if (s.count !== STREAM_N) throw new Error(`snakepit stream: ${s.count} chunks`);
     out.push(["streamRate", "snakepit", STREAM_N / ((performance.now() - t) / 1000)], ["streamFirstMs", "snakepit", s.firstMs]);
     out.push(["bytesMiBps", "snakepit", await bulkRate(async () => sameBytes(bytes, await pitBytes(pit, bytes), "snakepit"))]);
-    const f = new Uint8Array(floats.buffer);
     out.push(["f32MiBps", "snakepit", await bulkRate(async () => sameBytes(f, new Uint8Array((await pitF32(pit, floats)).buffer), "snakepit f32"))]);
     out.push(["arrowMiBps", "snakepit", await bulkRate(() => pitArrow(pit, arrow, sameBytes))]);
   }
@@ -109,7 +83,6 @@ async function snakepit(): Promise<Figures> {
     try {
       await using pit = await startPit(python, 1, OTHER_CORE);
       out.push(["bytesMiBps", "snakepitPipe", await bulkRate(async () => sameBytes(bytes, await pitBytes(pit, bytes), "snakepit pipe"))]);
-      const f = new Uint8Array(floats.buffer);
       out.push(["f32MiBps", "snakepitPipe", await bulkRate(async () => sameBytes(f, new Uint8Array((await pitF32(pit, floats)).buffer), "snakepit pipe f32"))]);
       out.push(["arrowMiBps", "snakepitPipe", await bulkRate(() => pitArrow(pit, arrow, sameBytes))]);
     } finally {
@@ -138,7 +111,6 @@ async function fastapi(): Promise<Figures> {
     if (s.count !== STREAM_N) throw new Error(`FastAPI stream: ${s.count} chunks`);
     out.push(["streamRate", "fastapi", STREAM_N / ((performance.now() - t) / 1000)], ["streamFirstMs", "fastapi", s.firstMs]);
     out.push(["bytesMiBps", "fastapi", await bulkRate(async () => sameBytes(bytes, await apiBulk(one.url, bytes, false), "fastapi"))]);
-    const f = new Uint8Array(floats.buffer);
     out.push(["f32MiBps", "fastapi", await bulkRate(async () => sameBytes(f, await apiBulk(one.url, f, true), "fastapi f32"))]);
     out.push(["arrowMiBps", "fastapi", await bulkRate(async () => sameBytes(arrow.bytes, await apiBulk(one.url, arrow.bytes, false), "fastapi arrow"))]);
   } finally {
