@@ -46,7 +46,7 @@ export function runUnary(host: CallHost, tool: string, args: Record<string, unkn
   // One promise chain per call: this sits on the hot path, every extra hop shows in throughput.
   const attempt = (front: boolean): Promise<CallResult> => {
     if (host.isClosed) return Promise.reject(host.closedError());
-    return host.dispatch({ lease, mode, prefetch: true, deadline: ctx.deadline, signal: options.signal, front }, (w, queueMs) => {
+    return host.dispatch({ lease, mode, prefetch: true, deadline: ctx.deadline, signal: options.signal, front, tool, client: options.client }, (w, queueMs) => {
       ctx.queueMs = queueMs;
       const [callOptions, span] = workerOptions(ctx, options, w);
       if (!span) return w.call(tool, args, callOptions);

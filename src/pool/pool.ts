@@ -210,7 +210,7 @@ export class Pool implements CallHost {
         if (previous) this.dropSession(lease.id, previous);
       }
       return start(w, queueMs);
-    }, req.front);
+    }, req.front, req);
   }
 
   /** Execute a tool on the least-loaded worker (or the session's worker). */

@@ -21,6 +21,9 @@ export class QueuedCall<T> implements Waiter<Worker>, Deadline {
   pick: (() => Worker | undefined) | undefined = undefined;
   /** Unlinks it from the queue; false once it left. Set by the dispatcher. */
   remover: () => boolean = () => false;
+  /** The tool it calls, and its fairness key (see queue.ts). */
+  tool = "";
+  key: string | undefined = undefined;
   /** It left the queue: started or failed. */
   left = false;
   at = 0;
@@ -74,7 +77,14 @@ export class QueuedCall<T> implements Waiter<Worker>, Deadline {
   run(worker: Worker): void {
     this.#cleanup();
     try {
-      this.#resolve(this.#start(worker, this.#dispatcher.since(this.enqueuedAt)));
+      const out = this.#start(worker, this.#dispatcher.since(this.enqueuedAt));
+      this.#resolve(out);
+      // How long its key's calls take, for fair shares of worker time (see queue.ts).
+      if (out instanceof Promise) {
+        const startedAt = this.#dispatcher.since(0);
+        const ended = () => this.#dispatcher.released(this, this.#dispatcher.since(startedAt));
+        out.then(ended, ended);
+      }
     } catch (err) {
       this.#reject(err);
     }

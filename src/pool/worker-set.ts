@@ -72,6 +72,7 @@ export class WorkerSet {
         onExit: (w, status, expected, crash, wasReady) => this.#onExit(w, status.exitCode, status.signal, expected, crash, wasReady),
         onLog: (w, line) => bus.emit("worker.log", { pool: pool.name, worker: w.id, line }),
         onIdle: (w) => this.#onIdle(w),
+        onZombie: (_w, tool, delta) => this.#deps.dispatcher.zombie(tool, delta),
       },
     });
     this.workers.push(worker);

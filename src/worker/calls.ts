@@ -30,6 +30,8 @@ export interface CallOwner {
   released(): void;
   /** A cancelled call outlived its grace: the worker must go. */
   cancelTimedOut(callId: number): void;
+  /** A cancelled call of `tool` runs on (+1) or ended (-1): the pool holds back the tool's calls. */
+  zombie?(tool: string, delta: number): void;
 }
 
 /** One started call. */
@@ -138,7 +140,10 @@ export class CallTracker {
     this.serviceMs += (ran - this.serviceMs) * 0.2;
     this.#pending.delete(call);
     call.grace?.clear();
-    if (call.cancelled) this.zombies--;
+    if (call.cancelled) {
+      this.zombies--;
+      this.#owner.zombie?.(call.tool, -1);
+    }
     this.inFlight--;
     this.#owner.released();
     if (this.inFlight === 0) for (const done of this.#drainWaiters.splice(0)) done();
@@ -148,6 +153,7 @@ export class CallTracker {
   /** A call was cancelled (abort, deadline, consumer): it runs on as a zombie until its end or its grace. */
   cancelled(call: TrackedCall): void {
     this.zombies++;
+    this.#owner.zombie?.(call.tool, 1);
     call.grace = this.#clock.setTimer(() => this.#owner.cancelTimedOut(call.id), this.#owner.cancelGraceMs);
   }
 

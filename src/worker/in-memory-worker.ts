@@ -85,6 +85,7 @@ export class InMemoryWorker implements WorkerLink {
         if (this.state === "ready") this.#hooks.onIdle(this);
       },
       cancelTimedOut: () => void this.kill("cancel_timeout"),
+      zombie: (tool, delta) => this.#hooks.onZombie?.(this, tool, delta),
     }, this.capacity, this.#clock);
   }
 

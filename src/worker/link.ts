@@ -84,6 +84,8 @@ export interface WorkerHooks {
   onLog(worker: WorkerLink, line: string): void;
   /** A slot freed (a call ended). */
   onIdle(worker: WorkerLink): void;
+  /** A cancelled call of `tool` runs on (+1, a "zombie") or ended at last (-1). */
+  onZombie?(worker: WorkerLink, tool: string, delta: number): void;
 }
 
 /** The seam. */
