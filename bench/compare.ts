@@ -66,6 +66,13 @@ async function raw(): Promise<Figures> {
     if (s.count !== STREAM_N) throw new Error(`raw stream: ${s.count} chunks`);
     out.push(["streamRate", who, STREAM_N / ((performance.now() - t) / 1000)], ["streamFirstMs", who, s.firstMs]);
   }
+  {
+    // The floor of snakepit's stream, which batches a fast generator's chunks (128 a write).
+    const t = performance.now();
+    const s = await one.streamBatched(STREAM_N, 128);
+    if (s.count !== STREAM_N) throw new Error(`raw batched stream: ${s.count} chunks`);
+    out.push(["streamRate", "rawBatched", STREAM_N / ((performance.now() - t) / 1000)], ["streamFirstMs", "rawBatched", s.firstMs]);
+  }
   out.push(["bytesMiBps", "raw", await bulkRate(async () => sameBytes(bytes, await one.bulk(bytes, false), "raw"))]);
   const f = new Uint8Array(floats.buffer);
   out.push(["f32MiBps", "raw", await bulkRate(async () => sameBytes(f, await one.bulk(f, true), "raw f32"))]);

@@ -27,7 +27,7 @@ const ROWS: Array<[row: string, label: string, unit: string, scale?: number]> = 
 ];
 // A column shows only if the results have figures for it ("snakepitPreload": results from before
 // forking became the default start mode).
-const ALL_COLUMNS: Array<[string, string]> = [["snakepit", "snakepit"], ["snakepitSpawn", "snakepit, spawned"], ["snakepitPreload", "snakepit, preload"], ["snakepitPipe", "snakepit, bulk via pipe"], ["raw", "raw pipe (flush each)"], ["rawBuffered", "raw pipe (buffered)"], ["pythonShell", "python-shell (Node)"], ["fastapi", "FastAPI + uvicorn"]];
+const ALL_COLUMNS: Array<[string, string]> = [["snakepit", "snakepit"], ["snakepitSpawn", "snakepit, spawned"], ["snakepitPreload", "snakepit, preload"], ["snakepitPipe", "snakepit, bulk via pipe"], ["raw", "raw pipe (flush each)"], ["rawBuffered", "raw pipe (buffered)"], ["rawBatched", "raw pipe (batched)"], ["pythonShell", "python-shell (Node)"], ["fastapi", "FastAPI + uvicorn"]];
 
 function cell(f: Figure | undefined, scale = 1): string {
   if (!f) return "—";

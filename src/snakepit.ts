@@ -189,7 +189,7 @@ export class Snakepit implements AsyncDisposable {
     } catch (err) {
       return Promise.reject(err);
     }
-    return pool.execute(tool, args, options, lease).then((r) => r.result as T);
+    return pool.executeValue(tool, args, options, lease) as Promise<T>;
   }
 
   /**

@@ -10,6 +10,7 @@ import { pin } from "../placement.ts";
 const script = new URL("../baselines/raw_echo.py", import.meta.url).pathname;
 const encoder = new TextEncoder();
 
+/** A reply line; a batched stream's lines are arrays of ints (whose `id` is undefined too). */
 type Line = { id?: number; result?: number; i?: number; done?: boolean };
 
 export class RawPipe {
@@ -125,6 +126,21 @@ export class RawPipe {
       if (line.i !== count - 1) throw new Error("raw stream out of order");
     };
     await this.#request({ stream: n, flush });
+    return { firstMs, count };
+  }
+
+  /** n chunks in arrays of up to `batch`, one write each (as snakepit's worker batches a fast stream). */
+  async streamBatched(n: number, batch: number): Promise<{ firstMs: number; count: number }> {
+    const t0 = performance.now();
+    let firstMs = 0;
+    let count = 0;
+    this.#onLine = (line) => {
+      if (count === 0) firstMs = performance.now() - t0;
+      for (const i of line as unknown as number[]) {
+        if (i !== count++) throw new Error("raw batched stream out of order");
+      }
+    };
+    await this.#request({ stream: n, batch });
     return { firstMs, count };
   }
 

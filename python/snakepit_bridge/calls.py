@@ -22,6 +22,7 @@ from .deadlines import DeadlineTimer
 from .errors import BridgeError, Cancelled, DeadlineExceeded, ToolNotFound
 from .host_client import HostClient
 from .sessions import SessionStore
+from .stream_out import send_stream
 from .wire import END, MESSAGE, error_payload
 
 __all__ = ["CallRunner", "TERMINATING"]
@@ -49,6 +50,7 @@ class CallRunner:
         self._write = write  # a ready JSON packet, straight to the pipe
         self._hold = hold  # a ready JSON packet, sent with the next write
         self._queue = queue  # a ready stream message (first?), which may share a write with the next
+        self.batch_writer: Any = None  # the FrameWriter, once the host said it reads MESSAGES batches
         self.quick: "set[str]" = set()  # tools whose last call took under QUICK_US
         self.inline_ok: "set[str]" = set()  # of those, the ones without ctx (never wait on the host)
         self._send_chunk = send_chunk or (lambda cid, seq, data: send({"k": MESSAGE, "id": cid, "msg": {"data": data, "seq": seq}}))
@@ -241,6 +243,11 @@ class CallRunner:
     def _stream(self, call: CallState, result: Any) -> None:
         if not is_stream(result):
             self._send({"k": MESSAGE, "id": call.id, "msg": {"data": result, "seq": 0}})
+            return
+        if self.batch_writer is not None:
+            sync = not hasattr(result, "__anext__")
+            send_stream(call, result if sync else self._iterate(call, result), self.batch_writer, self._send_chunk,
+                        self._check, raw=sync)
             return
         cond = call.credit_cond
         send = self._send_chunk

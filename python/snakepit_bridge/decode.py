@@ -114,6 +114,10 @@ def _decode_checked(flags: int, payload: bytes, attachments: List[bytes]) -> Any
         kind, call_id = peek_header(payload)
         raise UndecodablePacket(f"request nests too deeply to decode (the limit is {MAX_DEPTH})", kind, call_id,
                                 context={"limit": MAX_DEPTH}) from None
+    except OSError as exc:  # a shared-memory argument that cannot be opened or mapped: our side, not the caller's
+        kind, call_id = peek_header(payload)
+        raise UndecodablePacket(f"a shared-memory argument could not be mapped: {type(exc).__name__}: {exc}", kind, call_id,
+                                code="internal") from None
     except Exception as exc:  # noqa: BLE001 - bad JSON, bad typed values: answered, never fatal
         kind, call_id = peek_header(payload)
         raise UndecodablePacket(f"request could not be decoded: {type(exc).__name__}: {exc}", kind, call_id) from None

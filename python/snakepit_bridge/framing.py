@@ -11,12 +11,15 @@ import os
 import struct
 import threading
 import time
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
+
+from .batch_writing import BatchWriting
 
 __all__ = [
     "FLAG_JSON",
     "FLAG_TYPED",
     "FLAG_ATTACHMENT",
+    "HEADER",
     "FrameReader",
     "FrameWriter",
     "ProtocolError",
@@ -28,6 +31,7 @@ FLAG_ATTACHMENT = 0x80
 MAX_FRAME = 1 << 31
 
 _HEADER = struct.Struct(">BI")
+HEADER = _HEADER  # flags, payload length
 
 
 class ProtocolError(Exception):
@@ -94,7 +98,7 @@ class FrameReader:
             return flags, payload, attachments
 
 
-class FrameWriter:
+class FrameWriter(BatchWriting):
     """Writes packets atomically (attachments then JSON) from any thread.
 
     Stream chunks (`queue_packet`) may be held briefly so that a fast stream goes out in few
@@ -119,6 +123,8 @@ class FrameWriter:
         self._wake = threading.Event()
         self._flusher: Optional[threading.Thread] = None
         self._watch: Optional[Callable[[], bool]] = None
+        self._batches: List[Any] = []  # open stream batches (stream_out.Batch), written on stalls
+        self.polling = False  # the flusher thread is polling (mirrors _wake, read without a call)
 
     def write_packet(
         self, payload: bytes, attachments: Sequence[bytes] = (), typed: bool = False
@@ -204,6 +210,7 @@ class FrameWriter:
             self._start_flusher()
 
     def _start_flusher(self) -> None:
+        self.polling = True
         self._wake.set()
         if self._flusher is None:
             self._flusher = threading.Thread(target=self._flush_loop, name="snakepit-flush", daemon=True)
@@ -219,6 +226,11 @@ class FrameWriter:
                 watch = self._watch
                 if watch is not None and watch():
                     idle = 0
+                try:
+                    if self._flush_batches():
+                        idle = 0
+                except OSError:
+                    return  # the host is gone: the reader sees it too
                 if not self._held:
                     idle += 1
                     continue
@@ -228,9 +240,12 @@ class FrameWriter:
                         self.flush()
                     except OSError:
                         return  # the host is gone: the reader sees it too
+            self.polling = False
             self._wake.clear()
             watch = self._watch
-            if self._held or (watch is not None and watch()):  # held (or a call to watch) just before the clear: poll on
+            held = self._held or any(batch.pending() for batch in list(self._batches))
+            if held or (watch is not None and watch()):  # held (or a call to watch) just before the clear: poll on
+                self.polling = True
                 self._wake.set()
 
     def _write_all(self, data: bytes) -> None:

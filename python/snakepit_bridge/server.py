@@ -31,7 +31,7 @@ from .wire import CANCEL, CREDIT, END, MESSAGE, REQUEST, STREAM_REQUEST, error_p
 
 __all__ = ["Server", "PROTOCOL_VERSION", "TERMINATING"]
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: stream messages may come batched (MESSAGES)
 _loads = codec.loads
 INLINE_S = 0.002  # a call run without handing the lead on gets it handed on after this long
 BUSY_S = 0.001  # calls started closer together than this run without handing the lead on
@@ -113,6 +113,7 @@ class Server:
         if error is not None:
             self.control.fail(f"the host refused this worker: {error.get('message', error)}")
         host_version = (reply or {}).get("protocolVersion") or 0
+        self.runner.batch_writer = self._writer if host_version == PROTOCOL_VERSION else None  # reads MESSAGES
         if host_version and host_version != PROTOCOL_VERSION:
             from . import __version__
 
@@ -202,8 +203,7 @@ class Server:
                     lead.release()
 
     def _watch(self) -> bool:
-        """Run by the flusher thread every poll: hand the lead on from a call that runs too long.
-        True while a call runs with the lead (keep watching)."""
+        """Flusher, each poll: hand the lead on from a call that runs too long; True while one runs with it."""
         since = self._inline_since
         if not since:
             return False
@@ -288,11 +288,9 @@ class Server:
         if call is None:
             return
         with self._slots:
-            try:
+            queued = call in self._waiting
+            if queued:
                 self._waiting.remove(call)
-                queued = True
-            except ValueError:
-                queued = False
         call.cancelled = True
         if queued:  # never started: answer now instead of after the running call
             self.runner.finish(call)

@@ -29,7 +29,7 @@ from . import shm_peer, shm_pool
 
 __all__ = ["enabled", "export", "write_segment", "open_segment", "cleanup", "DIR"]
 
-DIR = "/dev/shm"
+DIR = shm_pool.DIR
 _NAME = re.compile(r"^snakepit-(\d+)-(?:w(\d+)-)?[0-9a-z]+$")
 _ORPHAN_AFTER_S = 30.0
 # Fault every page in at map time: one pass in the kernel instead of a fault per 4 KiB page.
@@ -63,7 +63,12 @@ def export(buf: Any) -> Optional[dict]:
     if view.nbytes < _min_bytes or not view.contiguous:
         return None
     pooled = shm_pool.lend(view)
-    return pooled if pooled is not None else write_segment(view)
+    if pooled is not None:
+        return pooled
+    try:
+        return write_segment(view)
+    except OSError:  # /dev/shm full (ENOSPC), out of fds...: this one goes through the pipe
+        return None
 
 
 def write_segment(buf: Any) -> dict:

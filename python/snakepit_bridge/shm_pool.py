@@ -12,12 +12,16 @@ through segments that stay mapped on both sides:
   only FREE segments. Arguments the host lends arrive as a memoryview over a ctypes array over
   the mapping (no copy); when the tool's last view of it (numpy arrays, slices, DLPack tensors
   included) is dropped, a finalizer says FREE.
+- a segment's pages are reserved when it is made (posix_fallocate): a sparse one written through
+  its mapping on a full /dev/shm raises SIGBUS; reserved, a full /dev/shm is an OSError at
+  creation and the payload goes one-shot (or through the pipe).
 - at most SNAKEPIT_SHM_POOL_BYTES per process (the host passes its budget; 0: no pool); idle
   segments are retired after 30 s, and a lease the host never took is retired after 30 s.
 """
 
 from __future__ import annotations
 
+import errno
 import mmap
 import os
 import struct
@@ -25,14 +29,19 @@ import threading
 import time
 from typing import Any, Dict, Optional, Tuple
 
-__all__ = ["lend", "configure", "stats"]
+__all__ = [
+    "lend", "configure", "stats", "DIR", "HEADER", "STATE", "LEASE", "MAGIC_AT", "MAGIC", "FREE", "LENT", "HELD", "RETIRED",
+    "read_word", "write_word", "segment_id", "host_pid", "locked", "peer", "keep_peer", "forget_peer",
+]
 
 HEADER = 64
-_STATE, _LEASE, _MAGIC, _ID = 0, 4, 8, 12
+STATE, LEASE, MAGIC_AT, ID_AT = 0, 4, 8, 12  # byte offsets of the header's words
 MAGIC = 0x504B4E53
 FREE, LENT, HELD, RETIRED = 0, 1, 2, 3
 _IDLE_S = 30.0
-_DIR = "/dev/shm"
+DIR = "/dev/shm"
+# open(O_TMPFILE) errors that mean "this filesystem has no O_TMPFILE"; any other is this segment's problem.
+_NO_TMPFILE = {errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL}
 
 _lock = threading.Lock()
 _own: Dict[int, "_Seg"] = {}
@@ -46,16 +55,19 @@ _janitor: Optional[threading.Thread] = None
 _prctl: Any = None
 
 
-def _get(mm: mmap.mmap, at: int) -> int:
+def read_word(mm: mmap.mmap, at: int) -> int:
+    """A header word (an aligned 4-byte load: atomic on every platform we run on)."""
     return struct.unpack_from("<i", mm, at)[0]
 
 
-def _put(mm: mmap.mmap, at: int, value: int) -> None:
+def write_word(mm: mmap.mmap, at: int, value: int) -> None:
+    """Set a header word. Callers that hand a segment over (FREE) hold a lock first: its
+    acquire/release orders the reads of the payload before this store (aarch64 reorders them)."""
     struct.pack_into("<i", mm, at, value)
 
 
-def _id_of(mm: mmap.mmap) -> str:
-    lo, hi = struct.unpack_from("<II", mm, _ID)
+def segment_id(mm: mmap.mmap) -> str:
+    lo, hi = struct.unpack_from("<II", mm, ID_AT)
     return f"{lo:08x}{hi:08x}"
 
 
@@ -63,16 +75,18 @@ class _Seg:
     __slots__ = ("fd", "id", "cap", "mm", "used_at")
 
     def __init__(self, cap: int) -> None:
-        self.fd = os.open(_DIR, os.O_TMPFILE | os.O_RDWR, 0o600)
+        self.fd = os.open(DIR, os.O_TMPFILE | os.O_RDWR, 0o600)
         try:
             os.ftruncate(self.fd, cap)
+            # Every page reserved now: a sparse segment on a full tmpfs raises SIGBUS when written through the mapping.
+            os.posix_fallocate(self.fd, 0, cap)
             self.mm = mmap.mmap(self.fd, cap)
         except BaseException:
             os.close(self.fd)
             raise
-        _put(self.mm, _MAGIC, MAGIC)
-        self.mm[_ID:_ID + 8] = os.urandom(8)
-        self.id = _id_of(self.mm)
+        write_word(self.mm, MAGIC_AT, MAGIC)
+        self.mm[ID_AT:ID_AT + 8] = os.urandom(8)
+        self.id = segment_id(self.mm)
         self.cap = cap
         self.used_at = time.monotonic()
 
@@ -80,17 +94,42 @@ class _Seg:
         global _bytes
         _own.pop(self.fd, None)
         _bytes -= self.cap
-        _put(self.mm, _STATE, RETIRED)
+        write_word(self.mm, STATE, RETIRED)
         self.mm.close()  # the host's mapping, if any, keeps the pages until it drops it
         os.close(self.fd)
 
 
-def configure(budget: int, host_pid: int) -> None:
+def configure(budget: int, host: int) -> None:
     """Set the pool's budget (bytes; 0 turns it off) and whose segments `take` accepts."""
     global _budget, _host_pid
     with _lock:
-        _budget, _host_pid = max(0, budget), host_pid
+        _budget, _host_pid = max(0, budget), host
         _trim(time.monotonic(), everything=_budget == 0)
+
+
+# The small API shm_peer.py uses for the host's segments it maps (call the last three under `locked()`).
+def host_pid() -> int:
+    """The only process whose pooled segments this worker maps."""
+    return _host_pid
+
+
+def locked() -> threading.Lock:
+    return _lock
+
+
+def peer(key: Tuple[int, int]) -> Any:
+    return _peers.get(key)
+
+
+def keep_peer(key: Tuple[int, int], mapped: Any) -> None:
+    """Remember a mapped host segment (the janitor unmaps it once retired) and tidy up."""
+    _peers[key] = mapped
+    _ensure_janitor()
+    _trim(time.monotonic())
+
+
+def forget_peer(key: Tuple[int, int]) -> None:
+    _peers.pop(key, None)
 
 
 def _capacity(size: int) -> int:
@@ -102,11 +141,11 @@ def _capacity(size: int) -> int:
 def _trim(now: float, everything: bool = False) -> None:
     """Retire idle FREE segments, leases the host never took, and what is over the budget."""
     for seg in list(_own.values()):
-        state = _get(seg.mm, _STATE)
+        state = read_word(seg.mm, STATE)
         if (state == FREE and (everything or _bytes > _budget or now - seg.used_at > _IDLE_S)) or (state == LENT and now - seg.used_at > _IDLE_S):
             seg.retire()
     for key, peer in list(_peers.items()):
-        if _get(peer.mm, _STATE) == RETIRED and peer.close():
+        if read_word(peer.mm, STATE) == RETIRED and peer.close():
             del _peers[key]
 
 
@@ -130,9 +169,9 @@ def lend(view: memoryview) -> Optional[dict]:
                 short = True
             if best is not None:
                 best.used_at = now
-                lease = (_get(best.mm, _LEASE) + 1) & 0x7FFFFFFF
-                _put(best.mm, _LEASE, lease)
-                _put(best.mm, _STATE, LENT)  # ours to fill until the host reads the handle
+                lease = (read_word(best.mm, LEASE) + 1) & 0x7FFFFFFF
+                write_word(best.mm, LEASE, lease)
+                write_word(best.mm, STATE, LENT)  # ours to fill until the host reads the handle
                 if short:
                     _prepare_spare(cap)
                 break
@@ -158,7 +197,7 @@ def _dumpable() -> bool:
 def _free_segment(cap: int) -> Optional[_Seg]:
     best = None
     for seg in _own.values():
-        if cap <= seg.cap <= 2 * cap and _get(seg.mm, _STATE) == FREE and (best is None or seg.cap < best.cap):
+        if cap <= seg.cap <= 2 * cap and read_word(seg.mm, STATE) == FREE and (best is None or seg.cap < best.cap):
             best = seg
     return best
 
@@ -169,15 +208,16 @@ def _create(cap: int) -> Optional[_Seg]:
     for seg in list(_own.values()):
         if _bytes + cap <= _budget:
             break
-        if _get(seg.mm, _STATE) == FREE:
+        if read_word(seg.mm, STATE) == FREE:
             seg.retire()
     if _bytes + cap > _budget:
         return None
     try:
         seg = _Seg(cap)
-    except OSError:
-        _works = False  # no O_TMPFILE on this /dev/shm: one-shot segments only
-        return None
+    except OSError as exc:
+        if exc.errno in _NO_TMPFILE:
+            _works = False  # no O_TMPFILE on this /dev/shm: one-shot segments only
+        return None  # ENOSPC, EMFILE, ENOMEM...: this payload only
     _own[seg.fd] = seg
     _bytes += seg.cap
     _ensure_janitor()
@@ -222,12 +262,8 @@ def _prepare_spare(cap: int) -> None:
         global _bytes
         seg = None
         try:
-            seg = _Seg(cap)
-            os.posix_fallocate(seg.fd, 0, cap)  # pages allocated and zeroed now, without the GIL
+            seg = _Seg(cap)  # pages allocated and zeroed now (posix_fallocate), without the GIL
         except OSError:
-            if seg is not None:
-                seg.mm.close()
-                os.close(seg.fd)
             seg = None
         with _lock:
             if seg is not None and _budget:
@@ -246,5 +282,5 @@ def _prepare_spare(cap: int) -> None:
 def stats() -> dict:
     """This worker's pool and the host segments it keeps mapped."""
     with _lock:
-        lent = sum(1 for s in _own.values() if _get(s.mm, _STATE) != FREE)
+        lent = sum(1 for s in _own.values() if read_word(s.mm, STATE) != FREE)
         return {"segments": len(_own), "bytes": _bytes, "lent": lent, "peers": len(_peers)}

@@ -6,7 +6,7 @@ from typing import Any, Dict
 
 from .errors import CONNECT_CODES, BridgeError
 
-__all__ = ["REQUEST", "STREAM_REQUEST", "MESSAGE", "END", "CANCEL", "CREDIT", "error_payload", "CONNECT_CODES"]
+__all__ = ["REQUEST", "STREAM_REQUEST", "MESSAGE", "END", "CANCEL", "CREDIT", "MESSAGES", "error_payload", "CONNECT_CODES"]
 
 REQUEST = 1  # unary request
 STREAM_REQUEST = 2  # server-streaming request
@@ -14,6 +14,7 @@ MESSAGE = 3  # one stream message
 END = 4  # end of a call: unary response ("msg") or stream end, either may carry "error"
 CANCEL = 5  # the caller gives up on a call
 CREDIT = 6  # the stream consumer grants n more messages
+MESSAGES = 7  # consecutive stream messages in one packet: msg {"seq": first, "data": [...]} (protocol 2)
 
 # The seed's typed Python errors; any other exception is "PythonException" (subclasses map to
 # their nearest listed base, e.g. json.JSONDecodeError -> ValueError).

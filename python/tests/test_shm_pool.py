@@ -2,6 +2,7 @@
 views that hand the segment back when they go, and refusals."""
 
 import gc
+import json
 import os
 import time
 import unittest
@@ -16,9 +17,18 @@ except ImportError:  # pragma: no cover - depends on the machine
 MiB = 1 << 20
 
 
+def _retire_all() -> None:
+    """Forget every segment of ours (spares being made included): the next lend must make one."""
+    while shm_pool._making:
+        time.sleep(0.01)
+    with shm_pool._lock:
+        for seg in list(shm_pool._own.values()):
+            seg.retire()
+
+
 def _state(handle: dict) -> int:
     """The header state of a segment of ours, read through a fresh take-side mapping."""
-    return shm_pool._get(shm_pool._own[handle["fd"]].mm, shm_pool._STATE)
+    return shm_pool.read_word(shm_pool._own[handle["fd"]].mm, shm_pool.STATE)
 
 
 @unittest.skipUnless(os.path.isdir("/dev/shm") and hasattr(os, "O_TMPFILE"), "needs /dev/shm and O_TMPFILE (Linux)")
@@ -122,12 +132,47 @@ class SegmentPoolTest(unittest.TestCase):
         shm_pool.configure(16 * MiB, os.getpid())
         self.assertGreaterEqual(shm_pool.stats()["segments"], 1)
         for h in list(shm_pool._own.values()):
-            shm_pool._put(h.mm, shm_pool._STATE, shm_pool.FREE)
+            shm_pool.write_word(h.mm, shm_pool.STATE, shm_pool.FREE)
         while shm_pool._making:
             time.sleep(0.01)
         shm_pool.configure(0, os.getpid())
         self.assertEqual(shm_pool.stats()["segments"], 0)
         self.assertIsNone(shm_pool.lend(memoryview(bytes(MiB))))
+
+
+    def test_a_segment_that_cannot_be_made_does_not_turn_the_pool_off(self) -> None:
+        import errno
+        from unittest import mock
+
+        real_open = os.open
+        for code, stays_on in ((errno.EMFILE, True), (errno.ENOSPC, True), (errno.EOPNOTSUPP, False)):
+            with self.subTest(errno=errno.errorcode[code]):
+                _retire_all()
+
+                def failing(path, flags, *rest, _code=code):
+                    if flags & os.O_TMPFILE == os.O_TMPFILE:
+                        raise OSError(_code, os.strerror(_code))
+                    return real_open(path, flags, *rest)
+
+                with mock.patch.object(shm_pool.os, "open", failing):
+                    self.assertIsNone(shm_pool.lend(memoryview(bytes(3 * MiB))))  # the caller falls back to one-shot
+                self.assertEqual(shm_pool._works, stays_on)
+                shm_pool._works = True
+                self.assertIsNotNone(shm_pool.lend(memoryview(bytes(3 * MiB))))
+        _retire_all()
+
+    def test_a_host_segment_that_cannot_be_opened_is_an_internal_error_not_the_callers(self) -> None:
+        from snakepit_bridge.decode import UndecodablePacket, decode_packet
+        from snakepit_bridge.framing import FLAG_TYPED
+
+        handle = {"pid": os.getpid(), "fd": 999_999, "id": "0123456789abcdef", "lease": 1, "off": 64, "size": MiB}
+        with self.assertRaises(OSError):
+            shm_peer.take(handle)
+        payload = json.dumps({"k": 1, "id": 7, "m": "ExecuteTool", "msg": {"toolName": "t", "args": {"x": {"__snakepit__": "bytes", "shm": handle}}}})
+        with self.assertRaises(UndecodablePacket) as caught:
+            decode_packet(FLAG_TYPED, payload.encode(), [])
+        self.assertEqual((caught.exception.code, caught.exception.call_id), ("internal", 7))
+        self.assertIn("could not be mapped", caught.exception.message)
 
 
 if __name__ == "__main__":

@@ -7,13 +7,15 @@
 import { SnakepitError } from "../errors.ts";
 import { encodeValue, reviveValue } from "./codec.ts";
 import { encodePacket, FLAG_TYPED, type RawPacket } from "./frames.ts";
-import { dropInTransit, pruneSent } from "./shm-lifecycle.ts";
+import { isPlainJson, PLAIN_DEPTH } from "./plain-json.ts";
+import { dropInTransit, pruneSent, type SentRef } from "./shm-lifecycle.ts";
+import { dropPeersOf } from "./shm-peer.ts";
 import { shmEnabled, sweepStale } from "./shm.ts";
-import type { BridgeMethods } from "./messages.ts";
+import type { BridgeMethods, ToolChunks } from "./messages.ts";
 import { errorFromWire, errorToWire, type WireError } from "./wire-errors.ts";
 
 /** Packet kinds. */
-export const K = { REQUEST: 1, STREAM_REQUEST: 2, MESSAGE: 3, END: 4, CANCEL: 5, CREDIT: 6 } as const;
+export const K = { REQUEST: 1, STREAM_REQUEST: 2, MESSAGE: 3, END: 4, CANCEL: 5, CREDIT: 6, MESSAGES: 7 } as const;
 
 /** Messages a streaming caller lets the peer send before it grants more. */
 export const STREAM_WINDOW = 256;
@@ -35,6 +37,8 @@ export interface Packet {
 /** Receiver of one outgoing call's replies. */
 export interface CallSink {
   message?: ((msg: unknown) => void) | undefined;
+  /** Consecutive stream messages' data at once (a MESSAGES packet); else `message` per message. */
+  messages?: ((data: unknown[]) => void) | undefined;
   end(msg: unknown, error: SnakepitError | undefined): void;
 }
 
@@ -62,6 +66,15 @@ export interface RequestOptions {
   timeoutMs?: number | undefined;
 }
 
+/** A MESSAGES packet's `{ seq, data: [...] }` (proto `ToolChunks`) to its sink, all at once where it can. */
+function deliverBatch(sink: CallSink, msg: unknown): void {
+  const { seq, data } = (msg ?? {}) as ToolChunks;
+  if (!Array.isArray(data)) throw new SnakepitError("internal", "a MESSAGES packet without a data array");
+  if (sink.messages) return sink.messages(data);
+  const first = seq ?? 0;
+  for (let i = 0; i < data.length; i++) sink.message?.({ data: data[i], seq: first + i });
+}
+
 export class Channel {
   readonly #write: (bytes: Uint8Array) => void;
   readonly #handlers: InboundHandlers;
@@ -70,8 +83,10 @@ export class Channel {
   #nextId = 1;
   #closed: SnakepitError | undefined;
   /** Shared-memory segments sent to the peer that it may not have mapped yet: with requests (until their end), in replies. */
-  readonly #shmByCall = new Map<number, string[]>();
-  #shm: string[] = [];
+  readonly #shmByCall = new Map<number, SentRef[]>();
+  #shm: SentRef[] = [];
+  /** The worker process at the other end: only its pooled segments are mapped, and dropped when this closes. */
+  peerPid: number | undefined;
 
   constructor(write: (bytes: Uint8Array) => void, handlers: InboundHandlers) {
     this.#write = write;
@@ -85,7 +100,8 @@ export class Channel {
 
   /** Encode a packet (throws on values that cannot be encoded, e.g. cyclic objects). */
   #encode(packet: Packet): Uint8Array {
-    if (packet.msg === undefined) return encodePacket(JSON.stringify(packet));
+    // Plain JSON (a small call's usual arguments) needs no codec pass: nothing to tag or attach.
+    if (packet.msg === undefined || isPlainJson(packet.msg, PLAIN_DEPTH)) return encodePacket(JSON.stringify(packet));
     const enc = encodeValue(packet.msg);
     packet.msg = enc.value;
     if (enc.shm) {
@@ -163,26 +179,38 @@ export class Channel {
   /** Feed one packet read from the worker. */
   receive(raw: RawPacket): void {
     const packet = JSON.parse(raw.json) as Packet;
+    let unrevived: SnakepitError | undefined; // a value that cannot be revived fails its call only, never the channel
     if (raw.flags & FLAG_TYPED && packet.msg !== undefined) {
-      packet.msg = reviveValue(packet.msg, raw.attachments);
+      try {
+        packet.msg = reviveValue(packet.msg, raw.attachments, { peerPid: this.peerPid });
+      } catch (err) {
+        unrevived = SnakepitError.from(err);
+        packet.msg = undefined;
+        if (packet.k !== K.END) return this.#refuse(packet, unrevived);
+      }
     }
     switch (packet.k) {
       case K.END: {
         const names = this.#shmByCall.get(packet.id);
         if (names) { // the worker decoded the request before answering: what it did not map, it never will
           this.#shmByCall.delete(packet.id);
-          dropInTransit(names);
+          dropInTransit(names, { failedInternal: packet.error?.code === "internal" });
           this.#shm = pruneSent(this.#shm.concat(names)); // leases a tool still holds: retired if the worker dies
         }
         const sink = this.#out.get(packet.id);
         if (!sink) return;
         this.#out.delete(packet.id);
-        sink.end(packet.msg, packet.error ? errorFromWire(packet.error) : undefined);
+        sink.end(packet.msg, unrevived ?? (packet.error ? errorFromWire(packet.error) : undefined));
         return;
       }
       case K.MESSAGE:
         this.#out.get(packet.id)?.message?.(packet.msg);
         return;
+      case K.MESSAGES: {
+        const sink = this.#out.get(packet.id);
+        if (sink) deliverBatch(sink, packet.msg);
+        return;
+      }
       case K.REQUEST:
       case K.STREAM_REQUEST:
         this.#serve(packet);
@@ -201,6 +229,16 @@ export class Channel {
       default:
         throw new SnakepitError("internal", `unknown packet kind ${String(packet.k)}`);
     }
+  }
+
+  /** A packet whose value could not be revived: its call fails with `err` (a stream is cancelled at the worker). */
+  #refuse(packet: Packet, err: SnakepitError): void {
+    if (packet.k === K.REQUEST || packet.k === K.STREAM_REQUEST) return this.#send({ k: K.END, id: packet.id, error: errorToWire(err) });
+    const sink = this.#out.get(packet.id);
+    if (!sink) return;
+    this.#out.delete(packet.id);
+    this.#send({ k: K.CANCEL, id: packet.id });
+    sink.end(undefined, err);
   }
 
   #serve(packet: Packet): void {
@@ -248,7 +286,8 @@ export class Channel {
     this.#closed = reason;
     // What the worker never mapped, and what it left in transit if it died.
     if (shmEnabled()) {
-      dropInTransit([...this.#shm, ...[...this.#shmByCall.values()].flat()], true);
+      dropInTransit([...this.#shm, ...[...this.#shmByCall.values()].flat()], { peerGone: true });
+      if (this.peerPid !== undefined) dropPeersOf(this.peerPid);
       sweepStale();
     }
     const sinks = [...this.#out.values()];

@@ -10,7 +10,7 @@
 import { SnakepitError } from "../errors.ts";
 import { ArrowIPC, isArrowTable, tableIPC } from "./arrow.ts";
 import { fromShared, toShared } from "./shm.ts";
-import { dropInTransit, wasReleased } from "./shm-lifecycle.ts";
+import { dropInTransit, type SentRef, wasReleased } from "./shm-lifecycle.ts";
 
 const TAG = "__snakepit__";
 
@@ -71,13 +71,13 @@ export interface Encoded {
   attachments: Uint8Array[];
   typed: boolean;
   /** Shared-memory segments created for this value (in transit until the peer maps them). */
-  shm?: string[];
+  shm?: SentRef[];
 }
 
 class EncodeState {
   attachments: Uint8Array[] = [];
   typed = false;
-  shm: string[] | undefined;
+  shm: SentRef[] | undefined;
 
   /** `shared`: big payloads may go through this machine's shared memory (only to our own workers). */
   readonly shared: boolean;
@@ -182,6 +182,8 @@ export interface CodecOptions {
    * inline, and a `shm` handle is refused rather than mapped (it could name any segment here).
    */
   shared?: boolean;
+  /** The worker whose pooled segments `reviveValue` accepts (its channel's): others are refused. */
+  peerPid?: number | undefined;
 }
 
 /** Make a value wire-safe; copies only the parts that change. */
@@ -197,9 +199,9 @@ export function encodeValue(value: unknown, options: CodecOptions = {}): Encoded
   return st.shm ? { value: out, attachments: st.attachments, typed: st.typed, shm: st.shm } : { value: out, attachments: st.attachments, typed: st.typed };
 }
 
-function shared(v: Record<string, unknown>, allowed: boolean): Uint8Array {
-  if (!allowed) throw new SnakepitError("invalid_argument", `A shared-memory handle is not accepted here: send the payload inline (base64 over HTTP)`, { details: { field: TAG } });
-  return fromShared(v.shm);
+function shared(v: Record<string, unknown>, opts: CodecOptions): Uint8Array {
+  if (opts.shared === false) throw new SnakepitError("invalid_argument", `A shared-memory handle is not accepted here: send the payload inline (base64 over HTTP)`, { details: { field: TAG } });
+  return fromShared(v.shm, opts.peerPid);
 }
 
 /** The attachment a typed value points at: only a whole index counts ("__proto__" is not one). */
@@ -207,7 +209,7 @@ function attachment(v: Record<string, unknown>, attachments: readonly Uint8Array
   return (Number.isInteger(v.ref) ? attachments[v.ref as number] : undefined) ?? new Uint8Array(0);
 }
 
-function reviveTag(v: Record<string, unknown>, attachments: readonly Uint8Array[], allowShm: boolean): unknown {
+function reviveTag(v: Record<string, unknown>, attachments: readonly Uint8Array[], allowShm: CodecOptions): unknown {
   switch (v[TAG]) {
     case "bytes":
       return v.shm ? shared(v, allowShm) : attachment(v, attachments);
@@ -242,10 +244,10 @@ function reviveTag(v: Record<string, unknown>, attachments: readonly Uint8Array[
 
 /** Turn typed values from the wire back into host values. */
 export function reviveValue(value: unknown, attachments: readonly Uint8Array[], options: CodecOptions = {}): unknown {
-  return reviveInto(value, attachments, options.shared ?? true);
+  return reviveInto(value, attachments, options);
 }
 
-function reviveInto(value: unknown, attachments: readonly Uint8Array[], allowShm: boolean): unknown {
+function reviveInto(value: unknown, attachments: readonly Uint8Array[], allowShm: CodecOptions): unknown {
   if (typeof value !== "object" || value === null) return value;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) value[i] = reviveInto(value[i], attachments, allowShm);

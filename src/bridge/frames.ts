@@ -17,6 +17,7 @@ export interface RawPacket {
 }
 
 const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
 
 /**
  * Small packets are encoded into one long-lived scratch buffer and copied out with `slice`: a
@@ -62,11 +63,12 @@ export function encodePacket(json: string, attachments: readonly Uint8Array[] = 
 
 /** Incremental decoder: feed chunks, get whole packets. Large frames fill one buffer in place. */
 export class FrameDecoder {
-  #rest: Uint8Array = new Uint8Array(0);
+  #rest: Uint8Array = EMPTY;
   #big: Uint8Array | undefined;
   #bigFill = 0;
   #attachments: Uint8Array[] = [];
-  readonly #text = new TextDecoder();
+  /** BOMs are kept (a packet never starts with one): slices of one decode and lone decodes agree. */
+  readonly #decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
   /** Append a chunk and return every packet completed by it. */
   push(chunk: Uint8Array): RawPacket[] {
@@ -91,6 +93,10 @@ export class FrameDecoder {
       buf.set(chunk, this.#rest.length);
     }
     let at = 0;
+    // JSON packets of one chunk are decoded with one TextDecoder call (see #text below).
+    let text = "";
+    let textAt = -1;
+    let textEnd = -1;
     while (buf.length - at >= 5) {
       const flags = buf[at]!;
       const length = buf[at + 1]! * 0x1000000 + (buf[at + 2]! << 16) + (buf[at + 3]! << 8) + buf[at + 4]!;
@@ -104,11 +110,37 @@ export class FrameDecoder {
         }
         break;
       }
-      this.#emit(flags, buf.subarray(at + 5, at + 5 + length), out, false);
-      at += 5 + length;
+      const start = at + 5;
+      at = start + length;
+      if (flags & FLAG_ATTACHMENT) {
+        this.#emit(flags, buf.subarray(start, at), out, false);
+        continue;
+      }
+      if (at > textEnd) [text, textAt, textEnd] = this.#text(buf, start);
+      const json = textAt >= 0 ? text.slice(start - textAt, at - textAt) : this.#decoder.decode(buf.subarray(start, at));
+      this.#packet(out, flags, json);
     }
-    this.#rest = at === buf.length ? new Uint8Array(0) : buf.slice(at);
+    this.#rest = at === buf.length ? EMPTY : buf.slice(at);
     return out;
+  }
+
+  /**
+   * The whole JSON frames of `buf` from `from` on (up to an attachment), decoded as one string, the
+   * byte offset it starts at (-1 when a character took more than one byte: each packet is then
+   * decoded on its own) and the offset it ends at.
+   * With one char per byte, string offsets are byte offsets: header bytes in between decode to one
+   * char each (ASCII, or U+FFFD for a lone byte ≥ 0x80) and are never part of a packet's slice.
+   */
+  #text(buf: Uint8Array, from: number): [string, number, number] {
+    let end = from;
+    for (let at = from - 5; buf.length - at >= 5 && !(buf[at]! & FLAG_ATTACHMENT);) {
+      const length = buf[at + 1]! * 0x1000000 + (buf[at + 2]! << 16) + (buf[at + 3]! << 8) + buf[at + 4]!;
+      if (buf.length - at - 5 < length) break;
+      at += 5 + length;
+      end = at;
+    }
+    const text = this.#decoder.decode(buf.subarray(from, end));
+    return [text, text.length === end - from ? from : -1, end];
   }
 
   #emit(flags: number, payload: Uint8Array, out: RawPacket[], owned: boolean): void {
@@ -117,8 +149,14 @@ export class FrameDecoder {
       this.#attachments.push(owned ? payload : payload.slice());
       return;
     }
-    out.push({ flags, json: this.#text.decode(payload), attachments: this.#attachments });
-    if (this.#attachments.length) this.#attachments = [];
+    this.#packet(out, flags, this.#decoder.decode(payload));
+  }
+
+  /** A packet takes the attachments sent before it (a packet without any gets its own empty list). */
+  #packet(out: RawPacket[], flags: number, json: string): void {
+    const attachments = this.#attachments;
+    if (attachments.length) this.#attachments = [];
+    out.push({ flags, json, attachments: attachments.length ? attachments : [] });
   }
 
   /** Bytes received but not yet forming a packet. */

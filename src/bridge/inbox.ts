@@ -26,6 +26,17 @@ export class Inbox<T> {
     this.#wake?.();
   }
 
+  /** Many messages at once (a batch packet): the array is adopted when nothing is waiting, not copied. */
+  pushAll(items: T[]): void {
+    if (this.#head === this.#items.length) {
+      this.#items = items;
+      this.#head = 0;
+    } else {
+      for (let i = 0; i < items.length; i++) this.#items.push(items[i]!);
+    }
+    this.#wake?.();
+  }
+
   /** The stream ended, with an error or not. */
   end(failure?: unknown): void {
     this.#done = true;

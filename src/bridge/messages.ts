@@ -8,7 +8,7 @@
 import type * as pb from "./gen/snakepit/bridge/v1/bridge_pb.ts";
 
 /** The protocol version this host speaks; a worker announcing another one is refused at its handshake. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** A generated JSON message with the fields in `K` holding any decoded value. */
 type Carrying<T, K extends keyof T> = Omit<T, K> & { [P in K]?: unknown };
@@ -18,6 +18,8 @@ type Uint64<T, K extends keyof T> = Omit<T, K> & { [P in K]?: string | number };
 export type ExecuteToolRequest = Omit<pb.ExecuteToolRequestJson, "args"> & { toolName: string; args: Record<string, unknown> };
 export type ExecuteToolResponse = Uint64<Carrying<pb.ExecuteToolResponseJson, "result">, "durationUs">;
 export type ToolChunk = Carrying<pb.ToolChunkJson, "data">;
+/** A MESSAGES packet's message: consecutive stream messages, `data[i]` being message `seq + i`. */
+export type ToolChunks = Carrying<pb.ToolChunksJson, "data">;
 export type HeartbeatResponse = Uint64<Uint64<pb.HeartbeatResponseJson, "seq">, "rssBytes">;
 export type ReadyRequest = Omit<pb.ReadyRequestJson, "tools"> & { tools?: WireToolSpec[] };
 export type HostToolRequest = Carrying<pb.HostToolRequestJson, "args">;

@@ -8,20 +8,24 @@
  * (mmap MAP_FIXED, PROT_NONE), which frees the segment; the garbage collector later removes the
  * reservation. Without `release()` the garbage collector frees the mapping as before.
  * A result in a pooled segment (shm-peer.ts) is a view that does not own its memory: release
- * and collection detach it and hand the segment back to the worker's pool instead.
+ * detaches it and hands the segment back to the worker's pool; otherwise the buffer's native
+ * deallocator does, when its memory is really let go (after the buffer was moved by
+ * `transfer()` or a transfer list too, never before: a FinalizationRegistry on the buffer
+ * object would fire when the empty, moved-from object is collected).
  *
  * Segments the host sent and the worker has not mapped yet are "in transit": they are unlinked
  * when that worker's channel closes (the worker died or was stopped before reading them).
  */
 
 import { existsSync, unlinkSync } from "node:fs";
-import { loadFfi } from "./shm-ffi.ts";
+import { loadFfi, SHM_DIR as DIR } from "./shm-ffi.ts";
 import { peerStats } from "./shm-peer.ts";
-import { leaseOut, poolStats, settleLease } from "./shm-pool.ts";
+import { type LeaseRef, leaseOut, poolStats, settleLease } from "./shm-pool.ts";
 
-const DIR = "/dev/shm";
+/** What in-transit bookkeeping keeps per payload sent: a one-shot segment's name, or a pooled lease. */
+export type SentRef = string | LeaseRef;
 
-interface Mapping {
+export interface Mapping {
   name: string;
   size: number;
   released: boolean;
@@ -32,20 +36,25 @@ interface Mapping {
 const counts = { mapped: 0, mappedBytes: 0, released: 0, collected: 0 };
 const mappings = new WeakMap<ArrayBuffer, Mapping>();
 const inTransit = new Map<string, number>();
-const collected = new FinalizationRegistry<Mapping>((m) => {
+/** The mapping's memory was let go without `release()` (collected, or moved and collected). */
+export function mappingCollected(m: Mapping): void {
   if (m.released) return;
   m.released = true;
   counts.mapped--;
   counts.mappedBytes -= m.size;
   counts.collected++;
   m.free?.();
-});
+}
 
-/** Count a fresh mapping of segment `name` and let `release()` find it. */
-export function trackMapping(view: Uint8Array, name: string, free?: () => void): Uint8Array {
-  const m: Mapping = { name, size: view.byteLength, released: false, free };
+const collected = new FinalizationRegistry<Mapping>(mappingCollected);
+
+/**
+ * Count a fresh mapping and let `release()` find it. A pooled view (`m.free` set) is handed back
+ * by its buffer's deallocator (shm-peer.ts calls `mappingCollected`); others when collected.
+ */
+export function trackMapping(view: Uint8Array, m: Mapping): Uint8Array {
   mappings.set(view.buffer as ArrayBuffer, m);
-  collected.register(view.buffer, m, m);
+  if (!m.free) collected.register(view.buffer, m, m);
   counts.mapped++;
   counts.mappedBytes += m.size;
   // `using bytes = await pit.execute(...)` frees it at the end of the block.
@@ -71,16 +80,17 @@ export function releaseMapping(buffer: ArrayBufferLike): number {
   const buf = buffer as ArrayBuffer & { transfer?: (length?: number) => ArrayBuffer };
   if (m.free) {
     // A view into a pooled segment: detach it (nothing is copied), then its owner may reuse it.
+    m.released = true; // first: the buffer's deallocator may run during the detach, and must then do nothing
     try {
-      const transfer = (ArrayBuffer.prototype as { transfer?: (length?: number) => ArrayBuffer }).transfer;
-      if (typeof transfer === "function") transfer.call(buf, 0); // the prototype's: the instance's copies (shm-peer.ts)
+      if (typeof buf.transfer === "function") buf.transfer(0);
       else structuredClone(buf, { transfer: [buf] });
     } catch {
-      return 0; // pinned by a native call: the views stay valid, the collector hands it back
+      m.released = false;
+      return 0; // pinned by a native call: the views stay valid, the deallocator hands it back
     }
   }
   m.released = true;
-  collected.unregister(m);
+  if (!m.free) collected.unregister(m);
   counts.mapped--;
   counts.mappedBytes -= m.size;
   counts.released++;
@@ -106,15 +116,16 @@ export function noteSent(name: string, size: number): void {
 }
 
 /**
- * Segments sent for a call that ended, or on a channel that closed (`gone`: its worker died or
- * was stopped). Named ones the worker did not map are unlinked; pooled leases it did not take go
+ * Segments sent for a call that ended (`failedInternal`: with an `internal` error, as when the
+ * worker could not open them), or on a channel that closed (`peerGone`: its worker died or was
+ * stopped). Named ones the worker did not map are unlinked; pooled leases it did not take go
  * back to the pool, and those it held when it went are retired. Returns how many were taken back.
  */
-export function dropInTransit(names: Iterable<string>, gone = false): number {
+export function dropInTransit(names: Iterable<SentRef>, options: { peerGone?: boolean; failedInternal?: boolean } = {}): number {
   let removed = 0;
   for (const name of names) {
-    if (name.startsWith("#")) {
-      if (settleLease(name, gone)) removed++;
+    if (typeof name !== "string") {
+      if (settleLease(name, options)) removed++;
       continue;
     }
     if (!inTransit.delete(name)) continue;
@@ -129,10 +140,10 @@ export function dropInTransit(names: Iterable<string>, gone = false): number {
 }
 
 /** Forget sent names the worker has mapped (their file is gone) and leases it gave back; returns the rest. */
-export function pruneSent(names: string[]): string[] {
-  const left: string[] = [];
+export function pruneSent(names: SentRef[]): SentRef[] {
+  const left: SentRef[] = [];
   for (const n of names) {
-    if (n.startsWith("#")) {
+    if (typeof n !== "string") {
       if (leaseOut(n)) left.push(n);
     } else if (inTransit.has(n) && existsSync(`${DIR}/${n}`)) left.push(n);
     else inTransit.delete(n);

@@ -6,14 +6,15 @@
  * FREE and the worker writes its next result there. See shm-pool.ts for the protocol.
  *
  * The host unmaps a worker's segment once no result uses it and the worker retired it or died
- * (checked when results arrive, when a channel closes, and every 10 s while any is mapped).
+ * (checked when results arrive, when the worker's channel closes, and every 10 s while any is
+ * mapped). Only the channel's own worker's segments are accepted.
  */
 
-import { closeSync, constants, fstatSync, openSync, statSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, type Stats, statSync } from "node:fs";
 import { SnakepitError } from "../errors.ts";
-import { loadFfi } from "./shm-ffi.ts";
-import { FREE, HEADER_BYTES, HELD, LENT, MAGIC, type PooledHandle, poolBudget, RETIRED, W_ID, W_LEASE, W_MAGIC, W_STATE } from "./shm-pool.ts";
-import { releaseMapping, trackMapping } from "./shm-lifecycle.ts";
+import { loadFfi, mmapFile, SHM_DIR } from "./shm-ffi.ts";
+import { FREE, HEADER_BYTES, HELD, LENT, MAGIC, peerBudget, type PooledHandle, RETIRED, W_ID, W_LEASE, W_MAGIC, W_STATE } from "./shm-pool.ts";
+import { mappingCollected, trackMapping } from "./shm-lifecycle.ts";
 
 interface Peer {
   pid: number;
@@ -23,9 +24,10 @@ interface Peer {
   address: number;
   head: Int32Array;
   views: number;
+  /** Its worker's channel closed: unmap when the last view goes. */
+  gone: boolean;
 }
 
-const G = globalThis as unknown as { Bun?: { mmap(path: string): Uint8Array } };
 const peers = new Map<string, Peer>(); // by "pid:fd"
 /** Per worker pid: bytes of its pooled results the caller has not released and the collector has not freed yet. */
 const pinned = new Map<number, number>();
@@ -46,24 +48,31 @@ function isHandle(h: Partial<PooledHandle>): h is PooledHandle {
   return ints.every((n) => Number.isInteger(n)) && h.pid! > 0 && h.fd! >= 0 && h.off! >= HEADER_BYTES && h.size! >= 0 && typeof h.id === "string" && /^[0-9a-f]{16}$/.test(h.id);
 }
 
+/** Throws unless `st` is a private nameless tmpfs file of ours. */
+function check(h: PooledHandle, st: Stats): void {
+  shmDev ??= statSync(SHM_DIR).dev;
+  const uid = process.getuid?.();
+  if (!st.isFile() || st.dev !== shmDev || st.nlink !== 0 || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0 || st.size < HEADER_BYTES) {
+    throw bad(h, `not a private nameless ${SHM_DIR} file of ours (owner ${st.uid}, mode ${(st.mode & 0o777).toString(8)}, links ${st.nlink}, size ${st.size})`);
+  }
+}
+
 function open(h: PooledHandle): Peer {
+  const path = `/proc/${h.pid}/fd/${h.fd}`; // a magic link: O_NOFOLLOW would refuse it
   let fd: number;
   try {
-    fd = openSync(`/proc/${h.pid}/fd/${h.fd}`, constants.O_RDWR); // a magic link: O_NOFOLLOW would refuse it
+    check(h, statSync(path)); // before opening: a device or FIFO must never be opened
+    fd = openSync(path, constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK);
   } catch (cause) {
+    if (cause instanceof SnakepitError) throw cause;
     throw new SnakepitError("internal", `Pooled shared-memory segment ${h.pid}/${h.fd} cannot be opened: ${(cause as Error).message}`, { cause });
   }
   try {
-    const st = fstatSync(fd);
-    shmDev ??= statSync("/dev/shm").dev;
-    const uid = process.getuid?.();
-    if (!st.isFile() || st.dev !== shmDev || st.nlink !== 0 || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0 || st.size < HEADER_BYTES) {
-      throw bad(h, `not a private nameless /dev/shm file of ours (owner ${st.uid}, mode ${(st.mode & 0o777).toString(8)}, links ${st.nlink}, size ${st.size})`);
-    }
-    const map = G.Bun!.mmap(`/proc/self/fd/${fd}`);
+    check(h, fstatSync(fd)); // the same file (the link may have changed in between)
+    const map = mmapFile(`/proc/self/fd/${fd}`);
     const head = new Int32Array(map.buffer, map.byteOffset, HEADER_BYTES / 4);
     if (head[W_MAGIC] !== MAGIC) throw bad(h, "no segment header");
-    const peer = { pid: h.pid, fd: h.fd, id: idOf(head), map, address: loadFfi()!.ptr(map), head, views: 0 };
+    const peer = { pid: h.pid, fd: h.fd, id: idOf(head), map, address: loadFfi()!.ptr(map), head, views: 0, gone: false };
     if (!timer) {
       timer = setInterval(sweepPeers, 10_000);
       (timer as { unref?: () => void }).unref?.();
@@ -86,7 +95,7 @@ function alive(pid: number): boolean {
 /** Unmap `peer` if no result uses it and its owner retired it or died (or `force`: it was replaced). */
 function maybeDrop(key: string, peer: Peer, force = false): void {
   if (peer.views > 0) return;
-  if (!force && Atomics.load(peer.head, W_STATE) !== RETIRED && alive(peer.pid)) return;
+  if (!force && !peer.gone && Atomics.load(peer.head, W_STATE) !== RETIRED && alive(peer.pid)) return;
   if (peers.get(key) === peer) peers.delete(key);
   loadFfi()!.remapNone(peer.address, peer.map.byteLength);
   if (peers.size === 0 && timer) {
@@ -100,11 +109,22 @@ export function sweepPeers(): void {
   for (const [key, peer] of peers) maybeDrop(key, peer);
 }
 
-/** A result a worker lent: a view over its pooled segment (no copy) that hands it back when freed. */
-export function takePooled(handle: unknown): Uint8Array {
+/** Worker `pid`'s channel closed: unmap its segments no result uses (its pid may be reused at once). */
+export function dropPeersOf(pid: number): void {
+  for (const [key, peer] of peers) {
+    if (peer.pid !== pid) continue;
+    peer.gone = true;
+    peers.delete(key);
+    maybeDrop(key, peer, true);
+  }
+}
+
+/** A result worker `peerPid` lent: a view over its pooled segment (no copy) that hands it back when freed. */
+export function takePooled(handle: unknown, peerPid: number | undefined): Uint8Array {
   const h = handle as Partial<PooledHandle>;
   if (!isHandle(h)) throw bad(handle, "malformed");
-  if (!loadFfi() || !G.Bun?.mmap) throw bad(handle, "this host cannot map pooled segments");
+  if (h.pid !== peerPid) throw bad(handle, `it names process ${h.pid}, not this channel's worker (${peerPid ?? "unknown"})`);
+  if (!loadFfi()) throw bad(handle, "this host cannot map pooled segments (no bun:ffi with glibc)");
   const key = `${h.pid}:${h.fd}`;
   let peer = peers.get(key);
   if (peer && (peer.id !== h.id || Atomics.load(peer.head, W_STATE) === RETIRED)) {
@@ -126,7 +146,7 @@ export function takePooled(handle: unknown): Uint8Array {
     throw bad(handle, "its lease is over (the worker took the segment back)");
   }
   const held = pinned.get(h.pid) ?? 0;
-  if (held + h.size > poolBudget() / 4) {
+  if (held + h.size > peerBudget() / 4) {
     // The caller's earlier results (released late, or left to a collector that cannot see their
     // size) already pin a quarter of this worker's pool: copy this one out (~1.3 ms per 16 MiB) and hand
     // the segment straight back, rather than let the worker fall back to fresh segments (~14 ms).
@@ -137,34 +157,24 @@ export function takePooled(handle: unknown): Uint8Array {
   }
   p.views++;
   pinned.set(h.pid, held + h.size);
-  const buffer = loadFfi()!.toArrayBuffer(p.address, h.off, h.size);
-  guardTransfer(buffer);
-  const view = new Uint8Array(buffer);
-  return trackMapping(view, `${h.pid}/${h.fd}`, () => {
-    if (Atomics.load(p.head, W_LEASE) === h.lease) Atomics.compareExchange(p.head, W_STATE, HELD, FREE);
-    p.views--;
-    const left = (pinned.get(h.pid) ?? h.size) - h.size;
-    if (left > 0) pinned.set(h.pid, left);
-    else pinned.delete(h.pid);
-    maybeDrop(key, p);
-  });
-}
-
-/**
- * The buffer does not own its memory: moved elsewhere by `transfer()`, the segment would go back
- * to the worker (when this, now empty, buffer is collected) while the moved one still reads it.
- * So on these buffers `transfer()` and `transferToFixedLength()` return a copy and release the
- * segment. (A transfer list of `postMessage` / `structuredClone` cannot be intercepted: copy a
- * pooled result before sending it to another thread; docs/shared-memory.md says so.)
- */
-function guardTransfer(buffer: ArrayBuffer): void {
-  const copyOut = (length?: number): ArrayBuffer => {
-    const copy = new Uint8Array(length ?? buffer.byteLength);
-    copy.set(new Uint8Array(buffer, 0, Math.min(copy.length, buffer.byteLength)));
-    releaseMapping(buffer);
-    return copy.buffer;
+  let given = false;
+  const mapping = {
+    name: `${h.pid}/${h.fd}`,
+    size: h.size,
+    released: false,
+    free: () => { // once: by release(), or by the deallocator when the memory is let go, wherever it moved
+      if (given) return;
+      given = true;
+      if (Atomics.load(p.head, W_LEASE) === h.lease) Atomics.compareExchange(p.head, W_STATE, HELD, FREE);
+      p.views--;
+      const left = (pinned.get(h.pid) ?? h.size) - h.size;
+      if (left > 0) pinned.set(h.pid, left);
+      else pinned.delete(h.pid);
+      maybeDrop(key, p);
+    },
   };
-  for (const name of ["transfer", "transferToFixedLength"]) Object.defineProperty(buffer, name, { value: copyOut });
+  const buffer = loadFfi()!.toArrayBuffer(p.address, h.off, h.size, () => mappingCollected(mapping));
+  return trackMapping(new Uint8Array(buffer), mapping);
 }
 
 /** Workers' segments the host keeps mapped, and their bytes. */

@@ -16,12 +16,16 @@
  *   makes the view and FREE when its last view is gone (released or collected); only a FREE
  *   segment is written again. A lease the peer never took is freed when its call ends; one
  *   held by a worker that died is retired (the dead process's pages go with it).
- * - the pool holds at most SNAKEPIT_SHM_POOL_BYTES (default 64 MiB) per process; segments idle
- *   for 30 s are retired. When the pool is full, payloads go the one-shot way (shm.ts).
+ * - a segment's pages are reserved when it is made (posix_fallocate): writing through a mapping
+ *   of a sparse tmpfs file on a full /dev/shm raises SIGBUS; reserved, a full /dev/shm is ENOSPC
+ *   at creation, and the payload goes one-shot or through the pipe;
+ * - the pool holds at most SNAKEPIT_SHM_POOL_BYTES (default 64 MiB, less on a small /dev/shm:
+ *   shm.ts) per process; segments idle for 30 s are retired. When the pool is full, payloads go
+ *   the one-shot way (shm.ts).
  */
 
 import { closeSync, constants, fstatSync, ftruncateSync, openSync } from "node:fs";
-import { loadFfi } from "./shm-ffi.ts";
+import { loadFfi, mmapFile, SHM_DIR } from "./shm-ffi.ts";
 
 /** Header: Int32 words. */
 export const HEADER_BYTES = 64;
@@ -37,7 +41,15 @@ export const RETIRED = 3;
 
 const O_TMPFILE = 0o20000000 | constants.O_DIRECTORY;
 const IDLE_MS = 30_000;
-const G = globalThis as unknown as { Bun?: { mmap(path: string): Uint8Array } };
+/** open(O_TMPFILE) errors that mean "this filesystem has no O_TMPFILE"; any other is this segment's problem. */
+const NO_TMPFILE = new Set(["EOPNOTSUPP", "ENOTSUP", "EISDIR", "EINVAL"]);
+
+/** What in-transit bookkeeping keeps for a lease (shm-lifecycle.ts). */
+export interface LeaseRef {
+  fd: number;
+  id: string;
+  lease: number;
+}
 
 /** A pooled handle as it travels on the wire. */
 export interface PooledHandle {
@@ -67,12 +79,25 @@ let timer: ReturnType<typeof setInterval> | undefined;
 /** Set the pool's budget in bytes (0 turns pooling off). */
 export function setPoolBudget(bytes: number): void {
   budget = Math.max(0, bytes);
-  trim(Date.now(), true);
 }
 
+/**
+ * The budget in force: 0 where pooling cannot work here: no O_TMPFILE, no native helpers (a
+ * peer's results could not be mapped), or an undumpable process (a peer cannot open our
+ * /proc/<pid>/fd; checked each time: prctl can change it at any moment).
+ */
 export function poolBudget(): number {
-  return works === false ? 0 : budget;
+  const ffi = loadFfi();
+  return works === false || !ffi || !ffi.dumpable() ? 0 : budget;
 }
+
+/** A worker's budget for the results it lends us: 0 when this host could not map them (no native helpers). */
+export function peerBudget(): number {
+  return loadFfi() ? budget : 0;
+}
+
+/** The last reason a segment could not be made (for errors and logs). */
+export let lastCreateError: string | undefined;
 
 /** Capacity for a payload of `size` bytes: rounded up to 1/32 of its power of two (≤ 6.25% spare). */
 function capacityFor(size: number): number {
@@ -84,14 +109,19 @@ function capacityFor(size: number): number {
 function create(cap: number): Segment | undefined {
   let fd: number;
   try {
-    fd = openSync("/dev/shm", O_TMPFILE | constants.O_RDWR, 0o600);
-  } catch {
-    works = false; // no O_TMPFILE here: one-shot segments only
+    fd = openSync(SHM_DIR, O_TMPFILE | constants.O_RDWR, 0o600);
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? "";
+    if (NO_TMPFILE.has(code)) works = false; // no O_TMPFILE here: one-shot segments only
+    lastCreateError = (err as Error).message; // EMFILE, ENOMEM...: this time only
     return undefined;
   }
   try {
     ftruncateSync(fd, cap);
-    const map = G.Bun!.mmap(`/proc/self/fd/${fd}`);
+    // Reserve every page now: a sparse segment on a full tmpfs raises SIGBUS when written through the mapping.
+    const errno = loadFfi()!.fallocate(fd, cap);
+    if (errno !== 0) throw new Error(`posix_fallocate of a ${cap}-byte segment in ${SHM_DIR} failed (errno ${errno}${errno === 28 ? ": no space left" : ""})`);
+    const map = mmapFile(`/proc/self/fd/${fd}`);
     const head = new Int32Array(map.buffer, map.byteOffset, HEADER_BYTES / 4);
     const rand = crypto.getRandomValues(new Uint32Array(2));
     head[W_MAGIC] = MAGIC;
@@ -99,7 +129,8 @@ function create(cap: number): Segment | undefined {
     head[W_ID + 1] = rand[1]!;
     const id = `${rand[0]!.toString(16).padStart(8, "0")}${rand[1]!.toString(16).padStart(8, "0")}`;
     return { fd, id, cap: fstatSync(fd).size, map, head, lastUsedMs: Date.now() };
-  } catch {
+  } catch (err) {
+    lastCreateError = (err as Error).message;
     closeSync(fd);
     return undefined;
   }
@@ -129,7 +160,7 @@ function trim(nowMs: number, all = false): void {
 
 /** Copy `bytes` into a free pooled segment and lend it; undefined when the pool cannot take it. */
 export function lend(bytes: Uint8Array): PooledHandle | undefined {
-  if (works === false || bytes.byteLength > budget / 2 || !loadFfi()) return undefined;
+  if (bytes.byteLength > poolBudget() / 2) return undefined;
   const now = Date.now();
   const cap = capacityFor(bytes.byteLength);
   let best: Segment | undefined;
@@ -159,29 +190,44 @@ export function lend(bytes: Uint8Array): PooledHandle | undefined {
   return { pid: process.pid, fd: best.fd, id: best.id, lease, off: HEADER_BYTES, size: bytes.byteLength };
 }
 
-/** The token in-transit bookkeeping keeps for a lease. */
-export function leaseToken(h: PooledHandle): string {
-  return `#${h.fd}:${h.id}:${h.lease}`;
+/** The record in-transit bookkeeping keeps for a lease. */
+export function leaseRef(h: PooledHandle): LeaseRef {
+  return { fd: h.fd, id: h.id, lease: h.lease };
+}
+
+function segmentOf(ref: LeaseRef): Segment | undefined {
+  const seg = own.get(ref.fd);
+  return seg && seg.id === ref.id && Atomics.load(seg.head, W_LEASE) === ref.lease ? seg : undefined;
 }
 
 /**
- * A lease's call ended (`gone` false: what the peer did not take, it never will) or its peer's
- * channel closed (`gone` true: a lease it held dies with it). Returns true when it was taken back.
+ * A lease's call ended (what the peer did not take, it never will) or, with `peerGone`, its
+ * peer's channel closed (a lease it held dies with it). Returns true when it was taken back.
  */
-export function settleLease(token: string, gone: boolean): boolean {
-  const [fd, id, lease] = token.slice(1).split(":");
-  const seg = own.get(Number(fd));
-  if (!seg || seg.id !== id || Atomics.load(seg.head, W_LEASE) !== Number(lease)) return false;
-  const state = Atomics.load(seg.head, W_STATE);
+export function settleLease(ref: LeaseRef, options: { peerGone?: boolean; failedInternal?: boolean } = {}): boolean {
+  const seg = segmentOf(ref);
+  const state = seg ? Atomics.load(seg.head, W_STATE) : FREE;
+  if (state === LENT && options.failedInternal) unopenable();
+  if (!seg) return false;
   if (state === LENT) {
     Atomics.store(seg.head, W_STATE, FREE);
     return true;
   }
-  if (state === HELD && gone) {
+  if (state === HELD && options.peerGone) {
     retire(seg);
     return true;
   }
   return false;
+}
+
+/**
+ * A worker failed a call with `internal` without taking the segment lent for it: it could not
+ * open this host's /proc/<pid>/fd (an LSM policy, another PID namespace; undumpable is checked
+ * up front). That call failed; from now on this process sends arguments one-shot.
+ */
+function unopenable(): void {
+  works = false;
+  lastCreateError = `a worker could not open this host's pooled segments (/proc/${process.pid}/fd): one-shot segments from now on`;
 }
 
 /** The host's own pool: segments, bytes, and how many are lent out right now. */
@@ -191,9 +237,8 @@ export function poolStats(): { segments: number; bytes: number; lent: number } {
   return { segments: own.size, bytes: poolBytes, lent };
 }
 
-/** True while the lease behind `token` is out (lent and not yet given back). */
-export function leaseOut(token: string): boolean {
-  const [fd, id, lease] = token.slice(1).split(":");
-  const seg = own.get(Number(fd));
-  return !!seg && seg.id === id && Atomics.load(seg.head, W_LEASE) === Number(lease) && Atomics.load(seg.head, W_STATE) !== FREE;
+/** True while the lease behind `ref` is out (lent and not yet given back). */
+export function leaseOut(ref: LeaseRef): boolean {
+  const seg = segmentOf(ref);
+  return !!seg && Atomics.load(seg.head, W_STATE) !== FREE;
 }

@@ -20,12 +20,13 @@
  * (no `Bun.mmap`), off Linux (no /dev/shm), or with SNAKEPIT_SHM=0.
  */
 
-import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readFileSync, statfsSync, unlinkSync, writeSync } from "node:fs";
 import { SnakepitError } from "../errors.ts";
 import { hostEnv, runtimeName } from "../runtime/process.ts";
-import { noteSent, trackMapping } from "./shm-lifecycle.ts";
+import { canMmap, mmapFile, SHM_DIR as DIR } from "./shm-ffi.ts";
+import { noteSent, type SentRef, trackMapping } from "./shm-lifecycle.ts";
 import { takePooled } from "./shm-peer.ts";
-import { lend, leaseToken, type PooledHandle, poolBudget, setPoolBudget } from "./shm-pool.ts";
+import { lend, leaseRef, peerBudget, type PooledHandle, setPoolBudget } from "./shm-pool.ts";
 
 /** A segment on the wire. */
 export interface ShmHandle {
@@ -33,11 +34,26 @@ export interface ShmHandle {
   size: number;
 }
 
-const DIR = "/dev/shm";
 const NAME = /^snakepit-(\d+)-(?:w(\d+)-)?[0-9a-z]+$/;
-const G = globalThis as unknown as { Bun?: { mmap(path: string, options?: { shared?: boolean }): Uint8Array } };
 const DEFAULT_MIN_BYTES = 1 << 20;
 const DEFAULT_POOL_BYTES = 64 << 20;
+
+/**
+ * The default pool budget per process: 64 MiB, or an eighth of /dev/shm's size when that is less
+ * (Docker's default /dev/shm is 64 MiB: the host and a few workers at 64 MiB each would claim
+ * several times what is there). Every process of an instance pools at most this much, so a
+ * small /dev/shm keeps room for one-shot segments; a full one never crashes anything: segments
+ * are reserved up front (posix_fallocate), and what does not fit goes through the pipe.
+ */
+function defaultPoolBytes(): number {
+  try {
+    const fs = statfsSync(DIR);
+    const total = fs.blocks * fs.bsize;
+    return total > 0 ? Math.min(DEFAULT_POOL_BYTES, Math.floor(total / 8)) : DEFAULT_POOL_BYTES;
+  } catch {
+    return DEFAULT_POOL_BYTES;
+  }
+}
 
 let state: { enabled: boolean; available: boolean; minBytes: number; seq: number; lastSweep: number } | undefined;
 
@@ -45,10 +61,11 @@ function init() {
   if (state) return state;
   const env = hostEnv();
   const minBytes = Number(env.SNAKEPIT_SHM_MIN_BYTES ?? DEFAULT_MIN_BYTES);
-  const enabled = runtimeName === "bun" && process.platform === "linux" && typeof G.Bun?.mmap === "function" && env.SNAKEPIT_SHM !== "0" && existsSync(DIR);
+  const enabled = runtimeName === "bun" && process.platform === "linux" && canMmap() && env.SNAKEPIT_SHM !== "0" && existsSync(DIR);
   state = { enabled, available: enabled, minBytes: Number.isFinite(minBytes) && minBytes > 0 ? minBytes : DEFAULT_MIN_BYTES, seq: 0, lastSweep: 0 };
-  const poolBytes = Number(env.SNAKEPIT_SHM_POOL_BYTES ?? DEFAULT_POOL_BYTES);
-  setPoolBudget(Number.isFinite(poolBytes) && poolBytes >= 0 ? poolBytes : DEFAULT_POOL_BYTES);
+  const fallback = enabled ? defaultPoolBytes() : DEFAULT_POOL_BYTES;
+  const poolBytes = Number(env.SNAKEPIT_SHM_POOL_BYTES ?? fallback);
+  setPoolBudget(Number.isFinite(poolBytes) && poolBytes >= 0 ? poolBytes : fallback);
   if (enabled) sweepStale();
   return state;
 }
@@ -68,23 +85,38 @@ export function shmEnabled(): boolean {
 export function shmWorkerEnv(): Record<string, string> {
   const s = init();
   if (!s.enabled) return { SNAKEPIT_SHM: "0" };
-  return { SNAKEPIT_SHM: "1", SNAKEPIT_SHM_MIN_BYTES: String(s.minBytes), SNAKEPIT_SHM_HOST_PID: String(process.pid), SNAKEPIT_SHM_POOL_BYTES: String(poolBudget()) };
+  return { SNAKEPIT_SHM: "1", SNAKEPIT_SHM_MIN_BYTES: String(s.minBytes), SNAKEPIT_SHM_HOST_PID: String(process.pid), SNAKEPIT_SHM_POOL_BYTES: String(peerBudget()) };
 }
 
-/** What `toShared` made: the handle for the packet and the token in-transit bookkeeping keeps. */
+/** What `toShared` made: the handle for the packet and the record in-transit bookkeeping keeps. */
 export interface Shared {
   handle: ShmHandle | PooledHandle;
-  token: string;
+  token: SentRef;
 }
 
-/** A handle for `bytes` when they are big enough to go through shared memory (pooled when it can), else undefined. */
+let lastWriteError: string | undefined;
+
+/**
+ * A handle for `bytes` when they are big enough to go through shared memory (pooled when it can,
+ * else one-shot), else undefined: the payload goes through the pipe (also when /dev/shm is full).
+ */
 export function toShared(bytes: Uint8Array): Shared | undefined {
   const s = init();
   if (!s.enabled || bytes.byteLength < s.minBytes) return undefined;
   const pooled = lend(bytes);
-  if (pooled) return { handle: pooled, token: leaseToken(pooled) };
-  const handle = writeSegment(bytes);
-  return { handle, token: handle.name };
+  if (pooled) return { handle: pooled, token: leaseRef(pooled) };
+  try {
+    const handle = writeSegment(bytes);
+    return { handle, token: handle.name };
+  } catch (err) {
+    lastWriteError = (err as Error).message; // ENOSPC, EMFILE...: this payload is copied through the pipe
+    return undefined;
+  }
+}
+
+/** Why the last one-shot segment could not be written (undefined: none failed). */
+export function shmWriteError(): string | undefined {
+  return lastWriteError;
 }
 
 /** A one-shot segment: a fresh named file the receiver unlinks when it maps it. */
@@ -107,11 +139,11 @@ export function writeSegment(bytes: Uint8Array): ShmHandle {
   return { name, size: bytes.byteLength };
 }
 
-/** Map a segment the peer sent (no copy) and unlink its name. */
-export function fromShared(handle: unknown): Uint8Array {
+/** Map a segment worker `peerPid` sent (no copy) and unlink its name. */
+export function fromShared(handle: unknown, peerPid?: number): Uint8Array {
   if (typeof handle === "object" && handle !== null && "fd" in handle) {
     if (!init().enabled) throw new SnakepitError("internal", "A worker sent a pooled shared-memory segment, but this host cannot map it");
-    return takePooled(handle);
+    return takePooled(handle, peerPid);
   }
   const h = handle as Partial<ShmHandle> | null;
   if (!h || typeof h.name !== "string" || !NAME.test(h.name) || !Number.isInteger(h.size) || h.size! < 0) {
@@ -131,7 +163,7 @@ export function fromShared(handle: unknown): Uint8Array {
     if ((uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0 || st.size !== h.size) {
       throw new SnakepitError("internal", `Refusing shared-memory segment ${h.name}: owner ${st.uid}, mode ${(st.mode & 0o777).toString(8)}, size ${st.size} (expected ours, 600, ${h.size})`);
     }
-    return h.size === 0 ? new Uint8Array(0) : trackMapping(G.Bun!.mmap(`/proc/self/fd/${fd}`), h.name);
+    return h.size === 0 ? new Uint8Array(0) : trackMapping(mmapFile(`/proc/self/fd/${fd}`), { name: h.name, size: h.size, released: false });
   } finally {
     closeSync(fd);
     try {

@@ -39,7 +39,7 @@ export const PoolConfigSchema = z.object({
   startupBatchDelayMs: ms.default(500).describe("Pause between start-up batches"),
   startupTimeoutMs: ms.min(1).default(30_000).describe("Time a worker has to import the adapter, run `setup()` and say it is ready"),
   maxQueue: z.number().int().nonnegative().max(1_000_000).default(1_000).describe("Calls that may wait for a worker before `pool_saturated`"),
-  prefetch: z.number().int().min(0).max(1_024).default(16)
+  prefetch: z.number().int().min(0).max(1_024).default(32)
     .describe("Extra short calls a busy worker may hold in its pipe when every worker is busy (0 = off)"),
   prefetchMaxServiceMs: z.number().nonnegative().default(1)
     .describe("Only workers whose recent calls average under this get prefetched calls"),

@@ -40,16 +40,19 @@ export class Dispatcher {
   readonly #eligible = (w: Waiter<Worker>): boolean => this.#zombies === 0 || !w.pick || !this.#zombieTools.has((w as QueuedCall<unknown>).tool);
   readonly #ready = (w: Waiter<Worker>): boolean => w.pick !== undefined && this.#eligible(w);
   readonly #pool: string;
-  readonly #limits: () => { maxQueue: number; queueTimeoutMs: number };
+  /** The pool's config and timeouts, read live (no object per queued call). */
+  readonly #limits: { readonly maxQueue: number };
+  readonly #timeouts: { readonly queueTimeoutMs: number };
   readonly #stats: PoolStats;
   readonly #clock: Clock;
   readonly #deadlines: Deadlines;
 
-  constructor(pool: string, limits: () => { maxQueue: number; queueTimeoutMs: number }, stats: PoolStats, clock: Clock = realClock) {
+  constructor(pool: string, limits: { readonly maxQueue: number }, timeouts: { readonly queueTimeoutMs: number }, stats: PoolStats, clock: Clock = realClock) {
     this.#pool = pool;
     this.#clock = clock;
     this.#deadlines = deadlinesOf(clock);
     this.#limits = limits;
+    this.#timeouts = timeouts;
     this.#stats = stats;
   }
 
@@ -85,7 +88,8 @@ export class Dispatcher {
         return Promise.reject(err);
       }
     }
-    const { maxQueue, queueTimeoutMs } = this.#limits();
+    const maxQueue = this.#limits.maxQueue;
+    const queueTimeoutMs = this.#timeouts.queueTimeoutMs;
     if (!front && this.#queue.size >= maxQueue) {
       this.#stats.saturated++;
       return Promise.reject(new SnakepitError(

@@ -8,15 +8,21 @@ import type { WorkerLink } from "../worker/link.ts";
 import type { Want } from "./dispatcher.ts";
 import { leastLoaded } from "./select.ts";
 
-/** Picks workers round-robin among the least loaded. */
+/** The prefetch settings the picker reads (live: the pool's config). */
+export interface PrefetchConfig {
+  readonly prefetch: number;
+  readonly prefetchMaxServiceMs: number;
+}
+
+/** Picks workers round-robin among the least loaded. Nothing is allocated per pick (hot path). */
 export class Picker {
   #rr = 0;
   readonly #workers: readonly WorkerLink[];
-  readonly #prefetch: () => { depth: number; maxServiceMs: number };
+  readonly #config: PrefetchConfig;
 
-  constructor(workers: readonly WorkerLink[], prefetch: () => { depth: number; maxServiceMs: number }) {
+  constructor(workers: readonly WorkerLink[], config: PrefetchConfig) {
     this.#workers = workers;
-    this.#prefetch = prefetch;
+    this.#config = config;
   }
 
   readonly #wants = [false, true].map((prefetch): Want => ({ pick: () => this.pick(prefetch), prefetch }));
@@ -29,12 +35,27 @@ export class Picker {
   pick(prefetch: boolean): WorkerLink | undefined {
     const workers = this.#workers;
     let w = leastLoaded(workers, this.#rr);
-    if (!w && prefetch) {
-      const { depth, maxServiceMs } = this.#prefetch();
-      if (depth > 0) w = leastLoaded(workers, this.#rr, (x) => x.canPrefetch(depth, maxServiceMs), true);
-    }
+    if (!w && prefetch && this.#config.prefetch > 0) w = this.#prefetchable();
     if (w) this.#rr = (this.#rr + 1) % Math.max(1, workers.length);
     return w;
+  }
+
+  /** The least-loaded worker with room for a prefetched call (leastLoaded's order and ties). */
+  #prefetchable(): WorkerLink | undefined {
+    const workers = this.#workers;
+    const depth = this.#config.prefetch;
+    const maxServiceMs = this.#config.prefetchMaxServiceMs;
+    const n = workers.length;
+    let best: WorkerLink | undefined;
+    for (let i = 0; i < n; i++) {
+      const w = workers[(this.#rr + i) % n]!;
+      if (!w.canPrefetch(depth, maxServiceMs)) continue;
+      if (!best || w.inFlight < best.inFlight) {
+        best = w;
+        if (w.inFlight === 0) break;
+      }
+    }
+    return best;
   }
 }
 

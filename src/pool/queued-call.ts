@@ -76,18 +76,26 @@ export class QueuedCall<T> implements Waiter<Worker>, Deadline {
   /** A worker took it (Waiter). */
   run(worker: Worker): void {
     this.#cleanup();
+    let out: T | Promise<T>;
     try {
-      const out = this.#start(worker, this.#dispatcher.since(this.enqueuedAt));
-      this.#resolve(out);
-      // How long its key's calls take, for fair shares of worker time (see queue.ts).
-      if (out instanceof Promise) {
-        const startedAt = this.#dispatcher.since(0);
-        const ended = () => this.#dispatcher.released(this, this.#dispatcher.since(startedAt));
-        out.then(ended, ended);
-      }
+      out = this.#start(worker, this.#dispatcher.since(this.enqueuedAt));
     } catch (err) {
       this.#reject(err);
+      return;
     }
+    // Follow a started call's promise with one reaction: resolving with the promise itself would
+    // cost a thenable job and a reaction more per queued call.
+    // The same reaction times the call for its key's fair share of worker time (see queue.ts).
+    if (out instanceof Promise) {
+      const startedAt = this.#dispatcher.since(0);
+      out.then((value) => {
+        this.#dispatcher.released(this, this.#dispatcher.since(startedAt));
+        this.#resolve(value);
+      }, (err: unknown) => {
+        this.#dispatcher.released(this, this.#dispatcher.since(startedAt));
+        this.#reject(err);
+      });
+    } else this.#resolve(out);
   }
 
   fail(reason: unknown): void {

@@ -38,8 +38,8 @@ export class RetryBudget {
     this.#now = options.now ?? Date.now;
   }
 
-  #bucket(): Bucket {
-    const second = Math.floor(this.#now() / 1_000);
+  #bucket(now = this.#now()): Bucket {
+    const second = Math.floor(now / 1_000);
     const b = this.#buckets[second % this.#seconds]!;
     if (b.second !== second) Object.assign(b, { second, calls: 0, retries: 0 });
     return b;
@@ -64,9 +64,9 @@ export class RetryBudget {
     return retries < this.minPerSecond * this.#seconds + this.ratio * calls;
   }
 
-  /** Count a call's first attempt. */
-  recordCall(): void {
-    this.#bucket().calls++;
+  /** Count a call's first attempt (`now`: the budget's clock, when the caller just read it). */
+  recordCall(now?: number): void {
+    this.#bucket(now).calls++;
   }
 
   /** Take a retry from the budget; false (and nothing taken) when it is spent. */

@@ -96,6 +96,7 @@ export class CallTracker {
     args: Record<string, unknown>,
     options: CallOptions,
     onMessage?: (msg: unknown) => void,
+    onMessages?: (data: unknown[]) => void,
   ): StartedCall {
     const owner = this.#owner;
     if (!conduit || !owner.isReady) {
@@ -106,7 +107,8 @@ export class CallTracker {
     if (options.metadata) msg.metadata = options.metadata;
     if (options.traceparent) msg.traceparent = options.traceparent;
     if (options.correlationId) msg.correlationId = options.correlationId;
-    const call = new TrackedCall(this, conduit, tool, options.signal, onMessage, this.#clock.now());
+    const call = new TrackedCall(this, conduit, tool, options.signal, onMessage, this.#clock.now(), onMessages);
+    call.unary = method === "ExecuteTool";
     call.id = conduit.request(method, msg, call, { streaming: method === "ExecuteStreamingTool", timeoutMs: options.innerTimeoutMs ?? options.timeoutMs });
     // Counted only once the request is on its way (encoding can throw above).
     this.#pending.add(call);

@@ -226,7 +226,8 @@ function forkedChild(pid: number, inFd: number, stdout: ReadableStream<Uint8Arra
     const parts = pending;
     pending = [];
     if (!open) return;
-    for (const p of parts) sink.write(p);
+    // One buffer, one sink write: each FileSink write costs a syscall (epoll_ctl) of its own.
+    sink.write(parts.length === 1 ? parts[0]! : concat(parts));
     sink.flush();
   };
   const closeStdin = () => {
@@ -264,4 +265,16 @@ function forkedChild(pid: number, inFd: number, stdout: ReadableStream<Uint8Arra
       }
     },
   };
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }

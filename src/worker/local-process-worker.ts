@@ -127,6 +127,7 @@ export class LocalProcessWorker implements WorkerLink {
       this.features = hello.features ?? [];
       onReady(checkProtocol(this.id, hello.protocolVersion));
     }));
+    channel.peerPid = child.pid;
     this.#channel = channel;
     const decoder = new FrameDecoder();
     const stdoutDone = pump(child.stdout, (chunk) => {

@@ -4,7 +4,7 @@
  */
 
 import { Inbox } from "../bridge/inbox.ts";
-import type { BridgeMethods, ToolChunk } from "../bridge/messages.ts";
+import type { ToolChunk } from "../bridge/messages.ts";
 import { SnakepitError } from "../errors.ts";
 import type { CallTracker, Conduit } from "./calls.ts";
 import type { CallOptions, CallResult, WorkerStream } from "./link.ts";
@@ -17,10 +17,7 @@ export function callTool(calls: CallTracker, conduit: Conduit | undefined, tool:
   } catch (err) {
     return Promise.reject(err);
   }
-  return call.done.then((reply) => {
-    const r = reply as BridgeMethods["ExecuteTool"][1] | undefined;
-    return { result: r?.result ?? null, durationUs: Number(r?.durationUs ?? 0) };
-  });
+  return call.done as Promise<CallResult>; // a unary TrackedCall resolves with the CallResult itself
 }
 
 /**
@@ -32,7 +29,7 @@ export function streamTool(
   calls: CallTracker, conduit: Conduit | undefined, tool: string, args: Record<string, unknown>, options: CallOptions, measured: boolean,
 ): WorkerStream {
   const inbox = new Inbox<unknown>();
-  const call = calls.start(conduit, "ExecuteStreamingTool", tool, args, options, (msg) => inbox.push((msg as ToolChunk).data ?? null));
+  const call = calls.start(conduit, "ExecuteStreamingTool", tool, args, options, (msg) => inbox.push((msg as ToolChunk).data ?? null), (data) => inbox.pushAll(data));
   let durationUs = 0;
   call.done.then((end) => {
     durationUs = Number((end as { durationUs?: number } | undefined)?.durationUs ?? (measured ? call.elapsedMs * 1000 : 0));

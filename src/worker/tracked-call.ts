@@ -17,7 +17,10 @@ export class TrackedCall implements CallSink, Deadline, StartedCall {
   readonly sentAt: number;
   readonly tool: string;
   readonly message: ((msg: unknown) => void) | undefined;
+  readonly messages: ((data: unknown[]) => void) | undefined;
   settled = false;
+  /** Resolve `done` with a CallResult (`result`, `durationUs`) rather than the raw reply. */
+  unary = false;
   cancelled = false;
   /** Behind the first `capacity` calls when the worker went away: it never ran. */
   notStarted = false;
@@ -33,12 +36,16 @@ export class TrackedCall implements CallSink, Deadline, StartedCall {
   #resolve!: (value: unknown) => void;
   #reject!: (reason: unknown) => void;
 
-  constructor(tracker: CallTracker, conduit: Conduit, tool: string, signal: AbortSignal | undefined, onMessage: ((msg: unknown) => void) | undefined, sentAt: number) {
+  constructor(
+    tracker: CallTracker, conduit: Conduit, tool: string, signal: AbortSignal | undefined, onMessage: ((msg: unknown) => void) | undefined, sentAt: number,
+    onMessages?: (data: unknown[]) => void,
+  ) {
     this.#tracker = tracker;
     this.#conduit = conduit;
     this.tool = tool;
     this.#signal = signal;
     this.message = onMessage;
+    this.messages = onMessages;
     this.sentAt = sentAt;
     this.done = new Promise((resolve, reject) => {
       this.#resolve = resolve;
@@ -58,7 +65,11 @@ export class TrackedCall implements CallSink, Deadline, StartedCall {
     this.#tracker.unschedule(this);
     this.#signal?.removeEventListener("abort", this);
     if (err) this.#reject(err);
-    else this.#resolve(reply);
+    else if (this.unary) {
+      // A unary call's caller gets its result and Python's time at once (no mapping `.then`).
+      const r = reply as { result?: unknown; durationUs?: unknown } | undefined;
+      this.#resolve({ result: r?.result ?? null, durationUs: Number(r?.durationUs ?? 0) });
+    } else this.#resolve(reply);
   }
 
   /** Settle now with `reason` and ask the worker to stop; its slot is freed by the end. */

@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { fromShared, shmEnabled, toShared } from "../../src/bridge/shm.ts";
-import { poolBudget } from "../../src/bridge/shm-pool.ts";
+import { leaseRef, lend, poolBudget, poolStats, setPoolBudget, settleLease } from "../../src/bridge/shm-pool.ts";
 import { releaseShared, Snakepit } from "../../src/mod.ts";
 import { fixture, isAlive, PYTHON, waitUntil } from "../helpers.ts";
 
@@ -56,15 +56,43 @@ describe.skipIf(!canPool)("the shared-memory segment pool", () => {
     }
     expect(poolMaps()).toBe(maps + 1); // the same segment, over and over
     expect(pit.stats().shm.mapped).toBe(0);
-    // transfer() gives a copy the caller owns and hands the segment back (a moved pooled buffer would be overwritten).
-    const kept = (await pit.execute("make", { n: 3 * MiB, fill: 7 })) as Uint8Array;
-    const moved = new Uint8Array((kept.buffer as ArrayBuffer & { transfer(): ArrayBuffer }).transfer());
-    expect(kept.length).toBe(0);
-    expect(moved.length === 3 * MiB && moved[0] === 7 && moved[3 * MiB - 1] === 7).toBe(true);
-    expect(pit.stats().shm.mapped).toBe(0);
-    const next = (await pit.execute("make", { n: 3 * MiB, fill: 8 })) as Uint8Array;
-    expect(moved[0]).toBe(7); // not the memory the worker just filled again
-    expect(releaseShared(next)).toBe(3 * MiB);
+  });
+
+  test("a result moved away (transfer(), ArrayBuffer.prototype.transfer, a structuredClone transfer list) keeps its bytes: the segment goes back only when the moved memory is freed", async () => {
+    await using pit = await Snakepit.start({ adapter: fixture("shm_tools.py"), poolSize: 1, python: PYTHON });
+    const collected = pit.stats().shm.collected;
+    const moved: Uint8Array[] = [];
+    await (async () => { // the original buffers die with this scope: only the moved memory stays
+      const a = (await pit.execute("make", { n: 3 * MiB, fill: 1 })) as Uint8Array;
+      moved.push(new Uint8Array((a.buffer as ArrayBuffer & { transfer(): ArrayBuffer }).transfer()));
+      expect(a.length).toBe(0);
+      const b = (await pit.execute("make", { n: 3 * MiB, fill: 2 })) as Uint8Array;
+      moved.push(new Uint8Array((ArrayBuffer.prototype as unknown as { transfer(): ArrayBuffer }).transfer.call(b.buffer)));
+      const c = (await pit.execute("make", { n: 3 * MiB, fill: 3 })) as Uint8Array;
+      moved.push(new Uint8Array(structuredClone(c.buffer as ArrayBuffer, { transfer: [c.buffer as ArrayBuffer] })));
+    })();
+    for (let i = 0; i < 5; i++) {
+      Bun.gc(true);
+      await Bun.sleep(10);
+    }
+    for (let i = 0; i < 4; i++) releaseShared(await pit.execute("make", { n: 3 * MiB, fill: 50 + i })); // the worker writes results again
+    moved.forEach((m, i) => expect([m.length, m[0], m[3 * MiB - 1]]).toEqual([3 * MiB, i + 1, i + 1]));
+    expect(pit.stats().shm.mapped).toBe(3); // still lent out: the moved buffers use them
+    moved.length = 0;
+    expect(await waitUntil(() => {
+      Bun.gc(true);
+      return pit.stats().shm.mapped === 0 && pit.stats().shm.collected >= collected + 3;
+    }, 10_000, 50)).toBe(true);
+  });
+
+  test("a worker's segments are unmapped as soon as its channel closes (not by a timer: its pid may be reused)", async () => {
+    const maps = poolMaps();
+    const pit = await Snakepit.start({ adapter: fixture("shm_tools.py"), poolSize: 1, python: PYTHON });
+    releaseShared(await pit.execute("make", { n: 3 * MiB, fill: 1 }));
+    expect(poolMaps()).toBe(maps + 1); // the worker's segment stays mapped here for its next result
+    expect(pit.stats().shm.peers.segments).toBe(1);
+    await pit.close();
+    expect(poolMaps()).toBe(maps);
   });
 
   test("without release, the garbage collector hands the segment back", async () => {
@@ -104,20 +132,48 @@ describe.skipIf(!canPool)("the shared-memory segment pool", () => {
     expect(await waitUntil(() => pit.stats().shm.pool.lent === before.lent, 10_000)).toBe(true);
   }, 30_000);
 
+  test("a segment that cannot be made (EMFILE) fails that payload only: pooling stays on", () => {
+    const { dlopen, ptr } = require("bun:ffi") as typeof import("bun:ffi");
+    const { symbols } = dlopen("libc.so.6", { getrlimit: { args: ["i32", "ptr"], returns: "i32" }, setrlimit: { args: ["i32", "ptr"], returns: "i32" } });
+    const RLIMIT_NOFILE = 7;
+    const saved = new BigUint64Array(2);
+    expect(symbols.getrlimit(RLIMIT_NOFILE, ptr(saved))).toBe(0);
+    const budget = poolBudget();
+    setPoolBudget(0); // retires every free segment (other tests in this process leave some)
+    setPoolBudget(budget);
+    const big = new Uint8Array(budget / 2).fill(3);
+    expect(poolStats().bytes + budget / 2 + 4 * MiB).toBeLessThanOrEqual(budget); // room for it: only EMFILE can refuse it
+    let lent: ReturnType<typeof lend>;
+    try {
+      expect(symbols.setrlimit(RLIMIT_NOFILE, ptr(new BigUint64Array([0n, saved[1]!])))).toBe(0); // no new fd (synchronous: nothing else runs meanwhile)
+      lent = lend(big); // a size no segment has (half the budget): it must make one
+    } finally {
+      symbols.setrlimit(RLIMIT_NOFILE, ptr(saved));
+    }
+    expect(lent, JSON.stringify({ lent, stats: poolStats() })).toBeUndefined();
+    expect(poolBudget()).toBe(budget); // was 0 from then on: every payload one-shot for the life of the process
+    const h = lend(big)!;
+    expect(h.size).toBe(budget / 2);
+    expect(settleLease(leaseRef(h))).toBe(true);
+  });
+
   test("forged or stale pooled handles are refused with a clear error", () => {
     const shared = toShared(new Uint8Array(2 * MiB).fill(6))!;
     const h = shared.handle as { pid: number; fd: number; id: string; lease: number; off: number; size: number };
     expect(h.fd).toBeGreaterThanOrEqual(0);
-    expect(() => fromShared({ ...h, id: "nothex" })).toThrow(/malformed/);
-    expect(() => fromShared({ ...h, off: 0 })).toThrow(/malformed/);
-    expect(() => fromShared({ ...h, fd: 0 })).toThrow(/not a private nameless|cannot be opened/); // stdin is no segment
-    expect(() => fromShared({ ...h, pid: 2 ** 22 + 7 })).toThrow(/cannot be opened/);
-    expect(() => fromShared({ ...h, id: "0123456789abcdef" })).toThrow(/gone/);
-    expect(() => fromShared({ ...h, size: h.size * 4 })).toThrow(/past the segment's end/);
-    expect(() => fromShared({ ...h, lease: h.lease + 1 })).toThrow(/lease is over/);
-    const view = fromShared(h); // taken once, as a worker would
+    const me = process.pid; // this process plays the worker whose channel it is
+    expect(() => fromShared({ ...h, id: "nothex" }, me)).toThrow(/malformed/);
+    expect(() => fromShared({ ...h, off: 0 }, me)).toThrow(/malformed/);
+    expect(() => fromShared({ ...h, fd: 0 }, me)).toThrow(/not a private nameless|cannot be opened/); // stdin is no segment
+    expect(() => fromShared(h, process.ppid)).toThrow(/not this channel's worker/); // another process's segments are never opened
+    expect(() => fromShared(h)).toThrow(/not this channel's worker/);
+    expect(() => fromShared({ ...h, pid: 2 ** 22 + 7 }, 2 ** 22 + 7)).toThrow(/cannot be opened/);
+    expect(() => fromShared({ ...h, id: "0123456789abcdef" }, me)).toThrow(/gone/);
+    expect(() => fromShared({ ...h, size: h.size * 4 }, me)).toThrow(/past the segment's end/);
+    expect(() => fromShared({ ...h, lease: h.lease + 1 }, me)).toThrow(/lease is over/);
+    const view = fromShared(h, me); // taken once, as a worker would
     expect(view[2 * MiB - 1]).toBe(6);
-    expect(() => fromShared(h)).toThrow(/lease is over/); // not twice
+    expect(() => fromShared(h, me)).toThrow(/lease is over/); // not twice
     expect(releaseShared(view)).toBe(2 * MiB);
   });
 });

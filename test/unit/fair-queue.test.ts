@@ -16,6 +16,8 @@ const waiter = (tag: string, key: string, accepts?: (w: string) => boolean): Wai
   ...(accepts ? { accepts } : {}),
 });
 
+const tagOf = (x: Waiter<string> | undefined): string | undefined => (x as (Waiter<string> & { tag: string }) | undefined)?.tag;
+
 /** Take `n` waiters for worker "w" and return their tags (each reports `cost[key]` ms when done). */
 function serve(q: WaitQueue<string>, n: number, cost: Record<string, number> = {}): string[] {
   const out: string[] = [];
@@ -91,10 +93,10 @@ describe("WaitQueue fairness", () => {
     q.push(waiter("pinned", "a", (w) => w === "w2"));
     q.push(waiter("a-any", "a"));
     q.push(waiter("blocked", "z"));
-    expect((q.takeFor("w1", (x) => x.key !== "z") as { tag: string }).tag).toBe("a-any");
+    expect(tagOf(q.takeFor("w1", (x) => x.key !== "z"))).toBe("a-any");
     expect(q.takeFor("w1", (x) => x.key !== "z")).toBeUndefined();
-    expect((q.takeFor("w2") as { tag: string }).tag).toBe("blocked");
-    expect((q.takeFor("w2") as { tag: string }).tag).toBe("pinned");
+    expect(tagOf(q.takeFor("w2"))).toBe("blocked");
+    expect(tagOf(q.takeFor("w2"))).toBe("pinned");
   });
 
   test("peek() and take(), firstWhere(), removeWhere() and drain() see every key", () => {
@@ -111,8 +113,8 @@ describe("WaitQueue fairness", () => {
     expect(q.firstWhere((x) => x.key === "c")).toBe(c);
     expect(q.take(c)).toBe(true); // not the peeked one: found by identity
     q.push(waiter("d", "d"));
-    expect(q.removeWhere((x) => x.key === "b").map((x) => (x as { tag: string }).tag)).toEqual(["b"]);
-    expect(q.drain().map((x) => (x as { tag: string }).tag)).toEqual(["d"]);
+    expect(q.removeWhere((x) => x.key === "b").map(tagOf)).toEqual(["b"]);
+    expect(q.drain().map(tagOf)).toEqual(["d"]);
     expect(q.size).toBe(0);
     expect(q.takeFor("w")).toBeUndefined();
   });

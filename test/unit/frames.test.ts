@@ -30,6 +30,22 @@ describe("FrameDecoder.push()", () => {
     expect(Buffer.compare(out[0]!.attachments[0]!, blob)).toBe(0);
   });
 
+  test("decodes many packets of one chunk: ASCII, non-ASCII, headers with bytes over 0x7f, attachments between", () => {
+    const long = `{"s":"${"x".repeat(200)}"}`; // its length header holds a byte over 0x7f
+    const sets = [
+      ['{"a":1}', long, '{"b":2}'],
+      ['{"a":1}', '{"b":"é€😀"}', long, '{"c":3}'],
+    ];
+    for (const jsons of sets) {
+      const bytes = new Uint8Array(jsons.flatMap((j) => [...encodePacket(j)]));
+      expect(new FrameDecoder().push(bytes).map((p) => p.json)).toEqual(jsons);
+    }
+    const mixed = new Uint8Array([...encodePacket('{"a":1}'), ...encodePacket('{"b":2}', [new Uint8Array([0xc3, 0xa9, 0xff])], true), ...encodePacket(long)]);
+    const out = new FrameDecoder().push(mixed);
+    expect(out.map((p) => p.json)).toEqual(['{"a":1}', '{"b":2}', long]);
+    expect(out.map((p) => p.attachments.map((a) => [...a]))).toEqual([[], [[0xc3, 0xa9, 0xff]], []]);
+  });
+
   test("rejects a frame longer than the limit", () => {
     const d = new FrameDecoder();
     expect(() => d.push(new Uint8Array([0, 0xff, 0xff, 0xff, 0xff]))).toThrow("over the limit");

@@ -48,4 +48,23 @@ describe("Inbox", () => {
     expect(inbox.takeNow()).toBe(EMPTY);
     await expect(reader.next()).rejects.toThrow("boom");
   });
+
+  test("pushAll adopts a batch (or appends it behind waiting items) and credit counts items, not batches", async () => {
+    const inbox = new Inbox<number>();
+    const grants: number[] = [];
+    const reader = inbox.read((n) => grants.push(n), () => grants.push(-1));
+    const first = Array.from({ length: HALF }, (_, i) => i);
+    inbox.pushAll(first);
+    inbox.push(HALF);
+    inbox.pushAll(Array.from({ length: HALF }, (_, i) => HALF + 1 + i));
+    const got: number[] = [(await reader.next()).value as number];
+    for (let item = inbox.takeNow(); item !== EMPTY; item = inbox.takeNow()) got.push(item);
+    expect(got).toEqual(Array.from({ length: HALF * 2 + 1 }, (_, i) => i));
+    expect(grants).toEqual([HALF, HALF]);
+    inbox.pushAll([7, 8]);
+    inbox.end();
+    expect(await reader.next()).toEqual({ value: 7, done: false });
+    expect(await reader.next()).toEqual({ value: 8, done: false });
+    expect(await reader.next()).toEqual({ value: undefined, done: true });
+  });
 });
