@@ -203,7 +203,7 @@ export class Pool implements CallHost {
       return Promise.reject(err);
     }
     const lease = req.lease;
-    if (!lease) return this.#dispatcher.dispatch(req, req.signal, wanted, start, req.front);
+    if (!lease) return this.#dispatcher.dispatch(req, req.signal, wanted, start, req.front, req);
     return this.#dispatcher.dispatch(req, req.signal, wanted, (w, queueMs) => {
       const previous = lease.bind(this.name, w.id); // a hint-mode move: the old worker drops the session's state
       if (previous) this.dropSession(lease.id, previous);
