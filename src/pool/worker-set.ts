@@ -33,6 +33,8 @@ export interface WorkerSetDeps {
 }
 
 export class WorkerSet {
+  /** How long each tool's calls run, for prefetch decisions (see CallTracker.canPrefetch). */
+  readonly #toolTimes = new Map<string, number>();
   readonly workers: WorkerLink[] = [];
   readonly #pool: Owner;
   readonly #deps: WorkerSetDeps;
@@ -73,6 +75,7 @@ export class WorkerSet {
         onLog: (w, line) => bus.emit("worker.log", { pool: pool.name, worker: w.id, line }),
         onIdle: (w) => this.#onIdle(w),
         onZombie: (_w, tool, delta) => this.#deps.dispatcher.zombie(tool, delta),
+        toolTimes: this.#toolTimes,
       },
     });
     this.workers.push(worker);

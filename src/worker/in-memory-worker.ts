@@ -86,6 +86,7 @@ export class InMemoryWorker implements WorkerLink {
       },
       cancelTimedOut: () => void this.kill("cancel_timeout"),
       zombie: (tool, delta) => this.#hooks.onZombie?.(this, tool, delta),
+      toolTimes: hooks.toolTimes,
     }, this.capacity, this.#clock);
   }
 
