@@ -24,9 +24,22 @@ export interface RouteDeps {
 const jsonBody = <S extends z.ZodType>(schema: S, required = true) => ({ required, content: { "application/json": { schema } } });
 const idParam = z.object({ id: z.string().min(1).openapi({ param: { name: "id", in: "path" } }) });
 
-function callOptions(body: ExecuteBody, signal: AbortSignal) {
+/** Who calls, as the caller names itself: queued calls are served fairly between names (docs/api.md). */
+const FAIRNESS_HEADER = "x-snakepit-client";
+
+function clientOf(req: Request): string | undefined {
+  const name = req.headers.get(FAIRNESS_HEADER);
+  if (name === null) return undefined;
+  if (name.length === 0 || name.length > 128) {
+    throw new SnakepitError("invalid_argument", `Header ${FAIRNESS_HEADER} must be 1 to 128 characters (got ${name.length})`, { details: { header: FAIRNESS_HEADER } });
+  }
+  return name;
+}
+
+function callOptions(body: ExecuteBody, signal: AbortSignal, client: string | undefined) {
   return {
     signal,
+    ...(client !== undefined ? { client } : {}),
     ...(body.pool !== undefined ? { pool: body.pool } : {}),
     ...(body.session_id !== undefined ? { sessionId: body.session_id } : {}),
     ...(body.timeout_ms !== undefined ? { timeoutMs: body.timeout_ms } : {}),
@@ -46,7 +59,7 @@ export function callRoutes(app: OpenAPIHono<ApiEnv>, table: RouteTable, deps: Ro
     const body = await readBody(c, ExecuteBody, limits, maxBodyBytes);
     const args = fromHttpJson(body.args) as Record<string, unknown>;
     try {
-      const result = await pit.execute(body.tool, args, callOptions(body, c.req.raw.signal));
+      const result = await pit.execute(body.tool, args, callOptions(body, c.req.raw.signal, clientOf(c.req.raw)));
       return c.json({ result: toHttpJson(result) });
     } catch (err) {
       throw explainDeadline(err, budgetOf(pit, body.pool, body.timeout_ms));
@@ -70,12 +83,13 @@ export function callRoutes(app: OpenAPIHono<ApiEnv>, table: RouteTable, deps: Ro
   }), async (c) => {
     const body = await readBody(c, ExecuteBody, limits, maxBodyBytes);
     const args = fromHttpJson(body.args) as Record<string, unknown>;
+    const client = clientOf(c.req.raw);
     const release = slots.acquire(clientAddress(c.req.raw, c.env), "stream");
     const ac = new AbortController();
     const onClientGone = () => ac.abort(new SnakepitError("aborted", "The client went away"));
     c.req.raw.signal.addEventListener("abort", onClientGone, { once: true });
     const budget = budgetOf(pit, body.pool, body.timeout_ms, true);
-    const chunks = pit.stream(body.tool, args, callOptions(body, ac.signal));
+    const chunks = pit.stream(body.tool, args, callOptions(body, ac.signal, client));
     let first;
     try {
       // Fail before the 200 when the call cannot start (unknown tool, bad arguments, saturation).

@@ -22,6 +22,8 @@ export interface ExecuteOptions {
   idempotent?: boolean | undefined;
   /** Marks the call idempotent and reaches Python as metadata "idempotency-key", for deduplication. */
   idempotencyKey?: string | undefined;
+  /** Who calls (a tenant, a user): queued calls are served fairly between clients. Default: fair between tools. */
+  client?: string | undefined;
 }
 
 /** Counters the lifecycle keeps (the pool's stats). */
@@ -42,6 +44,9 @@ export interface DispatchRequest {
   signal: AbortSignal | undefined;
   /** The previous attempt never started: go to the front of the queue. */
   front: boolean;
+  /** Fair queuing: the tool, and the caller's `client` key if any. */
+  tool?: string | undefined;
+  client?: string | undefined;
 }
 
 /** A pool as the lifecycle sees it. */

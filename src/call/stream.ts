@@ -42,7 +42,7 @@ export async function* runStream(
   const attempt = async (front: boolean): Promise<Committed> => {
     if (host.isClosed) throw host.closedError();
     let span: ReturnType<typeof workerOptions>[1];
-    const stream = await host.dispatch({ lease, mode, prefetch: false, deadline: ctx.deadline, signal: options.signal, front }, (w, queueMs) => {
+    const stream = await host.dispatch({ lease, mode, prefetch: false, deadline: ctx.deadline, signal: options.signal, front, tool, client: options.client }, (w, queueMs) => {
       ctx.queueMs = queueMs;
       const [callOptions, s] = workerOptions(ctx, options, w);
       span = s;

@@ -72,7 +72,7 @@ export function runUnary(host: CallHost, tool: string, args: Record<string, unkn
   };
   const attempt = (front: boolean): Promise<CallResult> => {
     if (host.isClosed) return Promise.reject(host.closedError());
-    return host.dispatch({ lease, mode, prefetch: true, deadline: ctx.deadline, signal: options.signal, front }, start);
+    return host.dispatch({ lease, mode, prefetch: true, deadline: ctx.deadline, signal: options.signal, front, tool, client: options.client }, start);
   };
   const guardOptions = { idempotent: ctx.idempotent, signal: options.signal, deadline: ctx.deadline, tool, now: ctx.t0 };
   // Settled in the guard's own reaction (no extra hop), or after the rehydrate step with a session.

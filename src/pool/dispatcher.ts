@@ -1,6 +1,6 @@
 /**
- * Getting a call onto a worker: at once when one is free, else through the FIFO queue with its
- * rules. Full queue -> pool_saturated; queue timeout -> queue_timeout (deadline_exceeded when the
+ * Getting a call onto a worker: at once when one is free, else through the fair queue with its
+ * rules (see queue.ts; a tool with a cancelled call still running waits, see docs/resilience.md). Full queue -> pool_saturated; queue timeout -> queue_timeout (deadline_exceeded when the
  * call's own budget was shorter); abort while queued -> removed and rejected with the reason.
  */
 
@@ -23,10 +23,22 @@ export interface Want {
   prefetch?: boolean | undefined;
 }
 
+/** Who is calling: the fairness key of a queued call (its `client`, else its tool). */
+export interface Caller {
+  tool?: string | undefined;
+  client?: string | undefined;
+}
+
 export class Dispatcher {
   readonly #queue = new WaitQueue<Worker>();
   /** Queued calls that any worker may take (not pinned to one). */
   #waitingAny = 0;
+  /** Cancelled calls still running on a worker ("zombies"), in all and by tool. */
+  #zombies = 0;
+  readonly #zombieTools = new Map<string, number>();
+  /** May this queued call start now? (not while its tool has a zombie; pinned calls always may) */
+  readonly #eligible = (w: Waiter<Worker>): boolean => this.#zombies === 0 || !w.pick || !this.#zombieTools.has((w as QueuedCall<unknown>).tool);
+  readonly #ready = (w: Waiter<Worker>): boolean => w.pick !== undefined && this.#eligible(w);
   readonly #pool: string;
   /** The pool's config and timeouts, read live (no object per queued call). */
   readonly #limits: { readonly maxQueue: number };
@@ -60,12 +72,15 @@ export class Dispatcher {
     want: Want,
     start: (worker: Worker, queueMs: number) => T | Promise<T>,
     front = false,
+    caller?: Caller,
   ): Promise<T> {
     if (signal?.aborted) return Promise.reject(abortError(signal));
-    // FIFO: while calls wait, a new one may not take a prefetch slot ahead of them (it would
-    // starve them: the queue is fed only when a worker is idle). It queues behind, and the queue
-    // is pumped at once.
-    const free = want.only ? (want.only.hasCapacity ? want.only : undefined) : front || this.#waitingAny === 0 ? want.pick() : undefined;
+    // While calls wait, a new one may not take a slot ahead of them (it would starve them: the
+    // queue is fed only when a worker is idle). It queues, and the queue is pumped at once.
+    // A tool with a cancelled call still running waits too (it may not pin another worker).
+    const free = want.only
+      ? (want.only.hasCapacity ? want.only : undefined)
+      : (front || this.#waitingAny === 0) && (this.#zombies === 0 || !this.#zombieTools.has(caller?.tool ?? "")) ? want.pick() : undefined;
     if (free) {
       try {
         return Promise.resolve(start(free, 0));
@@ -86,6 +101,8 @@ export class Dispatcher {
     const now = this.#clock.now();
     const budget = typeof budgetMs === "number" ? budgetMs : budgetMs.deadline - now;
     const waiter = new QueuedCall<T>(this, start, now, signal, Math.min(queueTimeoutMs, budget), queueTimeoutMs, want.only);
+    waiter.tool = caller?.tool ?? "";
+    waiter.key = caller?.client !== undefined ? `client:${caller.client}` : `tool:${waiter.tool}`;
     if (!want.only) {
       waiter.pick = want.pick;
       this.#waitingAny++;
@@ -107,8 +124,12 @@ export class Dispatcher {
     this.#stats.queueTimeouts++;
     const timeout = waiter.timeout;
     const code = timeout < waiter.queueTimeoutMs ? "deadline_exceeded" : "queue_timeout";
-    waiter.fail(new SnakepitError(code, `No worker of pool "${this.#pool}" became free within ${Math.round(timeout)} ms`, {
-      details: { pool: this.#pool, queueTimeoutMs: timeout },
+    const zombies = waiter.pick ? this.#zombieTools.get(waiter.tool) : undefined;
+    const message = zombies
+      ? `Calls of tool "${waiter.tool}" wait while ${zombies} cancelled call(s) of it still run (the tool ignores cancellation; its worker is recycled after cancelGraceMs): none could start within ${Math.round(timeout)} ms`
+      : `No worker of pool "${this.#pool}" became free within ${Math.round(timeout)} ms`;
+    waiter.fail(new SnakepitError(code, message, {
+      details: { pool: this.#pool, queueTimeoutMs: timeout, ...(zombies ? { tool: waiter.tool, reason: "cancelled_call_running", zombieCalls: zombies } : {}) },
     }));
     this.pumpIfWaiting();
   }
@@ -128,20 +149,40 @@ export class Dispatcher {
     this.#deadlines.remove(waiter);
   }
 
+  /** A queued call that ran ended for its caller after `ms` (its key's cost, for fair shares). */
+  released(waiter: Waiter<Worker>, ms: number): void {
+    this.#queue.release(waiter, ms);
+  }
+
+  /** A cancelled call of `tool` keeps running on a worker (+1) or ended at last (-1). */
+  zombie(tool: string, delta: number): void {
+    const n = (this.#zombieTools.get(tool) ?? 0) + delta;
+    this.#zombies += delta;
+    if (n > 0) this.#zombieTools.set(tool, n);
+    else {
+      this.#zombieTools.delete(tool);
+      // Its waiting calls may start on any free worker now (after the tracker's bookkeeping).
+      if (this.#waitingAny > 0) queueMicrotask(() => this.pumpIfWaiting());
+    }
+  }
+
   /** Time since `t`, on the dispatcher's clock. */
   since(t: number): number {
     return this.#clock.now() - t;
   }
 
   /**
-   * Start queued calls (oldest first) that may take a prefetch slot now; stop at the first that
-   * cannot, so later calls never overtake it. Calls pinned to one worker wait for `feed`.
+   * Start queued calls (fair order) that may take a slot now; stop at the first that cannot, so
+   * later calls never overtake it. Calls pinned to one worker wait for `feed`. While several keys
+   * wait, no queued call takes a prefetch slot: a quick call must not end up behind a slow one in
+   * a worker's pipe (free slots are handed out by `feed`).
    */
   #pump(): void {
-    for (let waiter = this.#queue.firstWhere(unpinned); waiter; waiter = this.#queue.firstWhere(unpinned)) {
+    for (let waiter = this.#queue.peek(this.#ready); waiter; waiter = this.#queue.peek(this.#ready)) {
       const worker = waiter.pick!();
-      if (!worker) return;
-      waiter.remove!();
+      if (!worker || (!worker.hasCapacity && this.#queue.keys > 1)) return;
+      this.#queue.take(waiter);
+      this.#waitingAny--;
       waiter.run(worker);
     }
   }
@@ -149,7 +190,7 @@ export class Dispatcher {
   /** Give a worker with free slots the next queued calls it can take. */
   feed(worker: Worker): void {
     while (worker.hasCapacity) {
-      const waiter = this.#queue.takeFor(worker);
+      const waiter = this.#queue.takeFor(worker, this.#eligible);
       if (!waiter) break;
       if (waiter.pick) this.#waitingAny--;
       waiter.run(worker);
@@ -168,5 +209,3 @@ export class Dispatcher {
     for (const waiter of this.#queue.drain()) waiter.fail(error);
   }
 }
-
-const unpinned = (w: Waiter<Worker>) => w.pick !== undefined;

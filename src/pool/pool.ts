@@ -203,12 +203,12 @@ export class Pool implements CallHost {
       return Promise.reject(err);
     }
     const lease = req.lease;
-    if (!lease) return this.#dispatcher.dispatch(req, req.signal, wanted, start, req.front);
+    if (!lease) return this.#dispatcher.dispatch(req, req.signal, wanted, start, req.front, req);
     return this.#dispatcher.dispatch(req, req.signal, wanted, (w, queueMs) => {
       const previous = lease.bind(this.name, w.id); // a hint-mode move: the old worker drops the session's state
       if (previous) this.dropSession(lease.id, previous);
       return start(w, queueMs);
-    }, req.front);
+    }, req.front, req);
   }
 
   /** Execute a tool on the least-loaded worker (or the session's worker). */

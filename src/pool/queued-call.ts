@@ -21,6 +21,9 @@ export class QueuedCall<T> implements Waiter<Worker>, Deadline {
   pick: (() => Worker | undefined) | undefined = undefined;
   /** Unlinks it from the queue; false once it left. Set by the dispatcher. */
   remover: () => boolean = () => false;
+  /** The tool it calls, and its fairness key (see queue.ts). */
+  tool = "";
+  key: string | undefined = undefined;
   /** It left the queue: started or failed. */
   left = false;
   at = 0;
@@ -82,8 +85,17 @@ export class QueuedCall<T> implements Waiter<Worker>, Deadline {
     }
     // Follow a started call's promise with one reaction: resolving with the promise itself would
     // cost a thenable job and a reaction more per queued call.
-    if (out instanceof Promise) out.then(this.#resolve, this.#reject);
-    else this.#resolve(out);
+    // The same reaction times the call for its key's fair share of worker time (see queue.ts).
+    if (out instanceof Promise) {
+      const startedAt = this.#dispatcher.since(0);
+      out.then((value) => {
+        this.#dispatcher.released(this, this.#dispatcher.since(startedAt));
+        this.#resolve(value);
+      }, (err: unknown) => {
+        this.#dispatcher.released(this, this.#dispatcher.since(startedAt));
+        this.#reject(err);
+      });
+    } else this.#resolve(out);
   }
 
   fail(reason: unknown): void {

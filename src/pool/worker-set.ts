@@ -33,6 +33,8 @@ export interface WorkerSetDeps {
 }
 
 export class WorkerSet {
+  /** How long each tool's calls run, for prefetch decisions (see CallTracker.canPrefetch). */
+  readonly #toolTimes = new Map<string, number>();
   readonly workers: WorkerLink[] = [];
   readonly #pool: Owner;
   readonly #deps: WorkerSetDeps;
@@ -72,6 +74,8 @@ export class WorkerSet {
         onExit: (w, status, expected, crash, wasReady) => this.#onExit(w, status.exitCode, status.signal, expected, crash, wasReady),
         onLog: (w, line) => bus.emit("worker.log", { pool: pool.name, worker: w.id, line }),
         onIdle: (w) => this.#onIdle(w),
+        onZombie: (_w, tool, delta) => this.#deps.dispatcher.zombie(tool, delta),
+        toolTimes: this.#toolTimes,
       },
     });
     this.workers.push(worker);

@@ -30,6 +30,10 @@ export interface CallOwner {
   released(): void;
   /** A cancelled call outlived its grace: the worker must go. */
   cancelTimedOut(callId: number): void;
+  /** A cancelled call of `tool` runs on (+1) or ended (-1): the pool holds back the tool's calls. */
+  zombie?(tool: string, delta: number): void;
+  /** Shared record of tools' run times, ms (the tracker keeps its own without one). */
+  readonly toolTimes?: Map<string, number> | undefined;
 }
 
 /** One started call. */
@@ -41,6 +45,9 @@ export interface StartedCall {
   readonly elapsedMs: number;
 }
 
+/** Tools whose run time a worker remembers (a caller could name endless made-up ones). */
+const MAX_TIMED_TOOLS = 256;
+
 export class CallTracker {
   readonly capacity: number;
   inFlight = 0;
@@ -49,6 +56,11 @@ export class CallTracker {
   /** Moving average of the time a call takes the worker (not its wait in the pipe), ms. */
   serviceMs = 0;
   #lastEnd = Number.NEGATIVE_INFINITY;
+  /** Per tool, a moving average of its calls' run time, ms (Infinity after a cancelled call). */
+  readonly #toolMs: Map<string, number>;
+  /** Calls in flight whose tool is known not to be quick (see `canPrefetch`). */
+  #slowInFlight = 0;
+  #quickMs = 1;
   readonly #owner: CallOwner;
   readonly #clock: Clock;
   /** Pending calls in the order sent. */
@@ -67,11 +79,15 @@ export class CallTracker {
 
   /** Room for a prefetched call: only while calls are short, so none waits long behind another. */
   canPrefetch(depth: number, maxServiceMs: number): boolean {
-    return this.zombies === 0 && this.inFlight < this.capacity + depth && this.serviceMs < maxServiceMs;
+    this.#quickMs = maxServiceMs;
+    // Not behind a call of a tool known to be slow (or to have ignored a cancel): a quick call
+    // prefetched there would wait out that call.
+    return this.zombies === 0 && this.#slowInFlight === 0 && this.inFlight < this.capacity + depth && this.serviceMs < maxServiceMs;
   }
 
   constructor(owner: CallOwner, capacity: number, clock: Clock) {
     this.#owner = owner;
+    this.#toolMs = owner.toolTimes ?? new Map();
     this.capacity = capacity;
     this.#clock = clock;
     this.#deadlines = deadlinesOf(clock);
@@ -107,10 +123,13 @@ export class CallTracker {
     if (options.correlationId) msg.correlationId = options.correlationId;
     const call = new TrackedCall(this, conduit, tool, options.signal, onMessage, this.#clock.now(), onMessages);
     call.unary = method === "ExecuteTool";
+    const known = this.#toolMs.get(tool);
+    if (known !== undefined && !(known < this.#quickMs)) call.slow = true;
     call.id = conduit.request(method, msg, call, { streaming: method === "ExecuteStreamingTool", timeoutMs: options.innerTimeoutMs ?? options.timeoutMs });
     // Counted only once the request is on its way (encoding can throw above).
     this.#pending.add(call);
     this.inFlight++;
+    if (call.slow) this.#slowInFlight++;
     this.requests++;
     const signal = options.signal;
     if (signal) {
@@ -138,9 +157,14 @@ export class CallTracker {
     const ran = Math.min(elapsedMs, (now - this.#lastEnd) * this.capacity);
     this.#lastEnd = now;
     this.serviceMs += (ran - this.serviceMs) * 0.2;
+    this.#timeTool(call.tool, call.cancelled ? Number.POSITIVE_INFINITY : ran);
+    if (call.slow) this.#slowInFlight--;
     this.#pending.delete(call);
     call.grace?.clear();
-    if (call.cancelled) this.zombies--;
+    if (call.cancelled) {
+      this.zombies--;
+      this.#owner.zombie?.(call.tool, -1);
+    }
     this.inFlight--;
     this.#owner.released();
     if (this.inFlight === 0) for (const done of this.#drainWaiters.splice(0)) done();
@@ -149,7 +173,9 @@ export class CallTracker {
 
   /** A call was cancelled (abort, deadline, consumer): it runs on as a zombie until its end or its grace. */
   cancelled(call: TrackedCall): void {
+    this.#timeTool(call.tool, Number.POSITIVE_INFINITY);
     this.zombies++;
+    this.#owner.zombie?.(call.tool, 1);
     call.grace = this.#clock.setTimer(() => this.#owner.cancelTimedOut(call.id), this.#owner.cancelGraceMs);
   }
 
@@ -168,6 +194,14 @@ export class CallTracker {
         resolve();
       });
     });
+  }
+
+  /** Fold a call's run time into its tool's average (a cancelled call's counts as endless). */
+  #timeTool(tool: string, ms: number): void {
+    const map = this.#toolMs;
+    const prev = map.get(tool);
+    if (prev === undefined && map.size >= MAX_TIMED_TOOLS) map.clear(); // callers name tools: bounded
+    map.set(tool, prev === undefined || !Number.isFinite(prev) || !Number.isFinite(ms) ? ms : prev + (ms - prev) * 0.2);
   }
 
   /** A crash ends every call with one shared error: give each caller its own copy. */

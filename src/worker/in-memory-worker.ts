@@ -85,6 +85,8 @@ export class InMemoryWorker implements WorkerLink {
         if (this.state === "ready") this.#hooks.onIdle(this);
       },
       cancelTimedOut: () => void this.kill("cancel_timeout"),
+      zombie: (tool, delta) => this.#hooks.onZombie?.(this, tool, delta),
+      toolTimes: hooks.toolTimes,
     }, this.capacity, this.#clock);
   }
 

@@ -84,6 +84,10 @@ export interface WorkerHooks {
   onLog(worker: WorkerLink, line: string): void;
   /** A slot freed (a call ended). */
   onIdle(worker: WorkerLink): void;
+  /** A cancelled call of `tool` runs on (+1, a "zombie") or ended at last (-1). */
+  onZombie?(worker: WorkerLink, tool: string, delta: number): void;
+  /** The pool's record of how long each tool's calls run (shared by its workers, replacements included). */
+  toolTimes?: Map<string, number> | undefined;
 }
 
 /** The seam. */

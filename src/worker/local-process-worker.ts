@@ -63,6 +63,8 @@ export class LocalProcessWorker implements WorkerLink {
       },
       cancelGraceMs: spec.cancelGraceMs ?? 2_000,
       released: () => this.#released(),
+      zombie: (tool, delta) => this.#hooks.onZombie?.(this, tool, delta),
+      toolTimes: hooks.toolTimes,
       cancelTimedOut: (callId) => {
         this.#hooks.onLog(this, `call ${callId} did not stop within ${spec.cancelGraceMs ?? 2000} ms of its cancel; recycling worker`);
         void this.kill("cancel_timeout");

@@ -24,6 +24,8 @@ export class TrackedCall implements CallSink, Deadline, StartedCall {
   cancelled = false;
   /** Behind the first `capacity` calls when the worker went away: it never ran. */
   notStarted = false;
+  /** Its tool was known to be slow when it was sent: nothing is prefetched behind it. */
+  slow = false;
   grace: Timer | undefined;
   /** The deadline (Deadline): clock ms, and the budget it came from. */
   at = 0;

@@ -73,3 +73,27 @@ test("prefetch stays on under load: a call's wait behind prefetched calls is not
   // The last calls of that burst waited ~17 ms from send to end, though each ran 1 ms.
   expect(await burst()).toBe(17);
 });
+
+test("no call is prefetched behind a tool that ignored a cancel, on its replacement worker too", async () => {
+  await using pit = await inMemoryPool({ prefetch: 4, prefetchMaxServiceMs: 1_000, cancelGraceMs: 2_000 });
+  const abort = new AbortController();
+  const stuck = pit.pool.execute("hang", {}, { signal: abort.signal }).catch((e) => e);
+  await settle();
+  abort.abort();
+  await pit.clock.advance(2_000); // the cancel grace runs out: the worker is replaced
+  await settle(200);
+  expect((await stuck).code).toBe("aborted");
+  const fresh = pit.pool.workers.find((w) => w.state === "ready")!;
+  expect(fresh.inFlight).toBe(0);
+  const again = new AbortController();
+  const second = pit.pool.execute("hang", {}, { signal: again.signal }).catch((e) => e);
+  await settle();
+  const quick = pit.pool.execute("echo", { value: 1 }, { timeoutMs: 10_000 });
+  expect(fresh.inFlight).toBe(1); // the echo waits in the pool's queue, not behind the hang
+  expect(pit.pool.snapshot().queued).toBe(1);
+  again.abort();
+  await pit.clock.advance(2_000);
+  await settle(200);
+  await expect(quick).resolves.toMatchObject({ result: 1 });
+  expect((await second).code).toBe("aborted");
+});
