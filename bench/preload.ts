@@ -21,7 +21,6 @@ if (Bun.spawnSync([python, "-c", "import torch"]).exitCode !== 0) {
 }
 
 const pssKb = (pid: number) => Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1] ?? Number.NaN);
-const children = (pid: number) => readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
 
 async function start(n: number, preload: boolean) {
   const t0 = performance.now();
@@ -59,8 +58,11 @@ for (let r = 0; r < ROUNDS; r++) {
     const pids = eight.pit.listWorkers().map((w) => w.pid);
     add(`${mode}.pss8Kb`, pids.reduce((s, p) => s + pssKb(p), 0));
     if (preload) {
-      const template = children(process.pid).find((p) => !pids.includes(p) && readFileSync(`/proc/${p}/cmdline`, "utf8").includes("forkserver"));
-      if (template) add(`${mode}.pss8WithTemplateKb`, pids.reduce((s, p) => s + pssKb(p), 0) + pssKb(template));
+      // The template, and the keeper it was split off from (the process the host spawned: its parent).
+      const template = eight.pit.stats().pools.default?.templatePid;
+      if (!template) throw new Error("preload: the pool reports no template");
+      const keeper = Number(readFileSync(`/proc/${template}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
+      add(`${mode}.pss8WithTemplateKb`, pids.reduce((s, p) => s + pssKb(p), 0) + pssKb(template) + pssKb(keeper));
     }
     await eight.pit.close();
     console.log(`round ${r + 1} ${mode}: 1 worker ${Math.round(one.ms)} ms, 8 workers ${Math.round(eight.ms)} ms`);
@@ -79,7 +81,7 @@ const results = {
     { target: "8 preloaded torch workers ready ≤ 1.5× one", value: round(m("preload.start8Ms") / m("preload.start1Ms"), 2), met: m("preload.start8Ms") <= 1.5 * m("preload.start1Ms") },
     { target: "a crashed preloaded worker replaced ≤ 200 ms", value: m("preload.replaceMs"), met: m("preload.replaceMs") <= 200 },
     { target: "8 preloaded workers' total PSS ≤ 3× one preloaded worker's", value: round(m("preload.pss8Kb") / m("preload.pss1Kb"), 2), met: m("preload.pss8Kb") <= 3 * m("preload.pss1Kb") },
-    { target: "8 preloaded workers + their template, total PSS ≤ 3× one spawned worker's", value: round(m("preload.pss8WithTemplateKb") / m("spawn.pss1Kb"), 2), met: m("preload.pss8WithTemplateKb") <= 3 * m("spawn.pss1Kb") },
+    { target: "8 preloaded workers + their template and its keeper, total PSS ≤ 3× one spawned worker's", value: round(m("preload.pss8WithTemplateKb") / m("spawn.pss1Kb"), 2), met: m("preload.pss8WithTemplateKb") <= 3 * m("spawn.pss1Kb") },
   ],
 };
 for (const t of results.targets) console.log(`${t.met ? "met    " : "NOT MET"} ${t.target}: ${t.value}`);

@@ -69,7 +69,7 @@ export function benchTable(): string {
         `1 worker ready + call: spawned ${r("spawn.start1Ms", "ms")}, preloaded ${r("preload.start1Ms", "ms")}; ` +
         `8 workers: spawned ${r("spawn.start8Ms", "ms")}, preloaded ${r("preload.start8Ms", "ms")}; ` +
         `a killed worker answering again: spawned ${r("spawn.replaceMs", "ms")}, preloaded ${r("preload.replaceMs", "ms")}; ` +
-        `PSS of 8 workers: spawned ${r("spawn.pss8Kb", "MB", 1000)}, preloaded ${r("preload.pss8Kb", "MB", 1000)} (${r("preload.pss8WithTemplateKb", "MB", 1000)} with the template; one spawned worker ${r("spawn.pss1Kb", "MB", 1000)}).`,
+        `PSS of 8 workers: spawned ${r("spawn.pss8Kb", "MB", 1000)}, preloaded ${r("preload.pss8Kb", "MB", 1000)} (${r("preload.pss8WithTemplateKb", "MB", 1000)} with the template and its keeper; one spawned worker ${r("spawn.pss1Kb", "MB", 1000)}).`,
     );
   }
   const memory = read("memory");
