@@ -2,32 +2,13 @@
 // a connection flood that sends nothing or half a request (slowloris), and one client whose tool
 // crashes its worker on every call. Others must keep being served; one client's faulty tool must
 // not take the pool (or its breaker) away from everyone. Floods are kept to a few seconds.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { describe, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Snakepit, SnakepitError } from "../../src/mod.ts";
-import { fixture, PYTHON, ROOT, type Server, startServer } from "../helpers.ts";
+import { fixture, PYTHON } from "../helpers.ts";
+import { serveHostile } from "./serve-hostile.ts";
 
-let dir: string;
-let server: Server;
-let port: number;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "snakepit-many-"));
-  const config = join(dir, "snakepit.toml");
-  writeFileSync(config, `adapter = "${fixture("hostile.py")}"\npoolSize = 2\n[server]\nport = 0\n`);
-  server = await startServer([process.execPath, `${ROOT}src/cli/main.ts`, "serve", "--config", config, "--instance", `many-${process.pid}`]);
-  port = Number(new URL(server.url).port);
-});
-afterAll(async () => {
-  server.proc.kill("SIGTERM");
-  await server.proc.exited;
-  rmSync(dir, { recursive: true, force: true });
-}, 30_000);
-
-const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.proc.pid}/status`, "utf8"))![1]) / 1024;
+const served = serveHostile("many");
 
 /** One keep-alive HTTP/1.1 connection on a raw socket, one request at a time. */
 interface Conn {
@@ -39,7 +20,7 @@ function open(): Promise<Conn> {
   return new Promise((resolve, reject) => {
     let buf = "";
     let waiting: ((status: number) => void) | undefined;
-    const sock = connect(port, "127.0.0.1", () => resolve({ call, close: () => sock.destroy() }));
+    const sock = connect(served.port, "127.0.0.1", () => resolve({ call, close: () => sock.destroy() }));
     sock.on("error", (err) => (waiting ? waiting(-1) : reject(err)));
     sock.on("close", () => waiting?.(-1));
     sock.on("data", (d) => {
@@ -92,9 +73,9 @@ describe("300 connections of small calls", () => {
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
       }
     });
-    const before = rssMb();
+    const before = served.rssMb();
     const loaded = await probe(2_500);
-    const peak = rssMb();
+    const peak = served.rssMb();
     stop = true;
     await Promise.all(loops);
     for (const c of conns) c.close();
@@ -138,7 +119,7 @@ describe("fair share", () => {
     // service, not timing: the probe's call must start after at most one more bulk call.
     const order: string[] = [];
     const post = (client: string, tool: string, args: object) =>
-      fetch(`${server.url}/v1/execute`, { method: "POST", headers: { "content-type": "application/json", "x-snakepit-client": client }, body: JSON.stringify({ tool, args }) })
+      fetch(`${served.server.url}/v1/execute`, { method: "POST", headers: { "content-type": "application/json", "x-snakepit-client": client }, body: JSON.stringify({ tool, args }) })
         .then(async (r) => {
           expect(r.status).toBe(200);
           order.push(client);
@@ -161,7 +142,7 @@ describe("connection floods", () => {
   test("500 silent sockets and 300 half-sent requests (slowloris): the server stays up and serves others", async () => {
     const socks: Socket[] = [];
     const opened = (write?: string) => new Promise<void>((resolve, reject) => {
-      const sock = connect(port, "127.0.0.1", () => {
+      const sock = connect(served.port, "127.0.0.1", () => {
         if (write) sock.write(write);
         resolve();
       });
@@ -174,11 +155,11 @@ describe("connection floods", () => {
       const { latencies, statuses } = await probe(1_000);
       console.log(`probe with 800 idle or half-sent connections: p50 ${percentile(latencies, 0.5).toFixed(2)} ms, p99 ${percentile(latencies, 0.99).toFixed(2)} ms (${latencies.length} calls)`);
       expect(new Set(statuses)).toEqual(new Set([200]));
-      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${served.server.url}/healthz`)).status).toBe(200);
     } finally {
       for (const s of socks) s.destroy();
     }
-    expect(server.proc.exitCode).toBeNull();
+    expect(served.server.proc.exitCode).toBeNull();
     expect((await probe(100)).statuses.every((s) => s === 200)).toBe(true);
   }, 60_000);
 });

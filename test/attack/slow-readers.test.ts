@@ -4,35 +4,16 @@
 // without bound, must give the worker back (streams: after streamStallTimeoutMs), and must keep
 // serving everyone else meanwhile. Real server process, real sockets.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Snakepit } from "../../src/mod.ts";
-import { failure, fixture, PYTHON, ROOT, type Server, startServer } from "../helpers.ts";
+import { failure, fixture, PYTHON } from "../helpers.ts";
+import { serveHostile } from "./serve-hostile.ts";
 
 const STALL_MS = 1_500;
-let dir: string;
-let server: Server;
-let port: number;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "snakepit-slow-readers-"));
-  const config = join(dir, "snakepit.toml");
-  writeFileSync(config, `adapter = "${fixture("hostile.py")}"\npoolSize = 2\nstreamStallTimeoutMs = ${STALL_MS}\n[server]\nport = 0\n`);
-  server = await startServer([process.execPath, `${ROOT}src/cli/main.ts`, "serve", "--config", config, "--instance", `slow-readers-${process.pid}`]);
-  port = Number(new URL(server.url).port);
-});
-afterAll(async () => {
-  server.proc.kill("SIGTERM");
-  await server.proc.exited;
-  rmSync(dir, { recursive: true, force: true });
-}, 30_000);
-
-const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.proc.pid}/status`, "utf8"))![1]) / 1024;
-const inFlight = async () => ((await (await fetch(`${server.url}/v1/workers`)).json()) as { workers: Array<{ inFlight: number }> }).workers.reduce((n, w) => n + w.inFlight, 0);
+const served = serveHostile("slow-readers", `streamStallTimeoutMs = ${STALL_MS}\n`);
+const inFlight = async () => ((await (await fetch(`${served.server.url}/v1/workers`)).json()) as { workers: Array<{ inFlight: number }> }).workers.reduce((n, w) => n + w.inFlight, 0);
 const probe = async () => {
-  const res = await fetch(`${server.url}/v1/execute`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"tool":"pid","args":{}}' });
+  const res = await fetch(`${served.server.url}/v1/execute`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"tool":"pid","args":{}}' });
   return { status: res.status, body: (await res.json()) as { result?: number } };
 };
 
@@ -49,7 +30,7 @@ async function eventually(check: () => Promise<boolean> | boolean, ms: number): 
 /** Send `request` on a raw socket; stop reading for good once the first bytes of the answer arrive. */
 function neverRead(request: Uint8Array): Promise<{ sock: Socket; head: string }> {
   return new Promise((resolve, reject) => {
-    const sock = connect(port, "127.0.0.1", () => sock.write(request));
+    const sock = connect(served.port, "127.0.0.1", () => sock.write(request));
     let head = "";
     const onData = (d: Buffer) => {
       head += d.toString("latin1", 0, Math.min(d.length, 200));
@@ -85,20 +66,20 @@ describe("streaming clients that never read", () => {
   ];
   for (const [name, request] of cases) {
     test(`${name}: bounded host memory, others served, the worker freed after streamStallTimeoutMs`, async () => {
-      const before = rssMb();
+      const before = served.rssMb();
       const { sock, head } = await neverRead(request());
       expect(head).toStartWith("HTTP/1.1 200");
       const t0 = performance.now();
       // While the stream is stalled: the other worker serves probes, host memory stays flat.
-      let peak = rssMb();
+      let peak = served.rssMb();
       for (let i = 0; i < 10; i++) {
         expect((await probe()).status).toBe(200);
-        peak = Math.max(peak, rssMb());
+        peak = Math.max(peak, served.rssMb());
         await Bun.sleep(50);
       }
       // The stalled stream gives its worker back (cancelled in Python) once the stall timeout passes.
       const freed = await eventually(async () => {
-        peak = Math.max(peak, rssMb());
+        peak = Math.max(peak, served.rssMb());
         return (await inFlight()) === 0;
       }, 30_000);
       const freedAfterMs = performance.now() - t0;
@@ -129,15 +110,15 @@ describe("streaming clients that never read", () => {
 
 describe("huge unary answers nobody reads", () => {
   test("the worker is free once the answer is made; memory comes back when the clients go", async () => {
-    const before = rssMb();
+    const before = served.rssMb();
     const readers = await Promise.all([1, 2].map(() => neverRead(httpRequest("/v1/execute", "application/json", new TextEncoder().encode('{"tool":"big","args":{"mb":32}}')))));
     for (const r of readers) expect(r.head.slice(0, 120)).toStartWith("HTTP/1.1 200");
     expect(await inFlight()).toBe(0);
     expect((await probe()).status).toBe(200);
-    const held = rssMb();
+    const held = served.rssMb();
     for (const r of readers) r.sock.destroy();
-    const back = await eventually(() => rssMb() - before < 100, 20_000);
-    console.log(`two unread 32 MB answers: host RSS ${before.toFixed(0)} -> ${held.toFixed(0)} MB while held, ${rssMb().toFixed(0)} MB after the clients left`);
+    const back = await eventually(() => served.rssMb() - before < 100, 20_000);
+    console.log(`two unread 32 MB answers: host RSS ${before.toFixed(0)} -> ${held.toFixed(0)} MB while held, ${served.rssMb().toFixed(0)} MB after the clients left`);
     expect(back).toBe(true);
   }, 60_000);
 });
